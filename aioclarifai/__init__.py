@@ -1,0 +1,67 @@
+"""aioclarifai: a fast, dependable asyncio client for the Clarifai V2 REST API.
+
+>>> from aioclarifai import Client, types
+>>> async with Client(app_id="my-app") as client:           # PAT from CLARIFAI_PAT
+...     resp = await client.list_workflows(types.ListWorkflowsRequest(per_page=10))
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._client import Client
+from ._config import RetryConfig, Timeout
+from ._core import RequestEvent, ResponseEvent
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ClarifaiError,
+    ModelNotReadyError,
+    NotFoundError,
+    OutputError,
+    PermissionDeniedError,
+    RateLimitError,
+    ServerError,
+    StreamError,
+)
+from ._transport import ClientState
+from ._version import __version__
+
+if TYPE_CHECKING:
+    from . import types
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClarifaiError",
+    "Client",
+    "ClientState",
+    "ModelNotReadyError",
+    "NotFoundError",
+    "OutputError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RequestEvent",
+    "ResponseEvent",
+    "RetryConfig",
+    "ServerError",
+    "StreamError",
+    "Timeout",
+    "__version__",
+    "types",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # ``types`` is imported on first use to keep ``import aioclarifai`` cheap.
+    if name == "types":
+        from . import types
+
+        return types
+    raise AttributeError(f"module 'aioclarifai' has no attribute {name!r}")

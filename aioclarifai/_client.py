@@ -1,0 +1,287 @@
+"""``Client``: lifecycle, defaults, and the high-level helpers over the 50 operations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Callable, Iterable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._config import RetryConfig, Settings, Timeout
+from ._core import Core, Hook
+from ._operations import Operations
+from ._transport import ClientState, Transport
+
+if TYPE_CHECKING:
+    from . import types
+    from ._batching import Batcher, BatchConfig
+    from ._endpoint import Endpoint
+    from ._streaming import ResponseStream
+
+__all__ = ["Client"]
+
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+
+class Client(Operations):
+    """An asyncio client for the Clarifai V2 REST API.
+
+    ``Client(pat=None, *, user_id=None, app_id=None, base_url=None, ...)``:
+    arguments first, then ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+    ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``; ``user_id`` defaults to ``"me"``
+    and the base URL to ``https://api.clarifai.com``.
+
+    Use it as ``async with Client(...) as client`` or call :meth:`aclose`. The
+    connection pool is created on first use inside the running event loop and
+    stays bound to that loop. Every one of the 50 operations is a method
+    (``await client.post_model_outputs(req)``); requests whose ``user_app_id``
+    is unset get the client's user and app.
+
+    ``timeout``: seconds or a :class:`Timeout`. ``max_retries``: retries after
+    the first attempt. ``max_connections``: the pool size. ``batching``: a
+    :class:`BatchConfig` for :meth:`predict`, or False to send each predict
+    alone. ``on_request`` / ``on_response``: optional (async) callables given a
+    :class:`RequestEvent` / :class:`ResponseEvent` per attempt.
+    """
+
+    __slots__ = ("_batcher", "_batching", "_core", "_parent")
+
+    def __init__(
+        self,
+        pat: str | None = None,
+        *,
+        user_id: str | None = None,
+        app_id: str | None = None,
+        base_url: str | None = None,
+        timeout: Timeout | float | None = Timeout(),
+        max_retries: int = 2,
+        retry: RetryConfig | None = None,
+        max_connections: int = 100,
+        keepalive_expiry: float = 30.0,
+        batching: BatchConfig | bool = True,
+        on_request: Hook | None = None,
+        on_response: Hook | None = None,
+    ) -> None:
+        settings = Settings.resolve(pat, base_url, user_id, app_id)
+        retry = retry or RetryConfig(max_retries=max_retries)
+        transport = Transport(
+            base_url=settings.base_url,
+            pat=settings.pat,
+            max_connections=max_connections,
+            max_keepalive=keepalive_expiry,
+        )
+        self._core = Core(settings, transport, Timeout.of(timeout), retry, on_request, on_response)
+        self._batching: BatchConfig | bool = batching
+        self._batcher: Batcher | None = None
+        self._parent: Client | None = None
+
+    # -- state ---------------------------------------------------------------------
+
+    def __repr__(self) -> str:
+        s = self._core.settings
+        return (
+            f"<Client {self._core.transport.state.value} base_url={s.base_url!r} "
+            f"user_id={s.user_id!r} app_id={s.app_id!r}>"
+        )
+
+    @property
+    def state(self) -> ClientState:
+        """``UNOPENED`` until the first call, ``OPEN`` while in use, ``CLOSED`` after ``aclose``."""
+        return self._core.transport.state
+
+    @property
+    def user_id(self) -> str:
+        """The default user id (``"me"`` means the PAT's owner)."""
+        return self._core.settings.user_id
+
+    @property
+    def app_id(self) -> str:
+        """The default app id ("" when none was given)."""
+        return self._core.settings.app_id
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL."""
+        return self._core.settings.base_url
+
+    @property
+    def connections_in_use(self) -> int:
+        """Pooled connections currently held by calls or open streams."""
+        return self._core.transport.connections_in_use
+
+    @property
+    def idle_connections(self) -> int:
+        """Keep-alive connections waiting in the pool."""
+        return self._core.transport.idle_connections
+
+    async def __aenter__(self) -> Client:
+        if self.state is ClientState.CLOSED:
+            raise RuntimeError("this Client is closed; create a new one")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Flush pending batched predicts, then close every connection. Idempotent."""
+        root = self._root()
+        if root._batcher is not None:
+            await root._batcher.aclose()
+        await self._core.transport.aclose()
+
+    def with_options(
+        self, *, timeout: Timeout | float | None = None, max_retries: int | None = None
+    ) -> Client:
+        """A view of this client with other per-call options, sharing its pool.
+
+        ``await client.with_options(timeout=5, max_retries=0).get_task(req)``.
+        """
+        clone = object.__new__(Client)
+        clone._core = self._core.with_options(
+            timeout=Timeout.of(timeout) if timeout is not None else None, max_retries=max_retries
+        )
+        clone._batching = self._batching
+        clone._batcher = None
+        clone._parent = self._root()
+        return clone
+
+    def _root(self) -> Client:
+        return self._parent if self._parent is not None else self
+
+    # -- the core call used by every generated operation -------------------------------
+
+    async def _call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> RespT:
+        return await self._core.call(endpoint, request)
+
+    def _stream(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> ResponseStream[RespT]:
+        from ._streaming import ResponseStream
+
+        return ResponseStream(self._core, endpoint, request)
+
+    # -- high-level helpers -------------------------------------------------------------
+
+    def _get_batcher(self) -> Batcher:
+        root = self._root()
+        if root._batcher is None:
+            from ._batching import Batcher, BatchConfig
+
+            config = self._batching
+            if config is True:
+                config = BatchConfig()
+            elif config is False:
+                config = BatchConfig(enabled=False)
+            root._batcher = Batcher(root, config)
+        return root._batcher
+
+    async def predict(
+        self,
+        model_id: str,
+        input: types.Input,
+        *,
+        version_id: str | None = None,
+        user_app_id: types.UserAppIDSet | None = None,
+        model: types.Model | None = None,
+        runner_selector: types.RunnerSelector | None = None,
+        timeout: float | None = None,
+    ) -> types.Output:
+        """Predict one input; concurrent calls to the same model share one request.
+
+        Raises :class:`OutputError` when this input failed while others in its
+        batch succeeded, and the request's typed error when the whole request failed.
+        """
+        return await self._get_batcher().predict(
+            model_id,
+            input,
+            version_id=version_id,
+            user_app_id=user_app_id,
+            model=model,
+            runner_selector=runner_selector,
+            timeout=timeout,
+        )
+
+    def predict_many(
+        self,
+        model_id: str,
+        inputs: Iterable[types.Input] | AsyncIterable[types.Input],
+        *,
+        version_id: str | None = None,
+        user_app_id: types.UserAppIDSet | None = None,
+        model: types.Model | None = None,
+        runner_selector: types.RunnerSelector | None = None,
+        concurrency: int = 512,
+        ordered: bool = True,
+        return_exceptions: bool = True,
+    ) -> Any:
+        """Predict many inputs through the batcher with bounded memory.
+
+        An async iterator of :class:`types.Output` (or, with
+        ``return_exceptions``, the :class:`ClarifaiError` of each failed input),
+        in input order when ``ordered``.
+        """
+        return self._get_batcher().predict_many(
+            model_id,
+            inputs,
+            version_id=version_id,
+            user_app_id=user_app_id,
+            model=model,
+            runner_selector=runner_selector,
+            concurrency=concurrency,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+        )
+
+    def generate(
+        self,
+        model_id: str,
+        prompt: str | types.Input,
+        *,
+        version_id: str | None = None,
+        user_app_id: types.UserAppIDSet | None = None,
+        inference_params: dict[str, Any] | None = None,
+        model: types.Model | None = None,
+    ) -> Any:
+        """Stream a generation as text deltas (see :class:`aioclarifai.TextStream`)."""
+        from ._generate import TextStream
+
+        return TextStream.create(
+            self,
+            model_id,
+            prompt,
+            version_id=version_id,
+            user_app_id=user_app_id,
+            inference_params=inference_params,
+            model=model,
+        )
+
+    def paginate(
+        self,
+        method: Callable[..., Any],
+        request: Any = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Any:
+        """Iterate the items of every page of a List operation (``async for``)."""
+        from ._pagination import Paginator
+
+        return Paginator(
+            self, method, request, per_page=per_page, limit=limit, prefetch=prefetch
+        )
+
+    async def upload(self, source: Any, **kwargs: Any) -> types.Upload:
+        """Upload bytes, a file path or an async byte iterator in parts; see ``_uploads``."""
+        from ._uploads import upload
+
+        return await upload(self, source, **kwargs)
+
+    async def resume_upload(self, upload_id: str, source: Any, **kwargs: Any) -> types.Upload:
+        """Continue an interrupted upload, sending the parts the server lacks."""
+        from ._uploads import resume_upload
+
+        return await resume_upload(self, upload_id, source, **kwargs)

@@ -1,0 +1,65 @@
+"""The :class:`Endpoint` record that the generated table in :mod:`endpoints` is made of."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+__all__ = ["Endpoint", "PathTemplate"]
+
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
+
+_FIELD = re.compile(r"\{([a-z0-9_.]+)\}")
+
+
+@dataclass(frozen=True, slots=True)
+class PathTemplate:
+    """A path such as ``/v2/users/{user_app_id.user_id}/...`` split into its parts.
+
+    ``literals`` has one more item than ``fields``: the path is
+    ``literals[0] + value(fields[0]) + literals[1] + ...``.
+    """
+
+    template: str
+    literals: tuple[str, ...]
+    fields: tuple[tuple[str, ...], ...]
+
+    @classmethod
+    def parse(cls, template: str) -> PathTemplate:
+        """Split ``template`` at its ``{field.path}`` placeholders."""
+        pieces = _FIELD.split(template)
+        return cls(
+            template=template,
+            literals=tuple(pieces[0::2]),
+            fields=tuple(tuple(p.split(".")) for p in pieces[1::2]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint(Generic[ReqT, RespT]):
+    """One Clarifai operation: how to send its request and read its response."""
+
+    name: str
+    """The operation's name in Clarifai's API (``PostModelOutputs``)."""
+    http_method: str
+    paths: tuple[str, ...]
+    """Path templates, most specific first; the first whose fields are all set is used."""
+    body: bool
+    """True: non-path fields go in a JSON body. False: in the query string."""
+    request_type: type[ReqT]
+    response_type: type[RespT]
+    streaming: bool
+    """Server-streaming: the answer is newline-delimited JSON messages."""
+    idempotent: bool
+    """False for operations that create or append; those are retried only when
+    the request surely was not processed."""
+    items_field: str | None
+    """The response's repeated field of results (``workflows``), if it has exactly one."""
+    paged: bool
+    """The request takes ``page`` and ``per_page``."""
+    templates: tuple[PathTemplate, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "templates", tuple(PathTemplate.parse(p) for p in self.paths))
