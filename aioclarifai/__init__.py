@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ._batching import BatchConfig
 from ._client import Client
 from ._config import RetryConfig, Timeout
 from ._core import RequestEvent, ResponseEvent
@@ -27,7 +28,10 @@ from ._errors import (
     ServerError,
     StreamError,
 )
+from ._generate import TextStream
+from ._streaming import ResponseStream
 from ._transport import ClientState
+from ._uploads import UploadError
 from ._version import __version__
 
 if TYPE_CHECKING:
@@ -39,6 +43,7 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
+    "BatchConfig",
     "ClarifaiError",
     "Client",
     "ClientState",
@@ -49,10 +54,13 @@ __all__ = [
     "RateLimitError",
     "RequestEvent",
     "ResponseEvent",
+    "ResponseStream",
     "RetryConfig",
     "ServerError",
     "StreamError",
+    "TextStream",
     "Timeout",
+    "UploadError",
     "__version__",
     "types",
 ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -13,11 +13,15 @@ from ._transport import ClientState, Transport
 
 if TYPE_CHECKING:
     from . import types
-    from ._batching import Batcher, BatchConfig
+    from ._batching import BatchConfig, Batcher
     from ._endpoint import Endpoint
+    from ._pagination import Paginator
     from ._streaming import ResponseStream
+    from ._uploads import Source
 
 __all__ = ["Client"]
+
+DEFAULT_TIMEOUT = Timeout()
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
@@ -53,7 +57,7 @@ class Client(Operations):
         user_id: str | None = None,
         app_id: str | None = None,
         base_url: str | None = None,
-        timeout: Timeout | float | None = Timeout(),
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         retry: RetryConfig | None = None,
         max_connections: int = 100,
@@ -168,7 +172,7 @@ class Client(Operations):
     def _get_batcher(self) -> Batcher:
         root = self._root()
         if root._batcher is None:
-            from ._batching import Batcher, BatchConfig
+            from ._batching import BatchConfig, Batcher
 
             config = self._batching
             if config is True:
@@ -202,6 +206,7 @@ class Client(Operations):
             model=model,
             runner_selector=runner_selector,
             timeout=timeout,
+            via=self if self._parent is not None else None,
         )
 
     def predict_many(
@@ -216,12 +221,14 @@ class Client(Operations):
         concurrency: int = 512,
         ordered: bool = True,
         return_exceptions: bool = True,
-    ) -> Any:
+    ) -> AsyncIterator[types.Output | Exception]:
         """Predict many inputs through the batcher with bounded memory.
 
         An async iterator of :class:`types.Output` (or, with
-        ``return_exceptions``, the :class:`ClarifaiError` of each failed input),
-        in input order when ``ordered``.
+        ``return_exceptions``, the exception of each failed input, usually a
+        :class:`ClarifaiError`), in input order when ``ordered``, else as they
+        complete. At most ``concurrency`` inputs are pulled ahead of the
+        results; ``inputs`` is never materialised.
         """
         return self._get_batcher().predict_many(
             model_id,
@@ -233,6 +240,7 @@ class Client(Operations):
             concurrency=concurrency,
             ordered=ordered,
             return_exceptions=return_exceptions,
+            via=self if self._parent is not None else None,
         )
 
     def generate(
@@ -258,30 +266,76 @@ class Client(Operations):
             model=model,
         )
 
-    def paginate(
+    def _paginate(
         self,
-        method: Callable[..., Any],
-        request: Any = None,
+        method: Callable[..., Awaitable[Any]],
+        request: Any,
         *,
-        per_page: int = 128,
-        limit: int | None = None,
-        prefetch: bool = True,
-    ) -> Any:
-        """Iterate the items of every page of a List operation (``async for``)."""
+        per_page: int,
+        limit: int | None,
+        prefetch: bool,
+    ) -> Paginator[Any, Any]:
+        # The typed, overloaded ``paginate`` is generated in ``_operations.py``.
         from ._pagination import Paginator
 
-        return Paginator(
-            self, method, request, per_page=per_page, limit=limit, prefetch=prefetch
-        )
+        return Paginator(method, request, per_page=per_page, limit=limit, prefetch=prefetch)
 
-    async def upload(self, source: Any, **kwargs: Any) -> types.Upload:
-        """Upload bytes, a file path or an async byte iterator in parts; see ``_uploads``."""
+    async def upload(
+        self,
+        source: Source,
+        *,
+        content_name: str | None = None,
+        content_length: int | None = None,
+        part_size: int = 8 * 1024 * 1024,
+        concurrency: int = 4,
+        progress: Callable[[int, int], Any] | None = None,
+        on_created: Callable[[types.Upload], Any] | None = None,
+        part_retries: int = 3,
+        poll_interval: float = 0.5,
+        timeout: float | None = 600.0,
+    ) -> types.Upload:
+        """Upload bytes, a file path or an async iterator of bytes in parts; wait until done.
+
+        ``content_length`` is required for an async iterator. ``concurrency``
+        parts of ``part_size`` bytes are in flight at once (memory stays near
+        their product); each part is retried up to ``part_retries`` times.
+        ``progress(sent, total)`` is called after each part, ``on_created(upload)``
+        once the upload exists (keep its ``id`` for :meth:`resume_upload`).
+        Polls GetUpload every ``poll_interval`` s for up to ``timeout`` s.
+        Raises :class:`UploadError` when the upload fails (68002-68006) or is not
+        done in time.
+        """
         from ._uploads import upload
 
-        return await upload(self, source, **kwargs)
+        return await upload(
+            self, source, content_name=content_name, content_length=content_length,
+            part_size=part_size, concurrency=concurrency, progress=progress,
+            on_created=on_created, part_retries=part_retries, poll_interval=poll_interval,
+            timeout=timeout,
+        )  # fmt: skip
 
-    async def resume_upload(self, upload_id: str, source: Any, **kwargs: Any) -> types.Upload:
-        """Continue an interrupted upload, sending the parts the server lacks."""
+    async def resume_upload(
+        self,
+        upload_id: str,
+        source: Source,
+        *,
+        content_length: int | None = None,
+        part_size: int = 8 * 1024 * 1024,
+        concurrency: int = 4,
+        progress: Callable[[int, int], Any] | None = None,
+        part_retries: int = 3,
+        poll_interval: float = 0.5,
+        timeout: float | None = 600.0,
+    ) -> types.Upload:
+        """Finish an interrupted :meth:`upload` given its id and the same source and part size.
+
+        Returns at once if the upload is done; otherwise sends the parts the
+        server may lack (all of them, unless it reports 100 %) and waits.
+        """
         from ._uploads import resume_upload
 
-        return await resume_upload(self, upload_id, source, **kwargs)
+        return await resume_upload(
+            self, upload_id, source, content_length=content_length, part_size=part_size,
+            concurrency=concurrency, progress=progress, part_retries=part_retries,
+            poll_interval=poll_interval, timeout=timeout,
+        )  # fmt: skip

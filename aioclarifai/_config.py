@@ -18,11 +18,17 @@ DEFAULT_BASE_URL = "https://api.clarifai.com"
 class Timeout:
     """Time budgets in seconds; ``None`` means unlimited.
 
-    ``connect``: opening a TCP/TLS connection. ``pool``: waiting for a free
-    pooled connection (reported as ``APITimeoutError(kind="pool")``, distinct
-    from a slow server). ``read``: the longest silence while waiting for or
-    reading an answer. ``total``: one attempt, end to end. ``stream_idle``: the
-    longest silence between chunks of a stream; ``stream_total``: a whole stream.
+    ``total``: a whole unary call — every attempt, the waits between them and
+    any wait for a pooled connection; a retry that would not fit is not made.
+    ``connect``: opening a TCP/TLS connection. ``read``: the longest silence
+    while waiting for or reading an answer (an idle timeout, not a deadline).
+    ``pool``: waiting for a free pooled connection, reported as
+    ``APITimeoutError(kind="pool")`` so a saturated client is told apart from a
+    slow server. ``stream_idle``: the longest silence between chunks of a
+    stream; ``stream_total``: one stream attempt, end to end.
+
+    Set per client (``Client(timeout=...)``) or per call
+    (``client.with_options(timeout=...)``); a number is the total.
     """
 
     total: float | None = 60.0
@@ -31,6 +37,12 @@ class Timeout:
     pool: float | None = 30.0
     stream_idle: float | None = 60.0
     stream_total: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("total", "connect", "read", "pool", "stream_idle", "stream_total"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"Timeout.{name} must be a positive number or None, not {value!r}")
 
     @classmethod
     def of(cls, value: Timeout | float | None) -> Timeout:
@@ -65,6 +77,10 @@ class RetryConfig:
     def __post_init__(self) -> None:
         if self.max_retries < 0:
             raise ValueError("max_retries must be >= 0")
+        backoffs = ("initial_backoff", "max_backoff", "model_not_ready_backoff", "max_retry_after")
+        for name in backoffs:
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"RetryConfig.{name} must be >= 0")
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,11 @@
 
 build (defaults, path, query/body) → send with the attempt's timeouts →
 decode with the endpoint's cached typed decoder → status → typed error →
-retry with backoff when the error and the operation allow it.
+retry with backoff when the error, the operation and the time left allow it.
+
+The unary path is kept lean: no extra awaits or allocations per call unless a
+hook is set or debug logging is on, and nothing is formatted for logs that
+nobody reads.
 """
 
 from __future__ import annotations
@@ -21,12 +25,12 @@ import msgspec
 from . import _decode
 from ._config import RetryConfig, Settings, Timeout
 from ._endpoint import Endpoint
-from ._errors import APIStatusError, ClarifaiError, ServerError, status_error_class
+from ._errors import APIStatusError, ClarifaiError, ServerError, redact, status_error_class
 from ._requests import BuiltRequest, build_request, with_app_defaults
 from ._retry import parse_retry_after, retry_delay
-from ._transport import RawResponse, StreamingResponse, Transport
+from ._transport import ClientState, RawResponse, StreamingResponse, Transport
 
-__all__ = ["Core", "RequestEvent", "ResponseEvent"]
+__all__ = ["Core", "Hook", "RequestEvent", "ResponseEvent", "interpret"]
 
 logger = logging.getLogger("aioclarifai")
 
@@ -35,12 +39,14 @@ RespT = TypeVar("RespT")
 
 SUCCESS = 10000
 MIXED_STATUS = 10010
+_OK_CODES = frozenset({SUCCESS, MIXED_STATUS, 0})  # MIXED_STATUS is data: see outputs[i].status
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=]{96,}")
+_DEBUG = logging.DEBUG
 
 
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
-    """Passed to ``on_request`` before each attempt."""
+    """Passed to ``on_request`` before each attempt (``attempt`` counts from 0)."""
 
     operation: str
     method: str
@@ -50,7 +56,11 @@ class RequestEvent:
 
 @dataclass(frozen=True, slots=True)
 class ResponseEvent:
-    """Passed to ``on_response`` after each attempt (``error`` set when it failed)."""
+    """Passed to ``on_response`` after each attempt.
+
+    ``error`` is set when the attempt failed; ``retry_delay`` is the wait
+    before the next attempt, or None when this attempt was the last.
+    """
 
     operation: str
     method: str
@@ -61,20 +71,21 @@ class ResponseEvent:
     req_id: str
     duration: float
     error: ClarifaiError | None
+    retry_delay: float | None = None
 
 
 Hook = Callable[[Any], Any]
+"""``on_request`` / ``on_response``: a plain or an async callable taking the event."""
 
 
 def snippet(body: bytes, limit: int = 160) -> str:
     """A short, printable excerpt of a body, for error messages."""
     text = " ".join(body[:limit].decode("utf-8", "replace").split())
+    text = "".join(c if c.isprintable() else "?" for c in text)
     return text + ("…" if len(body) > limit else "")
 
 
-def _shorten_payloads(body: bytes | None) -> str:
-    if not body:
-        return ""
+def _shorten_payloads(body: bytes) -> str:
     short = _BASE64_RUN.sub(lambda m: b"<%d base64 chars>" % len(m.group()), body)
     return snippet(short, 300)
 
@@ -82,7 +93,7 @@ def _shorten_payloads(body: bytes | None) -> str:
 class Core:
     """Settings, transport and per-call options shared by a client and its copies."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - the client passes all six positionally
         self,
         settings: Settings,
         transport: Transport,
@@ -97,6 +108,12 @@ class Core:
         self.retry = retry
         self.on_request = on_request
         self.on_response = on_response
+        # Too short to be a real PAT: redacting it would garble every message.
+        self._secret = settings.pat if len(settings.pat) >= 4 else ""
+        self._secret_bytes = self._secret.encode()
+
+    def __repr__(self) -> str:
+        return f"<Core {self.settings!r} timeout={self.timeout!r} retry={self.retry!r}>"
 
     def with_options(
         self, *, timeout: Timeout | None = None, max_retries: int | None = None
@@ -120,34 +137,62 @@ class Core:
     # -- unary -------------------------------------------------------------------
 
     async def call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> RespT:
-        """Send ``request`` and return the typed response, retrying as allowed."""
+        """Send ``request`` and return the typed response, retrying as allowed.
+
+        ``timeout.total`` bounds the whole call: a retry whose wait would not
+        fit in what is left is not made, and the last error is raised.
+        """
         built = self.prepare(endpoint, request)
+        send = self.transport.send
+        timeout = self.timeout
+        name = endpoint.name
+        started = time.monotonic()
+        deadline: float | None = None
         attempt = 0
+        t0 = 0.0
         while True:
-            started = time.perf_counter()
-            if self.on_request is not None:
-                await _run_hook(self.on_request, _request_event(endpoint, built, attempt))
+            watched = (
+                self.on_request is not None
+                or self.on_response is not None
+                or logger.isEnabledFor(_DEBUG)
+            )
+            if watched:
+                t0 = time.perf_counter()
+                if self.on_request is not None:
+                    await _run_hook(self.on_request, _request_event(endpoint, built, attempt))
             try:
-                raw = await self.transport.send(
-                    built.method, built.path_and_query, built.body, self.timeout, endpoint.name
-                )
-                result = interpret(endpoint, raw)
-            except ClarifaiError as error:
-                self._log_attempt(endpoint, built, attempt, started, None, error)
-                delay = retry_delay(
-                    error,
-                    attempt=attempt,
-                    operation=endpoint.name,
-                    idempotent=endpoint.idempotent,
-                    config=self.retry,
-                )
-                if delay is None:
-                    raise
-                await asyncio.sleep(delay)
-                attempt += 1
-                continue
-            self._log_attempt(endpoint, built, attempt, started, raw, None, result)
-            return result
+                raw = await send(
+                    built.method, built.path_and_query, built.body, timeout, name,
+                    deadline=deadline,
+                )  # fmt: skip
+                result = interpret(endpoint, raw, self._secret_bytes)
+            except ClarifaiError as exc:
+                error = redact(exc, self._secret)
+            else:
+                if watched:
+                    status = getattr(result, "status", None)
+                    await self._observe(
+                        endpoint, built, attempt=attempt, t0=t0, http_status=raw.status,
+                        code=status.code if status is not None else 0,
+                        req_id=status.req_id if status is not None else "",
+                    )  # fmt: skip
+                return result
+            delay = retry_delay(
+                error, attempt=attempt, operation=name, idempotent=endpoint.idempotent,
+                config=self.retry,
+            )  # fmt: skip
+            if delay is not None and self.transport.state is ClientState.CLOSED:
+                delay = None  # closed meanwhile: report what happened, not the closing
+            if delay is not None and timeout.total is not None:
+                deadline = started + timeout.total
+                if time.monotonic() + delay >= deadline:
+                    delay = None  # the retry could not finish in time: fail now
+            if watched:
+                await self._observe_error(endpoint, built, attempt, t0, error, delay=delay)
+            if delay is None:
+                raise error
+            await asyncio.sleep(delay)
+            attempt += 1
 
     # -- streams -----------------------------------------------------------------
 
@@ -155,88 +200,101 @@ class Core:
         self, endpoint: Endpoint[Any, Any], built: BuiltRequest, attempt: int
     ) -> StreamingResponse:
         """Open one streaming attempt; a non-2xx answer raises its typed error."""
-        started = time.perf_counter()
+        watched = (
+            self.on_request is not None
+            or self.on_response is not None
+            or logger.isEnabledFor(_DEBUG)
+        )
+        t0 = time.perf_counter()
         if self.on_request is not None:
             await _run_hook(self.on_request, _request_event(endpoint, built, attempt))
         try:
             resp = await self.transport.open_stream(
                 built.method, built.path_and_query, built.body, self.timeout, endpoint.name
             )
-        except ClarifaiError as error:
-            self._log_attempt(endpoint, built, attempt, started, None, error)
-            raise
-        if not 200 <= resp.status < 300:
+            if 200 <= resp.status < 300:
+                return resp
             try:
                 body = await resp.read_all(endpoint.name)
             finally:
                 resp.close()
-            raw = RawResponse(resp.status, resp.headers, body)
-            try:
-                interpret(endpoint, raw)
-                error: ClarifaiError = ServerError(
-                    code=0, http_status=resp.status, operation=endpoint.name,
-                    description="unexpected answer to a stream request",
-                )
-            except ClarifaiError as exc:
-                error = exc
-            self._log_attempt(endpoint, built, attempt, started, raw, error)
-            raise error
-        return resp
+            interpret(endpoint, RawResponse(resp.status, resp.headers, body), self._secret_bytes)
+            raise ServerError(
+                code=0, http_status=resp.status, operation=endpoint.name,
+                description="unexpected answer to a stream request", details=snippet(body),
+            )  # fmt: skip
+        except ClarifaiError as exc:
+            error = redact(exc, self._secret)
+        if watched:
+            await self._observe_error(endpoint, built, attempt, t0, error)
+        raise error
 
-    def retry_delay(self, endpoint: Endpoint[Any, Any], error: ClarifaiError, attempt: int) -> float | None:
+    def retry_delay(
+        self, endpoint: Endpoint[Any, Any], error: ClarifaiError, attempt: int
+    ) -> float | None:
         """Seconds to wait before retrying ``error`` (None: give up)."""
         return retry_delay(
             error, attempt=attempt, operation=endpoint.name, idempotent=endpoint.idempotent,
             config=self.retry,
-        )
+        )  # fmt: skip
 
     # -- observability ------------------------------------------------------------
 
-    def _log_attempt(
+    async def _observe_error(
         self,
         endpoint: Endpoint[Any, Any],
         built: BuiltRequest,
         attempt: int,
-        started: float,
-        raw: RawResponse | None,
-        error: ClarifaiError | None,
-        result: Any = None,
+        t0: float,
+        error: ClarifaiError,
+        *,
+        delay: float | None = None,
     ) -> None:
-        if self.on_response is None and not logger.isEnabledFor(logging.DEBUG):
-            return
-        duration = time.perf_counter() - started
-        http_status = raw.status if raw is not None else getattr(error, "http_status", 0)
-        status = getattr(result, "status", None) or getattr(
-            getattr(error, "response", None), "status", None
-        )
-        code = status.code if status is not None else getattr(error, "code", 0)
-        req_id = status.req_id if status is not None else getattr(error, "req_id", "")
-        path = built.path_and_query
-        if logger.isEnabledFor(logging.DEBUG):
-            logger.debug(
-                "%s %s %s -> http=%s code=%s req_id=%s %.1fms attempt=%d%s body=%s",
-                endpoint.name, built.method, path, http_status, code, req_id,
-                duration * 1000, attempt + 1,
-                f" error={type(error).__name__}: {error}" if error is not None else "",
-                _shorten_payloads(built.body),
-            )  # fmt: skip
+        await self._observe(
+            endpoint, built, attempt=attempt, t0=t0,
+            http_status=getattr(error, "http_status", 0), code=getattr(error, "code", 0),
+            req_id=getattr(error, "req_id", ""), error=error, delay=delay,
+        )  # fmt: skip
+
+    async def _observe(
+        self,
+        endpoint: Endpoint[Any, Any],
+        built: BuiltRequest,
+        *,
+        attempt: int,
+        t0: float,
+        http_status: int,
+        code: int,
+        req_id: str,
+        error: ClarifaiError | None = None,
+        delay: float | None = None,
+    ) -> None:
+        """One debug line and one ``on_response`` event per attempt."""
+        duration = time.perf_counter() - t0
+        if logger.isEnabledFor(_DEBUG):
+            line = (
+                f"{endpoint.name} {built.method} {built.path_and_query} -> http={http_status} "
+                f"code={code} req_id={req_id or '-'} {duration * 1000:.1f}ms attempt={attempt + 1}"
+            )
+            if error is not None:
+                line += f" error={type(error).__name__}: {error}"
+            if delay is not None:
+                line += f" retry_in={delay:.3f}s"
+            if built.body:
+                line += f" body={_shorten_payloads(built.body)}"
+            if self._secret:
+                line = line.replace(self._secret, "***")
+            logger.debug("%s", line)
         if self.on_response is not None:
             event = ResponseEvent(
-                endpoint.name, built.method, path, attempt, http_status or 0, code or 0,
-                req_id or "", duration, error,
+                endpoint.name, built.method, built.path_and_query, attempt, http_status, code,
+                req_id, duration, error, delay,
             )  # fmt: skip
-            hook_result = self.on_response(event)
-            if inspect.isawaitable(hook_result):
-                # Fire-and-forget would lose errors; schedule and keep a reference.
-                task = asyncio.ensure_future(hook_result)
-                _pending_hooks.add(task)
-                task.add_done_callback(_pending_hooks.discard)
-
-
-_pending_hooks: set[asyncio.Future[Any]] = set()
+            await _run_hook(self.on_response, event)
 
 
 async def _run_hook(hook: Hook, event: Any) -> None:
+    # Hooks run inline: their exceptions (and cancellation) reach the caller.
     result = hook(event)
     if inspect.isawaitable(result):
         await result
@@ -246,30 +304,49 @@ def _request_event(endpoint: Endpoint[Any, Any], built: BuiltRequest, attempt: i
     return RequestEvent(endpoint.name, built.method, built.path_and_query, attempt)
 
 
-def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse) -> RespT:
-    """The typed response of a 2xx success, or the typed error the answer stands for."""
+def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = b"") -> RespT:
+    """The typed response of a 2xx success, or the typed error the answer stands for.
+
+    ``secret`` (the PAT) is blanked out of error bodies before they become
+    messages, in case a server or proxy echoed the request's headers.
+    """
     try:
         response = _decode.decode(endpoint.response_type, raw.body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        cls = status_error_class(0, raw.status if raw.status >= 400 else 502)
+    except (msgspec.MsgspecError, ValueError, TypeError):
+        response = None
+    status = getattr(response, "status", None)
+    if (
+        response is not None
+        and 200 <= raw.status < 300
+        and (status is None or status.code in _OK_CODES)
+    ):
+        return response
+    # -- an error: nothing below is on the hot path ----------------------------------
+    body = raw.body
+    if secret and secret in body:
+        body = body.replace(secret, b"***")
+        if response is not None:
+            response = _decode.decode(endpoint.response_type, body)
+            status = getattr(response, "status", None)
+    retry_after = parse_retry_after(raw.headers)
+    if response is None:
+        # An HTML page from a proxy, an empty or truncated body: typed, with a snippet.
+        cls = status_error_class(0, raw.status)
         raise cls(
             code=0,
             http_status=raw.status,
             operation=endpoint.name,
             description=f"unreadable answer ({raw.headers.get('Content-Type', 'no content type')})",
-            details=snippet(raw.body) or "(empty body)",
-            retry_after=parse_retry_after(raw.headers),
-        ) from None
-    status = getattr(response, "status", None)
-    code = status.code if status is not None else 0
-    if 200 <= raw.status < 300 and code in (SUCCESS, MIXED_STATUS, 0):
-        return response
-    retry_after = parse_retry_after(raw.headers) if raw.status in (429, 503) or code else None
+            details=snippet(body) or "(empty body)",
+            retry_after=retry_after,
+        )
     if status is None:
-        cls = status_error_class(0, raw.status)
-        raise cls(code=0, http_status=raw.status, operation=endpoint.name,
-                  response=response, retry_after=retry_after)  # fmt: skip
+        raise status_error_class(0, raw.status)(
+            code=0, http_status=raw.status, operation=endpoint.name,
+            description="answer without a Clarifai status", details=snippet(body),
+            response=response, retry_after=retry_after,
+        )  # fmt: skip
     raise APIStatusError.from_status(
         status, http_status=raw.status, operation=endpoint.name, response=response,
         retry_after=retry_after,
-    )
+    )  # fmt: skip

@@ -23,10 +23,16 @@ __all__ = ["decode", "decoder_for"]
 T = TypeVar("T")
 
 
-@functools.cache
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
 def decoder_for(cls: type[T]) -> msgspec.json.Decoder[T]:
     """The cached typed decoder of ``cls``."""
-    return msgspec.json.Decoder(cls, strict=False)
+    # A plain dict rather than functools.cache, which would erase the type for mypy.
+    decoder = _decoders.get(cls)
+    if decoder is None:
+        decoder = _decoders[cls] = msgspec.json.Decoder(cls, strict=False)
+    return decoder
 
 
 def decode(cls: type[T], data: bytes | str) -> T:
@@ -65,11 +71,9 @@ def _shape(tp: Any) -> tuple[str, type | None]:
         args = [a for a in typing.get_args(tp) if a is not type(None)]
         return _shape(args[0]) if len(args) == 1 else ("one", None)
     if origin is list:
-        kind, msg = _shape(typing.get_args(tp)[0])
-        return ("list", msg)
+        return ("list", _shape(typing.get_args(tp)[0])[1])
     if origin is dict:
-        kind, msg = _shape(typing.get_args(tp)[1])
-        return ("dict", msg)
+        return ("dict", _shape(typing.get_args(tp)[1])[1])
     if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
         return ("one", tp)
     return ("one", None)

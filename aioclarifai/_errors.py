@@ -23,6 +23,7 @@ caught or converted. No message, repr or log line contains the PAT.
 
 from __future__ import annotations
 
+import functools
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,6 +43,8 @@ __all__ = [
     "RateLimitError",
     "ServerError",
     "StreamError",
+    "code_name",
+    "redact",
     "status_error_class",
 ]
 
@@ -135,8 +138,18 @@ class APIStatusError(ClarifaiError):
         response: Any = None,
         retry_after: float | None = None,
     ) -> APIStatusError:
-        """Build the right subclass for a decoded ``Status``."""
-        err_cls = status_error_class(status.code, http_status)
+        """Build the right subclass for a decoded ``Status``.
+
+        ``10020 FAILURE`` (every input failed) takes the family of the first
+        output's status, so a batch of unreachable URLs is a ``BadRequestError``.
+        """
+        family_code = status.code
+        if family_code == 10020:
+            outputs = getattr(response, "outputs", None)
+            first = outputs[0].status if outputs else None
+            if first is not None and first.code not in (0, 10000, 10010, 10020):
+                family_code = first.code
+        err_cls = status_error_class(family_code, http_status)
         return err_cls(
             code=status.code,
             description=status.description,
@@ -213,13 +226,33 @@ class OutputError(ClarifaiError):
 
 # -- classification -------------------------------------------------------------
 
-_AUTH = frozenset({11000, 11001, 11002, 11008, 11009, 11010, 11011, 11012})
-_PERMISSION = frozenset({11007})
-_RATE = frozenset({11003, 11004, 11005, 11006})
-_BAD_REQUEST = frozenset({11100, 11102, 30002})
-_NOT_FOUND = frozenset({11101, 21200, 22102, 25300, 30102})
-_NOT_READY = frozenset({21351, 21354, 21355})
-_SERVER = frozenset({10020, 10030, 40030, 40031, 40032})
+# Exact codes first: the families WIRE.md names, plus codes whose names mislead.
+_BY_CODE: dict[int, type[APIStatusError]] = {}
+for _codes, _cls in (
+    ((11000, 11001, 11002, 11008, 11009, 11010, 11011, 11012, 11200, 65000), AuthenticationError),
+    ((11007, 11104, 50001), PermissionDeniedError),
+    ((11003, 11004, 11005, 11006), RateLimitError),
+    ((11100, 11102, 11103, 30002, 40010, 40033, 46003, 47103, 47104), BadRequestError),
+    ((11101, 21200, 22102, 25300, 30102, 51000, 52000, 54102), NotFoundError),
+    (
+        (21101, 21103, 21104, 21107, 21350, 21351, 21352, 21353, 21354, 21355),
+        ModelNotReadyError,
+    ),
+    ((10020, 10030, 10040, 21313, 39996, 39997, 39998, 40030, 40031, 40032, 90500), ServerError),
+):
+    for _code in _codes:
+        _BY_CODE[_code] = _cls
+
+# Then the words Clarifai puts in its code names.
+_BY_NAME: tuple[tuple[tuple[str, ...], type[APIStatusError]], ...] = (
+    (("DOES_NOT_EXIST", "NOT_FOUND"), NotFoundError),
+    (("PERMISSION_DENIED",), PermissionDeniedError),
+    (
+        ("INVALID_ARGUMENT", "INVALID_REQUEST", "INVALID_SYNTAX", "UNSUPPORTED", "BAD_REQUEST"),
+        BadRequestError,
+    ),
+    (("INTERNAL", "UNCATEGORIZED", "UNEXPECTED"), ServerError),
+)
 
 _BY_HTTP: dict[int, type[APIStatusError]] = {
     400: BadRequestError,
@@ -227,9 +260,6 @@ _BY_HTTP: dict[int, type[APIStatusError]] = {
     403: PermissionDeniedError,
     404: NotFoundError,
     408: ServerError,
-    409: BadRequestError,
-    413: BadRequestError,
-    422: BadRequestError,
     429: RateLimitError,
 }
 
@@ -238,49 +268,66 @@ def code_name(code: int) -> str:
     """``StatusCode`` name of ``code``, or ``"UNKNOWN_<code>"`` for codes newer than the schema."""
     if code == 0:
         return ""
-    if code == 21354:
-        return "MODEL_BUSY_PLEASE_RETRY"
-    if code == 21355:
-        return "MODEL_LOADING"
+    return _code_names().get(code) or f"UNKNOWN_{code}"
+
+
+@functools.cache
+def _code_names() -> dict[int, str]:
     from .types import StatusCode
 
-    try:
-        return StatusCode(code).name
-    except ValueError:
-        return f"UNKNOWN_{code}"
+    names = {int(c): c.name for c in StatusCode}
+    # Newer than the clarifai-grpc release the types were generated from (WIRE.md).
+    names.setdefault(21354, "MODEL_BUSY_PLEASE_RETRY")
+    names.setdefault(21355, "MODEL_LOADING")
+    return names
+
+
+@functools.lru_cache(maxsize=512)
+def _family_of_code(code: int) -> type[APIStatusError] | None:
+    """The family a Clarifai code names by itself (None: let the HTTP status decide)."""
+    cls = _BY_CODE.get(code)
+    if cls is not None:
+        return cls
+    name = _code_names().get(code, "")
+    for words, cls in _BY_NAME:
+        if any(w in name for w in words):
+            return cls
+    if code >= 98000 or 40000 <= code < 50000:
+        return ServerError  # internal, RPC, database, queue, ... failures
+    return None
 
 
 def status_error_class(code: int, http_status: int) -> type[APIStatusError]:
-    """The error family of a Clarifai status code, falling back on the HTTP status."""
+    """The error family of a Clarifai status code, falling back on the HTTP status.
+
+    Every code lands in some family: codes that name neither a family nor a
+    server-side failure (resource states such as ``MODEL_TRAINING_FAILED``)
+    follow the HTTP status, and are ``BadRequestError`` when it says nothing.
+    """
     if code:
-        for codes, cls in (
-            (_AUTH, AuthenticationError),
-            (_PERMISSION, PermissionDeniedError),
-            (_RATE, RateLimitError),
-            (_BAD_REQUEST, BadRequestError),
-            (_NOT_FOUND, NotFoundError),
-            (_NOT_READY, ModelNotReadyError),
-            (_SERVER, ServerError),
-        ):
-            if code in codes:
-                return cls
-        name = code_name(code)
-        if "DOES_NOT_EXIST" in name or "NOT_FOUND" in name:
-            return NotFoundError
-        if name.startswith("CONN_KEY") or name.startswith("CONN_AUTH"):
-            return AuthenticationError
-        if "PERMISSION" in name or "SCOPE" in name:
-            return PermissionDeniedError
-        if code >= 98000 or (40000 <= code < 50000) or http_status >= 500:
-            return ServerError
-        if 21350 <= code < 21360:
-            return ModelNotReadyError
-        if http_status in _BY_HTTP:
-            return _BY_HTTP[http_status]
-        # A code that names a client-side problem (invalid argument, bad input, ...).
-        return BadRequestError
-    if http_status in _BY_HTTP:
-        return _BY_HTTP[http_status]
-    if 400 <= http_status < 500:
-        return BadRequestError
-    return ServerError
+        cls = _family_of_code(code)
+        if cls is not None:
+            return cls
+    by_http = _BY_HTTP.get(http_status)
+    if by_http is not None:
+        return by_http
+    if http_status >= 500 or (code == 0 and not 400 <= http_status < 500):
+        return ServerError
+    return BadRequestError
+
+
+def redact(error: ClarifaiError, secret: str) -> ClarifaiError:
+    """Replace ``secret`` (the PAT) in ``error``'s message and text attributes; returns ``error``.
+
+    A server or proxy may echo request headers into its error body; this keeps
+    the PAT out of messages, reprs and logs even then.
+    """
+    if secret:
+        for name, value in vars(error).items():
+            if isinstance(value, str) and secret in value:
+                setattr(error, name, value.replace(secret, "***"))
+        if any(isinstance(a, str) and secret in a for a in error.args):
+            error.args = tuple(
+                a.replace(secret, "***") if isinstance(a, str) else a for a in error.args
+            )
+    return error

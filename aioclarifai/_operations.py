@@ -4,17 +4,33 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from . import endpoints as e
 from . import types as t
 
 if TYPE_CHECKING:
     from ._endpoint import Endpoint
+    from ._pagination import Paginator
     from ._streaming import ResponseStream
 
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
+
+#: What :meth:`Operations.paginate` walks: method name → the list field.
+PAGINATED: dict[str, str] = {
+    "list_model_inputs": "inputs",
+    "list_modules": "modules",
+    "list_module_versions": "module_versions",
+    "list_searches": "searches",
+    "post_searches": "hits",
+    "post_searches_by_id": "hits",
+    "list_tasks": "tasks",
+    "list_trending_metrics_views": "metrics",
+    "list_uploads": "uploads",
+    "list_workflows": "workflows",
+}
 
 
 class Operations:
@@ -498,6 +514,151 @@ class Operations:
             e.POST_WORKFLOWS,
             t.PostWorkflowsRequest(**fields) if request is None else _merge(request, fields),
         )
+
+    def _paginate(
+        self,
+        method: Callable[..., Awaitable[Any]],
+        request: Any,
+        *,
+        per_page: int,
+        limit: int | None,
+        prefetch: bool,
+    ) -> Paginator[Any, Any]:
+        raise NotImplementedError
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.ListModelInputsRequest | None], Awaitable[t.MultiInputResponse]],
+        request: t.ListModelInputsRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiInputResponse, t.Input]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.ListModulesRequest | None], Awaitable[t.MultiModuleResponse]],
+        request: t.ListModulesRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiModuleResponse, t.Module]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[
+            [t.ListModuleVersionsRequest | None], Awaitable[t.MultiModuleVersionResponse]
+        ],
+        request: t.ListModuleVersionsRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiModuleVersionResponse, t.ModuleVersion]: ...
+
+    @overload
+    def paginate(  # type: ignore[overload-overlap]
+        self,
+        method: Callable[[t.ListSearchesRequest | None], Awaitable[t.MultiSearchResponse]],
+        request: t.ListSearchesRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiSearchResponse, t.Search]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.PostSearchesRequest | None], Awaitable[t.MultiSearchResponse]],
+        request: t.PostSearchesRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiSearchResponse, t.Hit]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.PostSearchesByIDRequest | None], Awaitable[t.MultiSearchResponse]],
+        request: t.PostSearchesByIDRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiSearchResponse, t.Hit]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.ListTasksRequest | None], Awaitable[t.MultiTaskResponse]],
+        request: t.ListTasksRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiTaskResponse, t.Task]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[
+            [t.ListTrendingMetricsViewsRequest | None],
+            Awaitable[t.MultiTrendingMetricsViewResponse],
+        ],
+        request: t.ListTrendingMetricsViewsRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiTrendingMetricsViewResponse, t.TrendingMetric]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.ListUploadsRequest | None], Awaitable[t.MultiUploadResponse]],
+        request: t.ListUploadsRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiUploadResponse, t.Upload]: ...
+
+    @overload
+    def paginate(
+        self,
+        method: Callable[[t.ListWorkflowsRequest | None], Awaitable[t.MultiWorkflowResponse]],
+        request: t.ListWorkflowsRequest | None = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[t.MultiWorkflowResponse, t.Workflow]: ...
+
+    def paginate(
+        self,
+        method: Callable[..., Awaitable[Any]],
+        request: Any = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> Paginator[Any, Any]:
+        """Every item of every page of a paged List operation, as an async iterator.
+
+        ``async for w in client.paginate(client.list_workflows, per_page=500)``.
+        ``method`` is one of the operations in :data:`PAGINATED`; ``per_page`` is
+        1..1000; ``limit`` caps the items; ``prefetch`` fetches the next page while
+        this one is consumed; ``.pages()`` iterates by page (see
+        :class:`aioclarifai._pagination.Paginator`).
+        """
+        return self._paginate(method, request, per_page=per_page, limit=limit, prefetch=prefetch)
 
 
 def _merge(request: _Req, fields: dict[str, Any]) -> _Req:

@@ -1,40 +1,55 @@
 """When to retry a failed attempt, and how long to wait first.
 
-Retryable: connection failures and connect/pool timeouts, HTTP 408/429/502/503/504,
-Clarifai codes 10030 (try again), 11005 (throttled), 40030–40032 (queue full,
+Retryable: connection failures and connect timeouts, HTTP 408/429/502/503/504,
+Clarifai codes 10030 (try again), 11005 (throttled), 40030-40032 (queue full,
 unavailable, timeout), and 21351/21354/21355 (model deploying/busy/loading) for
-predict and generate. Never: authentication, permission, bad request, not found.
+predict and generate, with a longer backoff. Never: authentication, permission,
+bad request, not found, the monthly usage limit, or a pool timeout (the client
+itself is saturated; another wait would only add to the queue).
 
 Operations that create or append (``Endpoint.idempotent`` is False) are retried
 only when the request surely was not processed: it failed while connecting, or
 the server answered 429/throttled. Never after a read timeout or a 5xx that
 followed a sent body.
+
+The wait is exponential backoff with full jitter, unless the server said how
+long (``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date); a
+wait above ``RetryConfig.max_retry_after`` raises the error instead.
 """
 
 from __future__ import annotations
 
 import email.utils
+import math
 import random
 import time
 from collections.abc import Mapping
+from datetime import timezone
 
 from ._config import RetryConfig
 from ._errors import (
     APIConnectionError,
     APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
     ClarifaiError,
     ModelNotReadyError,
+    NotFoundError,
+    PermissionDeniedError,
+    ServerError,
 )
 
-__all__ = ["parse_retry_after", "retry_delay"]
+__all__ = ["is_retryable", "parse_retry_after", "retry_delay"]
 
 RETRYABLE_HTTP = frozenset({408, 429, 502, 503, 504})
 RETRYABLE_CODES = frozenset({10030, 11005, 40030, 40031, 40032})
 MODEL_NOT_READY_CODES = frozenset({21351, 21354, 21355})
-# Answers that prove the server did not act on the request.
-NOT_PROCESSED_HTTP = frozenset({429})
-NOT_PROCESSED_CODES = frozenset({11005})
+THROTTLED = 11005
+HOURLY_LIMIT = 11003
+HARD_LIMITS = frozenset({11004, 11006})  # monthly / account limits: waiting will not help
 _MODEL_OPERATIONS = frozenset({"PostModelOutputs", "GenerateModelOutputs"})
+_FINAL = (AuthenticationError, PermissionDeniedError, BadRequestError, NotFoundError)
 
 
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
@@ -42,41 +57,55 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     ms = headers.get("retry-after-ms")
     if ms:
         try:
-            return max(0.0, float(ms) / 1000.0)
+            value = float(ms) / 1000.0
         except ValueError:
             pass
-    value = headers.get("Retry-After")
-    if not value:
+        else:
+            if not math.isnan(value):
+                return max(0.0, value)
+    text = headers.get("Retry-After")
+    if not text:
         return None
     try:
-        return max(0.0, float(value))
+        value = float(text)
     except ValueError:
         pass
+    else:
+        return None if math.isnan(value) else max(0.0, value)
     try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
         return None
+    if when.tzinfo is None:  # "-0000" means UTC with no zone given
+        when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 
-def _retryable(error: ClarifaiError, operation: str, idempotent: bool) -> bool:
+def is_retryable(error: ClarifaiError, operation: str, idempotent: bool) -> bool:
+    """Whether another attempt may be made after ``error`` (ignoring the attempt budget)."""
     if isinstance(error, APIConnectionError):
+        if isinstance(error, APITimeoutError) and error.kind == "pool":
+            return False
         return idempotent or not error.request_sent
-    if not isinstance(error, APIStatusError):
+    if not isinstance(error, APIStatusError) or isinstance(error, _FINAL):
         return False
-    not_processed = (
-        error.http_status in NOT_PROCESSED_HTTP or error.code in NOT_PROCESSED_CODES
-    )
-    if not idempotent and not not_processed:
+    code = error.code
+    if code in HARD_LIMITS:
         return False
-    if error.code in RETRYABLE_CODES or not_processed:
+    if code == HOURLY_LIMIT:
+        # The limit resets within the hour: only worth waiting when told how long.
+        return error.retry_after is not None
+    if code == THROTTLED or error.http_status == 429:
+        return True  # a throttled request was not processed: safe for any operation
+    if not idempotent:
+        return False
+    if code in RETRYABLE_CODES:
         return True
-    if error.code in MODEL_NOT_READY_CODES:
-        return operation in _MODEL_OPERATIONS
-    if error.code == 0 or error.code >= 98000:
-        # No Clarifai status (a proxy answered), or an internal error: judge by HTTP.
+    if isinstance(error, ModelNotReadyError):
+        return code in MODEL_NOT_READY_CODES and operation in _MODEL_OPERATIONS
+    if isinstance(error, ServerError):
         return error.http_status in RETRYABLE_HTTP
-    return error.http_status in RETRYABLE_HTTP and error.code in RETRYABLE_CODES
+    return False
 
 
 def retry_delay(
@@ -87,8 +116,8 @@ def retry_delay(
     idempotent: bool,
     config: RetryConfig,
 ) -> float | None:
-    """Seconds to wait before attempt ``attempt + 1``, or None to raise ``error`` now."""
-    if attempt >= config.max_retries or not _retryable(error, operation, idempotent):
+    """Seconds to wait before attempt ``attempt + 1`` (0-based), or None to raise ``error``."""
+    if attempt >= config.max_retries or not is_retryable(error, operation, idempotent):
         return None
     asked = error.retry_after if isinstance(error, APIStatusError) else None
     if asked is not None:

@@ -1,20 +1,32 @@
 """Server streams: newline-delimited JSON → an async iterator of typed messages.
 
 Each line is ``{"result": <message>}``, ``{"error": {"code", "message", "details"}}``
-(grpc-gateway framing) or a bare message. Lines are split here, not with
-``readline()``, so a line can be any length and break anywhere across network
-chunks; CRLF, blank lines and a missing final newline are fine. Before the
-first message arrives, failures are retried like unary calls; after it, never.
-Leaving the iteration early, an exception, ``aclose()`` or cancellation closes
-the response at once, and the half-read connection is dropped, not pooled.
+(grpc-gateway framing) or a bare message. A ``result`` line is decoded once,
+by a cached typed decoder; the rarer others take a second, untyped pass. Lines
+are split here, not with ``readline()``, so a line can be any length and break
+anywhere across network chunks; CRLF, blank lines and a missing final newline are fine. Splitting is
+linear in the body's size and holds at most one partial line, so memory stays
+flat however long the stream runs.
+
+Before the first message arrives, failures are retried like unary calls
+(a non-2xx answer, a connection failure, "model loading" as the first chunk's
+status); after it, never. Leaving ``async with`` early, an exception, a failed
+chunk, ``aclose()`` or task cancellation closes the response at once, and the
+half-read connection is dropped, not pooled, so the server sees the disconnect.
+
+A plain ``async for`` (without ``async with``) closes the stream when the loop
+runs to its end or the stream raises; a ``break`` out of it leaves the stream
+open until it is garbage-collected, which closes it and warns with a
+``ResourceWarning``. Use ``async with`` (or ``aclose()``) to stop early.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -22,92 +34,163 @@ import msgspec
 
 from . import _decode
 from ._errors import APIStatusError, ClarifaiError, StreamError
-from ._transport import StreamingResponse
 
 if TYPE_CHECKING:
     from ._core import Core
     from ._endpoint import Endpoint
+    from ._requests import BuiltRequest
+    from ._transport import StreamingResponse
 
 __all__ = ["LineSplitter", "ResponseStream"]
 
 T = TypeVar("T")
+
 _SUCCESS_CODES = frozenset({0, 10000, 10010})
-
-
-class _ErrorFrame(msgspec.Struct, gc=False):
-    code: int = 0
-    message: str = ""
-    details: Any = None
-
-
-@functools.cache
-def _frame_decoder(cls: type[T]) -> msgspec.json.Decoder[Any]:
-    frame = msgspec.defstruct(
-        f"{cls.__name__}Frame",
-        [("result", cls | None, None), ("error", _ErrorFrame | None, None)],  # type: ignore[arg-type]
-        gc=False,
-    )
-    return msgspec.json.Decoder(frame, strict=False)
+_GRPC_CODE_NAMES = (
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND",
+    "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
+    "UNAUTHENTICATED",
+)  # fmt: skip
+_NO_LINES: tuple[bytes, ...] = ()
+# ResponseStream._state: not started → open → done (done is final).
+_NEW, _OPEN, _DONE = 0, 1, 2
 
 
 class LineSplitter:
-    """Splits a byte stream into lines; holds at most one partial line."""
+    """Splits a byte stream into lines in linear time; holds at most one partial line.
 
-    __slots__ = ("_buffer",)
+    Each byte is searched for a newline once, when its chunk arrives, and
+    copied a bounded number of times however many chunks its line spans.
+    Returned lines may keep trailing whitespace (the ``\\r`` of CRLF, or the
+    ``\\n`` itself when a chunk is exactly one line): JSON decoders ignore it,
+    and not slicing it off saves a copy per chunk. Blank lines are dropped.
+    """
+
+    __slots__ = ("_partial",)
 
     def __init__(self) -> None:
-        self._buffer = bytearray()
+        self._partial = bytearray()
 
-    def feed(self, chunk: bytes) -> list[bytes]:
-        """Complete, non-blank lines ending in ``chunk`` (``\\r\\n`` or ``\\n``)."""
-        buf = self._buffer
-        if b"\n" not in chunk:
-            buf += chunk
-            return []
-        if buf:
-            buf += chunk
-            data: bytes = bytes(buf)
-            buf.clear()
-        else:
+    @property
+    def pending(self) -> int:
+        """Bytes of the incomplete last line held so far."""
+        return len(self._partial)
+
+    def feed(self, chunk: bytes) -> Sequence[bytes]:
+        """The non-blank lines that ``chunk`` completes, in order."""
+        partial = self._partial
+        first = chunk.find(b"\n")
+        if first < 0:
+            partial += chunk  # amortised O(len(chunk)): no re-scan of what is held
+            return _NO_LINES
+        if not partial:
+            if first == len(chunk) - 1:
+                # The usual case for generations: one network chunk, one whole line.
+                return _NO_LINES if chunk.isspace() else (chunk,)
             data = chunk
+        else:
+            partial += chunk
+            data = bytes(partial)
+            partial.clear()
         lines = data.split(b"\n")
         tail = lines.pop()
         if tail:
-            buf += tail
-        return [s for line in lines if (s := line.rstrip(b"\r").strip())]
+            partial += tail
+        return [line for line in lines if line and not line.isspace()]
 
-    def flush(self) -> list[bytes]:
-        """The last line, when the body did not end with a newline."""
-        rest = bytes(self._buffer).strip()
-        self._buffer.clear()
-        return [rest] if rest else []
+    def flush(self) -> Sequence[bytes]:
+        """The last line when the body did not end with a newline (then empty)."""
+        rest = bytes(self._partial)
+        self._partial.clear()
+        return (rest,) if rest and not rest.isspace() else _NO_LINES
+
+
+@functools.cache
+def _frame_decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
+    """A cached typed decoder of ``{"result": cls}`` lines, the usual framing.
+
+    Anything else (an error frame, a bare message, an enum sent by name)
+    leaves ``result`` unset or fails validation and takes the general path.
+    """
+    frame = msgspec.defstruct(f"{cls.__name__}Frame", [("result", cls | None, None)], gc=False)
+    return msgspec.json.Decoder(frame, strict=False)
 
 
 class ResponseStream(Generic[T], AsyncIterator[T]):
-    """Typed messages of one streamed answer.
+    """The typed messages of one streamed answer.
 
-    Use ``async with client.generate_model_outputs(req) as stream: async for
-    chunk in stream`` (or a plain ``async for``). The request starts on enter
-    or on the first iteration; :meth:`aclose` ends it at any time.
+    ``async with client.generate_model_outputs(req) as stream: async for chunk
+    in stream: ...`` — the request starts on enter or on the first iteration,
+    and leaving the block closes the stream whatever happened inside it
+    (``break``, an exception, cancellation).
+
+    A plain ``async for chunk in client.generate_model_outputs(req)`` works
+    too and closes the stream when the loop ends or the stream fails, but
+    Python does not tell an iterator that a loop was left by ``break``: such
+    a stream stays open until it is garbage-collected, which closes it and
+    warns with a ``ResourceWarning``. To stop early, use ``async with`` or
+    call :meth:`aclose`, which ends the stream at any time (a reader blocked
+    in another task then simply finishes its loop); iterating a closed
+    stream ends at once.
+
+    A chunk whose ``status`` is not a success raises its typed
+    :class:`APIStatusError`; an ``{"error": …}`` frame raises :class:`StreamError`.
     """
 
-    def __init__(self, core: Core, endpoint: Endpoint[Any, T], request: Any) -> None:
+    __slots__ = (
+        "_built",
+        "_core",
+        "_decoder",
+        "_endpoint",
+        "_first",
+        "_has_status",
+        "_lines",
+        "_pos",
+        "_response",
+        "_splitter",
+        "_state",
+        "_type",
+    )
+
+    def __init__(
+        self,
+        core: Core,
+        endpoint: Endpoint[Any, Any],
+        request: Any,
+        *,
+        response_type: type[T] | None = None,
+    ) -> None:
+        self._state = _DONE  # until fully built: nothing to close if prepare() raises
+        self._response: StreamingResponse | None = None
         self._core = core
         self._endpoint = endpoint
-        self._built = core.prepare(endpoint, request)  # bad input fails here, before I/O
-        self._decoder = _frame_decoder(endpoint.response_type)
-        self._response: StreamingResponse | None = None
+        self._built: BuiltRequest = core.prepare(endpoint, request)  # bad input fails before I/O
+        # ``response_type`` lets callers read extra fields (a subclass of the endpoint's type).
+        rtype: Any = response_type or endpoint.response_type
+        self._type: type[T] = rtype
+        self._decoder = _frame_decoder(rtype)
+        self._has_status = "status" in rtype.__struct_fields__
         self._splitter = LineSplitter()
-        self._pending: list[bytes] = []
-        self._ready: list[T] = []
-        self._started = False
-        self._done = False
-        self.chunks_received = 0
+        self._lines: Sequence[bytes] = _NO_LINES
+        self._pos = 0
+        self._first: T | None = None
+        self._state = _NEW
+
+    def __repr__(self) -> str:
+        state = ("not started", "open", "closed")[self._state]
+        return f"<ResponseStream {self._endpoint.name} {state}>"
+
+    @property
+    def closed(self) -> bool:
+        """True once the stream ended, failed or was closed."""
+        return self._state == _DONE
 
     # -- lifecycle -----------------------------------------------------------------
 
     async def __aenter__(self) -> ResponseStream[T]:
-        await self._start()
+        if self._state == _NEW:
+            await self._start()
         return self
 
     async def __aexit__(
@@ -119,51 +202,69 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """End the stream now and release its connection (safe to call twice)."""
-        self._done = True
-        self._close_response()
+        """End the stream now and drop its connection; safe to call more than once."""
+        self._finish()
 
-    def _close_response(self) -> None:
+    def _finish(self) -> None:
+        self._state = _DONE
+        self._first = None
+        self._lines = _NO_LINES
+        self._drop_response()
+
+    def _drop_response(self) -> None:
         resp, self._response = self._response, None
         if resp is not None:
-            resp.close()
+            resp.close()  # synchronous: the connection is gone before we return
 
     def __del__(self) -> None:
-        if self._response is not None and not self._response.closed:
-            warnings.warn(
-                f"unclosed {self._endpoint.name} stream; use 'async with' or aclose()",
-                ResourceWarning,
-                stacklevel=1,
-            )
-            self._response.close()
+        resp = getattr(self, "_response", None)
+        if resp is None or resp.closed:
+            return
+        self._response = None
+        # Close first: with warnings turned into errors the warning raises here.
+        with contextlib.suppress(Exception):  # the event loop may already be closed
+            resp.close()
+        warnings.warn(
+            f"unclosed {self._endpoint.name} stream was garbage-collected and closed; "
+            "use 'async with' or aclose() to stop a stream early",
+            ResourceWarning,
+            stacklevel=2,
+        )
 
     async def _start(self) -> None:
         """Open the request, retrying until the first message arrives or the error is final."""
-        if self._started:
-            return
-        self._started = True
+        self._state = _OPEN
         core, endpoint = self._core, self._endpoint
         attempt = 0
         try:
             while True:
                 try:
                     self._response = await core.open_stream(endpoint, self._built, attempt)
-                    first = await self._next_message()
-                    if first is not None:
-                        self._ready.append(first)
-                    return
+                    if self._state == _DONE:  # aclose() while connecting
+                        self._drop_response()
+                        return
+                    first = await self._first_message()
                 except ClarifaiError as error:
-                    self._close_response()
+                    self._drop_response()
+                    if self._state == _DONE:  # aclose() cut the first read
+                        return
                     self._splitter = LineSplitter()
-                    self._pending.clear()
+                    self._lines = _NO_LINES
                     delay = core.retry_delay(endpoint, error, attempt)
                     if delay is None:
                         raise
                     await asyncio.sleep(delay)
+                    if self._state == _DONE:  # aclose() while waiting to retry
+                        return
                     attempt += 1
+                    continue
+                if first is None:
+                    self._finish()  # an empty stream
+                else:
+                    self._first = first
+                return
         except BaseException:
-            self._done = True
-            self._close_response()
+            self._finish()
             raise
 
     # -- iteration -------------------------------------------------------------------
@@ -172,68 +273,126 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         return self
 
     async def __anext__(self) -> T:
-        if not self._started:
+        if self._state != _OPEN:
+            if self._state == _DONE:
+                raise StopAsyncIteration
             await self._start()
-        if self._ready:
-            return self._ready.pop()
-        if self._done:
-            raise StopAsyncIteration
+        first = self._first
+        if first is not None:
+            self._first = None
+            return first
+        pos = self._pos
+        lines = self._lines
+        if pos >= len(lines):  # only then await: lines of one chunk cost no coroutine
+            try:
+                lines = await self._read_lines()
+            except BaseException as exc:
+                closed_meanwhile = self._state == _DONE
+                self._finish()
+                if closed_meanwhile and isinstance(exc, ClarifaiError):
+                    # aclose() from elsewhere cut the connection under this read.
+                    raise StopAsyncIteration from None
+                raise
+            if not lines:
+                self._finish()
+                raise StopAsyncIteration
+            pos = 0
+        self._pos = pos + 1
         try:
-            message = await self._next_message()
+            return self._decode_line(lines[pos])
         except BaseException:
-            self._done = True
-            self._close_response()
+            self._finish()
             raise
-        if message is None:
-            self._done = True
-            self._close_response()
-            raise StopAsyncIteration
-        return message
 
-    async def _next_message(self) -> T | None:
-        """The next decoded message, or None at the end of the body."""
+    async def _first_message(self) -> T | None:
+        lines = await self._read_lines()
+        if not lines:
+            return None
+        self._pos = 1
+        return self._decode_line(lines[0])
+
+    async def _read_lines(self) -> Sequence[bytes]:
+        """Read until at least one line is complete; empty at the end of the body."""
         resp = self._response
         if resp is None:
-            return None
-        while not self._pending:
-            chunk = await resp.read_chunk(self._endpoint.name)
-            if not chunk:
-                self._pending.extend(self._splitter.flush())
-                if not self._pending:
-                    return None
-                break
-            self._pending.extend(self._splitter.feed(chunk))
-        line = self._pending.pop(0)
-        return self._decode_line(line, resp.status)
-
-    def _decode_line(self, line: bytes, http_status: int) -> T:
+            return _NO_LINES
+        splitter = self._splitter
         name = self._endpoint.name
+        while True:
+            chunk = await resp.read_chunk(name)
+            lines = splitter.feed(chunk) if chunk else splitter.flush()
+            if lines or not chunk:
+                self._lines = lines
+                self._pos = 0
+                return lines
+
+    # -- decoding --------------------------------------------------------------------
+
+    def _decode_line(self, line: bytes) -> T:
+        message: T | None
         try:
-            frame = self._decoder.decode(line)
-            message = frame.result
-            if message is None and frame.error is None:
-                message = _decode.decode(self._endpoint.response_type, line)  # a bare message
-        except msgspec.ValidationError:
-            raw = msgspec.json.decode(line)
-            inner = raw.get("result", raw) if isinstance(raw, dict) else raw
-            message = _decode.convert(self._endpoint.response_type, inner)
-            frame = None
-        except msgspec.DecodeError:
-            raise StreamError(
-                f"{name}: unreadable stream line: {line[:120]!r}", operation=name
-            ) from None
-        if frame is not None and frame.error is not None:
-            err = frame.error
-            raise StreamError(
-                f"{name}: stream failed: {err.message} (grpc code {err.code})",
-                grpc_code=err.code,
-                operation=name,
-                details=err.details,
-            )
-        status = getattr(message, "status", None)
-        if status is not None and status.code not in _SUCCESS_CODES:
-            raise APIStatusError.from_status(
-                status, http_status=http_status, operation=name, response=message
-            )
-        self.chunks_received += 1
+            message = self._decoder.decode(line).result
+        except msgspec.DecodeError:  # also ValidationError: enums by name, say
+            message = None
+        if message is None:
+            message = self._decode_other(line)
+        if self._has_status:
+            status = message.status  # type: ignore[attr-defined]
+            if status is not None and status.code not in _SUCCESS_CODES:
+                resp = self._response
+                raise APIStatusError.from_status(
+                    status,
+                    http_status=resp.status if resp is not None else 200,
+                    operation=self._endpoint.name,
+                    response=message,
+                )
         return message
+
+    def _decode_other(self, line: bytes) -> T:
+        """The general path: error frames, bare messages, enums or error codes sent by name."""
+        try:
+            raw = msgspec.json.decode(line)
+        except msgspec.DecodeError as exc:
+            raise self._unreadable(line, exc) from None
+        inner = raw
+        if isinstance(raw, dict):
+            result, err = raw.get("result"), raw.get("error")
+            if result is not None:
+                inner = result
+            elif isinstance(err, dict):
+                code = err.get("code", 0)
+                if isinstance(code, str):  # a code name, or a number sent as a string
+                    code = (
+                        _GRPC_CODE_NAMES.index(code)
+                        if code in _GRPC_CODE_NAMES
+                        else (int(code) if code.isdigit() else 2)
+                    )
+                raise self._stream_error(
+                    code if isinstance(code, int) else 2,
+                    str(err.get("message") or ""),
+                    err.get("details"),
+                )
+        try:
+            return _decode.convert(self._type, inner)
+        except msgspec.ValidationError as exc:
+            raise self._unreadable(line, exc) from None
+
+    def _stream_error(self, code: int, message: str, details: Any) -> StreamError:
+        name = self._endpoint.name
+        code_name = _GRPC_CODE_NAMES[code] if 0 <= code < len(_GRPC_CODE_NAMES) else "UNKNOWN"
+        error = StreamError(
+            f"{name}: the stream failed: {message or '(no message)'} (gRPC {code} {code_name})",
+            grpc_code=code,
+            operation=name,
+            details=details,
+        )
+        error.grpc_message = message  # what the frame said, without our prefix
+        return error
+
+    def _unreadable(self, line: bytes, exc: Exception) -> StreamError:
+        name = self._endpoint.name
+        excerpt = line[:120].decode("utf-8", "replace").strip()
+        more = "…" if len(line) > 120 else ""
+        return StreamError(
+            f"{name}: unreadable stream line ({exc}): {excerpt}{more}", operation=name
+        )

@@ -2,16 +2,24 @@
 
 Owns the ``aiohttp.ClientSession`` (created lazily inside the running loop that
 first uses it), the connection budget, and the mapping of aiohttp's exceptions
-onto :mod:`aioclarifai._errors`. The budget is our own semaphore sized like
+onto :mod:`aioclarifai._errors`. The budget is our own FIFO of slots sized like
 the connector, so time spent waiting for a free connection is measured here
-and reported as ``APITimeoutError(kind="pool")`` rather than as a slow server.
+and reported as ``APITimeoutError(kind="pool")`` rather than as a slow server,
+and aiohttp's own pool never makes a request wait.
+
+Cancellation is safe at every point: a slot handed to a waiter that is being
+cancelled goes back to the budget, and every exit path of an exchange gives its
+slot back after aiohttp released (or, when half-read, closed) the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import sys
+import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,7 +30,7 @@ from ._config import Timeout
 from ._errors import APIConnectionError, APITimeoutError
 from ._version import __version__
 
-__all__ = ["ClientState", "RawResponse", "StreamingResponse", "Transport"]
+__all__ = ["ClientState", "ConnectionBudget", "RawResponse", "StreamingResponse", "Transport"]
 
 USER_AGENT = (
     f"aioclarifai/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]} "
@@ -37,6 +45,96 @@ class ClientState(enum.Enum):
     UNOPENED = "unopened"
     OPEN = "open"
     CLOSED = "closed"
+
+
+class ConnectionBudget:
+    """Counting slots with a FIFO of waiters and a per-wait time limit.
+
+    Unlike ``asyncio.Semaphore`` + ``wait_for``, taking a free slot never
+    awaits, a slot is handed straight to the oldest waiter, and a waiter that is
+    cancelled after being handed a slot gives it back (so no slot leaks and the
+    cancellation still propagates).
+    """
+
+    __slots__ = ("_closed", "_free", "_loop", "_size", "_waiters")
+
+    def __init__(self, size: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._size = size
+        self._free = size
+        self._loop = loop
+        self._waiters: deque[asyncio.Future[bool]] = deque()
+        self._closed = False
+
+    @property
+    def in_use(self) -> int:
+        """Slots currently taken."""
+        return self._size - self._free
+
+    def try_take(self) -> bool:
+        """Take a slot if one is free and nobody queues before us."""
+        if self._free and not self._waiters:
+            self._free -= 1
+            return True
+        return False
+
+    async def take(self, wait: float | None) -> bool:
+        """Wait up to ``wait`` seconds for a slot: True when taken, False on timeout.
+
+        Raises ``RuntimeError`` when the budget is closed meanwhile.
+        """
+        if self.try_take():
+            return True
+        if self._closed:
+            raise RuntimeError(_CLOSED_MESSAGE)
+        waiter: asyncio.Future[bool] = self._loop.create_future()
+        self._waiters.append(waiter)
+        timer = self._loop.call_later(max(wait, 0.0), _expire, waiter) if wait is not None else None
+        try:
+            granted = await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.result():
+                self.give()  # handed a slot just as we were cancelled: pass it on
+            else:
+                self._discard(waiter)
+            raise
+        finally:
+            if timer is not None:
+                timer.cancel()
+        if not granted:
+            self._discard(waiter)
+            if self._closed:
+                raise RuntimeError(_CLOSED_MESSAGE)
+        return granted
+
+    def give(self) -> None:
+        """Return a slot: to the oldest live waiter, else to the free count."""
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(True)
+                return
+        self._free += 1
+
+    def close(self) -> None:
+        """Fail every waiter; slots in use still come back through :meth:`give`."""
+        self._closed = True
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(False)
+
+    def _discard(self, waiter: asyncio.Future[bool]) -> None:
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)
+
+
+def _expire(waiter: asyncio.Future[bool]) -> None:
+    if not waiter.done():
+        waiter.set_result(False)
+
+
+_CLOSED_MESSAGE = "this Client is closed; create a new one"
 
 
 class RawResponse:
@@ -69,9 +167,12 @@ class StreamingResponse:
         except aiohttp.ClientError as exc:
             raise map_exception(exc, operation) from exc
         except asyncio.TimeoutError as exc:
+            # The idle (sock_read) timeout arrives as a ClientError above; a bare
+            # TimeoutError here is aiohttp's total timer: the stream's total budget.
             raise APITimeoutError(
-                f"{operation}: no data for the stream's idle timeout", operation=operation,
-                kind="read",
+                f"{operation}: the stream exceeded its total timeout",
+                operation=operation,
+                kind="total",
             ) from exc
 
     async def read_all(self, operation: str) -> bytes:
@@ -82,7 +183,9 @@ class StreamingResponse:
             raise map_exception(exc, operation) from exc
         except asyncio.TimeoutError as exc:
             raise APITimeoutError(
-                f"{operation}: timed out reading the answer", operation=operation, kind="read"
+                f"{operation}: the answer exceeded its total timeout",
+                operation=operation,
+                kind="total",
             ) from exc
 
     def close(self) -> None:
@@ -103,28 +206,37 @@ class StreamingResponse:
 def map_exception(exc: BaseException, operation: str) -> APIConnectionError:
     """Our error for an aiohttp/OS failure (never for ``CancelledError``)."""
     if isinstance(exc, aiohttp.ConnectionTimeoutError):
-        return APITimeoutError(f"{operation}: connect timed out", operation=operation, kind="connect")
+        return APITimeoutError(
+            f"{operation}: connect timed out", operation=operation, kind="connect"
+        )
     if isinstance(exc, aiohttp.SocketTimeoutError | aiohttp.ServerTimeoutError):
         return APITimeoutError(
-            f"{operation}: no answer within the read timeout", operation=operation, kind="read"
+            f"{operation}: no data from the server within the read timeout",
+            operation=operation,
+            kind="read",
         )
     if isinstance(exc, asyncio.TimeoutError):
+        # aiohttp's total timer: the call's remaining time budget ran out.
         return APITimeoutError(
-            f"{operation}: the attempt exceeded its total timeout", operation=operation,
-            kind="total",
+            f"{operation}: the call exceeded its total timeout", operation=operation, kind="total"
         )
     if isinstance(exc, aiohttp.ClientConnectorError):
+        why = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
         return APIConnectionError(
-            f"{operation}: cannot connect to {exc.host}:{exc.port} ({exc.os_error.strerror or exc})",
+            f"{operation}: cannot connect to {exc.host}:{exc.port} ({why})",
             operation=operation,
             request_sent=False,
         )
-    reason = type(exc).__name__
     detail = str(exc)
     return APIConnectionError(
-        f"{operation}: connection failed ({reason}{': ' + detail if detail else ''})",
+        f"{operation}: connection failed ({type(exc).__name__}{': ' + detail if detail else ''})",
         operation=operation,
     )
+
+
+def _cause(exc: BaseException) -> BaseException | None:
+    # A ClientResponseError's repr carries the request headers (the PAT): never chain it.
+    return None if isinstance(exc, aiohttp.ClientResponseError) else exc
 
 
 class Transport:
@@ -148,31 +260,35 @@ class Transport:
         self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._budget: asyncio.Semaphore | None = None
+        self._budget: ConnectionBudget | None = None
         self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
         self._urls: dict[str, URL] = {}
         self.state = ClientState.UNOPENED
 
+    def __repr__(self) -> str:
+        return f"<Transport {self.state.value} {self._base_url} in_use={self.connections_in_use}>"
+
     # -- lifecycle --------------------------------------------------------------
 
-    def _open(self) -> aiohttp.ClientSession:
-        if self.state is ClientState.CLOSED:
-            raise RuntimeError("this Client is closed; create a new one")
-        loop = asyncio.get_running_loop()
-        if self._session is not None:
-            if loop is not self._loop:
+    def _open(self) -> tuple[aiohttp.ClientSession, ConnectionBudget]:
+        session = self._session
+        if session is not None and self._budget is not None:
+            if asyncio.get_running_loop() is not self._loop:
                 raise RuntimeError(
                     "this Client is bound to the event loop that first used it; "
                     "create one Client per event loop"
                 )
-            return self._session
+            return session, self._budget
+        if self.state is ClientState.CLOSED:
+            raise RuntimeError(_CLOSED_MESSAGE)
+        loop = asyncio.get_running_loop()
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=0,
             keepalive_timeout=self._keepalive,
             enable_cleanup_closed=sys.version_info < (3, 12, 7),
         )
-        self._session = aiohttp.ClientSession(
+        self._session = session = aiohttp.ClientSession(
             connector=connector,
             headers={"Authorization": f"Key {self._pat}", "User-Agent": USER_AGENT},
             skip_auto_headers=("Content-Type",),
@@ -180,25 +296,39 @@ class Transport:
             auto_decompress=True,
         )
         self._loop = loop
-        self._budget = asyncio.Semaphore(self._max_connections)
+        self._budget = budget = ConnectionBudget(self._max_connections, loop)
         self.state = ClientState.OPEN
-        return self._session
+        return session, budget
 
     async def aclose(self) -> None:
-        """Close every pooled connection; the transport cannot be used again."""
+        """Close every pooled connection; the transport cannot be used again.
+
+        Calls still queued for a connection fail with ``RuntimeError``; calls in
+        flight fail with ``APIConnectionError``. Closing from another event loop
+        than the one the client is bound to is an error.
+        """
         if self.state is ClientState.CLOSED:
             return
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError(
+                "this Client is bound to the event loop that first used it; close it from that loop"
+            )
         self.state = ClientState.CLOSED
         session, self._session = self._session, None
+        if self._budget is not None:
+            self._budget.close()
         if session is not None:
+            # In-flight exchanges fail anyway; a graceful close of their sockets
+            # would wait for a peer that may never read (a stuck upload) forever.
+            for proto in list(getattr(session.connector, "_acquired", ())):
+                if proto.transport is not None:
+                    proto.transport.abort()
             await session.close()
 
     @property
     def connections_in_use(self) -> int:
         """Connections currently held by calls or open streams."""
-        if self._budget is None:
-            return 0
-        return self._max_connections - self._budget._value
+        return 0 if self._budget is None else self._budget.in_use
 
     @property
     def idle_connections(self) -> int:
@@ -231,61 +361,85 @@ class Transport:
                 sock_connect=timeout.connect,
                 sock_read=timeout.stream_idle if stream else timeout.read,
             )
+            if len(self._timeouts) > 64:  # per-call Timeouts must not grow this forever
+                self._timeouts.clear()
             self._timeouts[key] = ct
         return ct
 
-    async def _acquire(self, timeout: Timeout, operation: str) -> asyncio.Semaphore:
-        budget = self._budget
-        assert budget is not None
-        if not budget.locked():
-            await budget.acquire()
-            return budget
-        try:
-            if timeout.pool is None:
-                await budget.acquire()
-            else:
-                await asyncio.wait_for(budget.acquire(), timeout.pool)
-        except asyncio.TimeoutError:
+    async def _wait_for_slot(
+        self, budget: ConnectionBudget, timeout: Timeout, deadline: float | None, operation: str
+    ) -> None:
+        """Queue for a connection, bounded by the pool budget and the call's deadline."""
+        wait = timeout.pool
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            wait = left if wait is None else min(wait, left)
+        if not await budget.take(wait):
             raise APITimeoutError(
-                f"{operation}: no free connection within {timeout.pool}s "
-                f"(all {self._max_connections} in use; raise max_connections?)",
+                f"{operation}: no free connection within {wait:.3g}s "
+                f"(all {self._max_connections} in use: the client is saturated, not the "
+                "server; raise max_connections or lower concurrency)",
                 operation=operation,
                 kind="pool",
-            ) from None
-        return budget
+            )
 
     # -- exchanges ---------------------------------------------------------------
 
     async def send(
-        self, method: str, path_and_query: str, body: bytes | None, timeout: Timeout, operation: str
+        self,
+        method: str,
+        path_and_query: str,
+        body: bytes | None,
+        timeout: Timeout,
+        operation: str,
+        *,
+        deadline: float | None = None,
     ) -> RawResponse:
-        """One request, its answer read in full."""
-        session = self._open()
-        budget = await self._acquire(timeout, operation)
+        """One request, its answer read in full.
+
+        ``deadline`` (``time.monotonic()`` based) bounds the attempt when the
+        call already spent part of ``timeout.total``; without it the attempt
+        gets all of ``timeout.total`` from now.
+        """
+        session, budget = self._open()
+        if budget.try_take():
+            ct = self._client_timeout(timeout, False)
+            if deadline is not None:
+                ct = _until(ct, deadline, operation)
+        else:
+            if deadline is None and timeout.total is not None:
+                deadline = time.monotonic() + timeout.total
+            await self._wait_for_slot(budget, timeout, deadline, operation)
+            ct = self._client_timeout(timeout, False)
+            if deadline is not None:
+                try:
+                    ct = _until(ct, deadline, operation)
+                except BaseException:
+                    budget.give()
+                    raise
         try:
             async with session.request(
                 method,
                 self.url(path_and_query),
                 data=body,
                 headers=_JSON_HEADERS if body is not None else None,
-                timeout=self._client_timeout(timeout, False),
+                timeout=ct,
                 allow_redirects=False,
             ) as resp:
                 data = await resp.read()
                 return RawResponse(resp.status, resp.headers, data)
-        except aiohttp.ClientError as exc:
-            raise map_exception(exc, operation) from exc
-        except asyncio.TimeoutError as exc:
-            raise map_exception(exc, operation) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise map_exception(exc, operation) from _cause(exc)
         finally:
-            budget.release()
+            budget.give()
 
     async def open_stream(
         self, method: str, path_and_query: str, body: bytes | None, timeout: Timeout, operation: str
     ) -> StreamingResponse:
         """Send a request and return once the answer's headers arrived."""
-        session = self._open()
-        budget = await self._acquire(timeout, operation)
+        session, budget = self._open()
+        if not budget.try_take():
+            await self._wait_for_slot(budget, timeout, None, operation)
         try:
             resp = await session.request(
                 method,
@@ -295,13 +449,24 @@ class Transport:
                 timeout=self._client_timeout(timeout, True),
                 allow_redirects=False,
             )
-        except aiohttp.ClientError as exc:
-            budget.release()
-            raise map_exception(exc, operation) from exc
-        except asyncio.TimeoutError as exc:
-            budget.release()
-            raise map_exception(exc, operation) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            budget.give()
+            raise map_exception(exc, operation) from _cause(exc)
         except BaseException:
-            budget.release()
+            budget.give()
             raise
-        return StreamingResponse(resp, budget.release)
+        return StreamingResponse(resp, budget.give)
+
+
+def _until(ct: aiohttp.ClientTimeout, deadline: float, operation: str) -> aiohttp.ClientTimeout:
+    """``ct`` with its total cut to what is left before ``deadline``."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise APITimeoutError(
+            f"{operation}: the call exceeded its total timeout", operation=operation, kind="total"
+        )
+    if ct.total is not None and ct.total <= left:
+        return ct
+    return aiohttp.ClientTimeout(
+        total=left, connect=None, sock_connect=ct.sock_connect, sock_read=ct.sock_read
+    )

@@ -254,13 +254,16 @@ def field_decl(f: FieldDescriptor) -> tuple[str, str]:
     """(annotation, default) for field ``f``."""
     if f.message_type is not None and f.message_type.GetOptions().map_entry:
         key, val = f.message_type.fields_by_name["key"], f.message_type.fields_by_name["value"]
-        return f"dict[{value_type(key)}, {value_type(val)}]", "msgspec.field(default_factory=dict)"
+        return f"dict[{value_type(key)}, {value_type(val)}]", "{}"
     if f.is_repeated:
-        return f"list[{value_type(f)}]", "msgspec.field(default_factory=list)"
+        return f"list[{value_type(f)}]", "[]"
     vt = value_type(f)
+    if vt == "Any":
+        # A google.protobuf.Value can be JSON null, so absence is UNSET, not None.
+        return "Any | msgspec.UnsetType", "msgspec.UNSET"
     if f.message_type is not None:
-        # Absent (None) stays distinct from an empty message; Value is already Any.
-        return (vt if vt == "Any" else f"{vt} | None"), "None"
+        # Absent (None) stays distinct from an empty message.
+        return f"{vt} | None", "None"
     if f.containing_oneof is not None or f.has_presence:
         # Oneof members and proto3 `optional` scalars have presence.
         return f"{vt} | None", "None"
@@ -272,7 +275,7 @@ def docstring(text: str | None, indent: str) -> str:
         return ""
     text = text.strip().replace("\\", "\\\\").replace('"""', "'''")
     lines = [ln.rstrip() for ln in text.splitlines()]
-    body = f"\n{indent}".join(lines)
+    body = "\n".join(f"{indent}{ln}" if ln else "" for ln in lines).lstrip()
     if len(lines) == 1 and body.endswith('"'):
         body += " "
     return f'{indent}"""{body}"""\n' if len(lines) == 1 else f'{indent}"""{body}\n{indent}"""\n'
@@ -315,7 +318,8 @@ def render_types(messages: list[Descriptor], enums: list[EnumDescriptor], docs: 
     for m in messages:
         name = python_name(m.full_name)
         key = field_doc_key(m)
-        out.append(f"\nclass {name}(Message):\n")
+        # kw_only is per class in msgspec (not inherited from Message), so say it here.
+        out.append(f"\nclass {name}(Message, kw_only=True):\n")
         out.append(docstring(docs.get(key) or f"Clarifai message ``{m.full_name}``.", "    "))
         for f in m.fields:
             ann, default = field_decl(f)
@@ -400,17 +404,34 @@ def render_endpoints(ops: list[Operation]) -> str:
 
 
 def render_operations(ops: list[Operation]) -> str:
+    # Paginated operations and their item field: the paged Lists, plus searches,
+    # which page through a ``pagination`` body field. MultiSearchResponse has
+    # several lists, so the searches name theirs here.
+    search_items = {"ListSearches": "searches", "PostSearches": "hits", "PostSearchesByID": "hits"}
+    paged: list[tuple[Operation, str, str]] = []
+    for op in ops:
+        field = op.items_field or search_items.get(op.name)
+        pagination = "pagination" in {f.name for f in op.request.fields}
+        if field is not None and (op.paged or pagination):
+            item = python_name(op.response.fields_by_name[field].message_type.full_name)
+            paged.append((op, field, item))
     out = [
         '"""One typed method per Clarifai operation, each a single line into the core call."""\n\n'
         "from __future__ import annotations\n\n"
-        "from typing import TYPE_CHECKING, Any, TypeVar\n\n"
+        "from collections.abc import Awaitable, Callable\n"
+        "from typing import TYPE_CHECKING, Any, TypeVar, overload\n\n"
         "from . import endpoints as e\n"
         "from . import types as t\n\n"
         "if TYPE_CHECKING:\n"
         "    from ._endpoint import Endpoint\n"
+        "    from ._pagination import Paginator\n"
         "    from ._streaming import ResponseStream\n\n"
         '_Req = TypeVar("_Req")\n'
-        '_Resp = TypeVar("_Resp")\n\n\n'
+        '_Resp = TypeVar("_Resp")\n\n'
+        "#: What :meth:`Operations.paginate` walks: method name → the list field.\n"
+        "PAGINATED: dict[str, str] = {\n"
+        + "".join(f'    "{op.method_name}": "{field}",\n' for op, field, _ in paged)
+        + "}\n\n\n"
         "class Operations:\n"
         '    """The 50 Clarifai operations; mixed into :class:`aioclarifai.Client`."""\n\n'
         "    __slots__ = ()\n\n"
@@ -423,12 +444,17 @@ def render_operations(ops: list[Operation]) -> str:
     ]
     for op in ops:
         req, resp = python_name(op.request.full_name), python_name(op.response.full_name)
-        path = op.paths[0].replace("{user_app_id.user_id}", "{user_id}").replace(
-            "{user_app_id.app_id}", "{app_id}"
+        path = (
+            op.paths[0]
+            .replace("{user_app_id.user_id}", "{user_id}")
+            .replace("{user_app_id.app_id}", "{app_id}")
         )
         doc = f'        """``{op.name}``: {op.http_method} ``{path}``.'
         if op.streaming:
-            doc += "\n\n        Returns a stream of typed chunks; use ``async with`` and ``async for``.\n        "
+            doc += (
+                "\n\n        Returns a stream of typed chunks; "
+                "use ``async with`` and ``async for``.\n        "
+            )
         doc += '"""\n'
         arg = f"self, request: t.{req} | None = None, /, **fields: Any"
         build = f"t.{req}(**fields) if request is None else _merge(request, fields)"
@@ -441,8 +467,48 @@ def render_operations(ops: list[Operation]) -> str:
             out.append(doc)
             out.append(f"        return await self._call(e.{op.method_name.upper()}, {build})\n\n")
     out.append(
+        "    def _paginate(\n"
+        "        self, method: Callable[..., Awaitable[Any]], request: Any, *,\n"
+        "        per_page: int, limit: int | None, prefetch: bool,\n"
+        "    ) -> Paginator[Any, Any]:\n"
+        "        raise NotImplementedError\n\n"
+    )
+    options = "*, per_page: int = 128, limit: int | None = None, prefetch: bool = True"
+    for i, (op, _, item) in enumerate(paged):
+        req, resp = python_name(op.request.full_name), python_name(op.response.full_name)
+        # Lists sharing a response type (the searches) overlap for a callable
+        # taking any request; mypy flags the first of each such pair.
+        overlaps = any(
+            o.response.full_name == op.response.full_name and it != item
+            for o, _, it in paged[i + 1 :]
+        )
+        ignore = "  # type: ignore[overload-overlap]" if overlaps else ""
+        out.append(
+            "    @overload\n"
+            f"    def paginate({ignore}\n"
+            f"        self, method: Callable[[t.{req} | None], Awaitable[t.{resp}]],\n"
+            f"        request: t.{req} | None = None, {options},\n"
+            f"    ) -> Paginator[t.{resp}, t.{item}]: ...\n\n"
+        )
+    out.append(
+        "    def paginate(\n"
+        f"        self, method: Callable[..., Awaitable[Any]], request: Any = None, {options},\n"
+        "    ) -> Paginator[Any, Any]:\n"
+        '        """Every item of every page of a paged List operation, as an async iterator.\n\n'
+        "        ``async for w in client.paginate(client.list_workflows, per_page=500)``.\n"
+        "        ``method`` is one of the operations in :data:`PAGINATED`; ``per_page`` is\n"
+        "        1..1000; ``limit`` caps the items; ``prefetch`` fetches the next page while\n"
+        "        this one is consumed; ``.pages()`` iterates by page (see\n"
+        "        :class:`aioclarifai._pagination.Paginator`).\n"
+        '        """\n'
+        "        return self._paginate(\n"
+        "            method, request, per_page=per_page, limit=limit, prefetch=prefetch\n"
+        "        )\n\n"
+    )
+    out.append(
         "\ndef _merge(request: _Req, fields: dict[str, Any]) -> _Req:\n"
-        '    """Apply keyword fields over a request Struct (a copy; the original is untouched)."""\n'
+        '    """Apply keyword fields over a request Struct '
+        '(a copy; the original is untouched)."""\n'
         "    if not fields:\n"
         "        return request\n"
         "    import msgspec\n\n"

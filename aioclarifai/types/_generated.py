@@ -897,17 +897,17 @@ class Visibility_Gettable(enum.IntEnum):
     PUBLIC = 50
 
 
-class AiAssistParameters(Message):
+class AiAssistParameters(Message, kw_only=True):
     """AiAssistParameters"""
 
     min_threshold: float = 0.0
     """Min and max threshold values for approving annotations by default based on prediction score"""
     max_threshold: float = 0.0
-    concept_relation_ids: list[str] = msgspec.field(default_factory=list)
+    concept_relation_ids: list[str] = []
     """ids of concept relations. Used in AI assist workflow"""
 
 
-class And(Message):
+class And(Message, kw_only=True):
     """This is the common building block of a query which is a sequence of And messages ANDed together.
     Note that some fields are used too RANK results (affect the scores) and some are used to FILTER
     results (unordered subset of your app's contents). In general, FILTER operations are more
@@ -948,7 +948,7 @@ class And(Message):
     to the score returned if you search for Output concept "dog" in your query. This provides
     a natural ranking to search results based on confidence of predictions from the models and
     is used when ANDing multiple of these types of RANK by Output queries together as well.
-    
+
     ########## Supported fields ##########
      - data.clusters[].id
      - data.concepts[].id
@@ -969,11 +969,11 @@ class And(Message):
     1) find all the inputs annotated "dog" by worker_id = "XYZ"
     2) find all the annotations associated with embed_model_version_id = "123"
     3) find all the annotations that are trusted, etc.
-    
+
     Since all the annotations under the hood are joined to the embedding model's annotation
     using worker_id's of other models like cluster models or concept models should be
     combinable with queries like visual search (a query with Output filled in).
-    
+
     ########## Supported fields ##########
      - annotation_info.fields - filter by annotation info
      - data.concepts[].id
@@ -997,7 +997,7 @@ class And(Message):
     """
 
 
-class Annotation(Message):
+class Annotation(Message, kw_only=True):
     """Annotation of an asset with metadata"""
 
     id: str = ""
@@ -1042,7 +1042,7 @@ class Annotation(Message):
     """Worker is the worker that created the annotation."""
 
 
-class AnnotationFilter(Message):
+class AnnotationFilter(Message, kw_only=True):
     """AnnotationFilter is used to create a new dataset version.
     For now, the filter is simply a wrapper over a Search.
     In the future, we may add extra fields to customize the filtering.
@@ -1068,7 +1068,7 @@ class AnnotationFilter(Message):
     """The search that this filter uses."""
 
 
-class AnnotationFilterConfig(Message):
+class AnnotationFilterConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.AnnotationFilterConfig``."""
 
     annotation_filter: AnnotationFilter | None = None
@@ -1080,7 +1080,7 @@ class AnnotationFilterConfig(Message):
     """
 
 
-class App(Message):
+class App(Message, kw_only=True):
     """Application with tasks and datasets"""
 
     id: str = ""
@@ -1141,7 +1141,7 @@ class App(Message):
     extra_info: AppExtraInfo | None = None
 
 
-class AppExtraInfo(Message):
+class AppExtraInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.AppExtraInfo``."""
 
     search_revision_marker: str = ""
@@ -1156,7 +1156,7 @@ class AppExtraInfo(Message):
     counts: AppResourceCounts | None = None
 
 
-class AppResourceCounts(Message):
+class AppResourceCounts(Message, kw_only=True):
     """Clarifai message ``clarifai.api.AppResourceCounts``."""
 
     datasets: int = 0
@@ -1166,7 +1166,7 @@ class AppResourceCounts(Message):
     inputs: int = 0
 
 
-class Audio(Message):
+class Audio(Message, kw_only=True):
     """Audio asset struct"""
 
     url: str = ""
@@ -1191,7 +1191,7 @@ class Audio(Message):
     """audio info"""
 
 
-class AudioInfo(Message):
+class AudioInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.AudioInfo``."""
 
     audio_format: str = ""
@@ -1204,7 +1204,7 @@ class AudioInfo(Message):
     """audio track bit rate"""
 
 
-class AutoscaleConfig(Message):
+class AutoscaleConfig(Message, kw_only=True):
     """It might be better to do this as runner autoscaling so that resources
     of a model are very simply what that model needs at minimum.
     Note that resources for things like modes inside runners are not
@@ -1230,7 +1230,7 @@ class AutoscaleConfig(Message):
     """
 
 
-class BaseResponse(Message):
+class BaseResponse(Message, kw_only=True):
     """Base message to return when there is a internal server error that
     is not caught elsewhere.
     """
@@ -1238,7 +1238,7 @@ class BaseResponse(Message):
     status: Status | None = None
 
 
-class BinaryMetrics(Message):
+class BinaryMetrics(Message, kw_only=True):
     """BinaryMetrics"""
 
     num_pos: int = 0
@@ -1256,7 +1256,7 @@ class BinaryMetrics(Message):
     iou: float = 0.0
 
 
-class BookmarkOrigin(Message):
+class BookmarkOrigin(Message, kw_only=True):
     """Clarifai message ``clarifai.api.BookmarkOrigin``."""
 
     id: str = ""
@@ -1269,7 +1269,7 @@ class BookmarkOrigin(Message):
     """Enum ``BookmarkOrigin_BookmarkType``. resource type."""
 
 
-class BoundingBox(Message):
+class BoundingBox(Message, kw_only=True):
     """Rectangular bounding box for a region."""
 
     top_row: float = 0.0
@@ -1282,7 +1282,7 @@ class BoundingBox(Message):
     """The right col of the bounding box normalized to the data dimension to be within [0-1.0]"""
 
 
-class BuildInfo(Message):
+class BuildInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.BuildInfo``."""
 
     docker_image_name: str = ""
@@ -1293,7 +1293,7 @@ class BuildInfo(Message):
     """Docker image digest"""
 
 
-class CloudProvider(Message):
+class CloudProvider(Message, kw_only=True):
     """CloudProvider represents the entity that provides the infrastructure where the Nodepools are deployed.
     This could be a public cloud provider like AWS, GCP, Azure, etc., or a self-hosted infrastructure.
     """
@@ -1304,7 +1304,7 @@ class CloudProvider(Message):
     """Name of the cloud provider."""
 
 
-class Cluster(Message):
+class Cluster(Message, kw_only=True):
     """Cluster data"""
 
     id: str = ""
@@ -1314,12 +1314,12 @@ class Cluster(Message):
     """The score assigned to this cluster.
         For List Clusters endpoint, this represents percentage of inputs in the app assigned to this cluster.
     """
-    hits: list[Hit] = msgspec.field(default_factory=list)
+    hits: list[Hit] = []
     """Representative hits for cluster (for now we only return 1)"""
-    projection: list[float] = msgspec.field(default_factory=list)
+    projection: list[float] = []
 
 
-class Color(Message):
+class Color(Message, kw_only=True):
     """Color data"""
 
     raw_hex: str = ""
@@ -1327,7 +1327,7 @@ class Color(Message):
     value: float = 0.0
 
 
-class ComputeCluster(Message):
+class ComputeCluster(Message, kw_only=True):
     """We define a cluster here to be used in Nodepools and by the cloud provider.
     There will be one cloud provider per Cluster.
     This allows us to define Clusters that are VPCs within one physical cloud and have that
@@ -1382,7 +1382,7 @@ class ComputeCluster(Message):
     """
 
 
-class ComputeInfo(Message):
+class ComputeInfo(Message, kw_only=True):
     """These are the resource needs of a given API object such as a model.
     This is what they require as a minimum to run and will be used upon scheduling
     as the request and limit for the k8s pod. If we want to separate limits and requests in the
@@ -1411,13 +1411,13 @@ class ComputeInfo(Message):
         field can be left empty.
         This setting will cause an error if num_accelerators == 0
     """
-    accelerator_type: list[str] = msgspec.field(default_factory=list)
+    accelerator_type: list[str] = []
     """Or should it be removed completely and use the nodepool accelerator type itself.
     These are the supported accelerators that the model can run on.
     """
 
 
-class Concept(Message):
+class Concept(Message, kw_only=True):
     """Concept or tag"""
 
     id: str = ""
@@ -1468,7 +1468,7 @@ class Concept(Message):
     """Representative image for the concept"""
 
 
-class ConceptExtraInfo(Message):
+class ConceptExtraInfo(Message, kw_only=True):
     """ConceptExtraInfo represents extra information related to a concept that is context-dependent.
     It is only set when requested in ConceptExtraInfoRequest.
     """
@@ -1477,15 +1477,15 @@ class ConceptExtraInfo(Message):
     """Whether this concept is rankable based on ConceptExtraInfoRequest configuration."""
 
 
-class ConfusionMatrix(Message):
+class ConfusionMatrix(Message, kw_only=True):
     """ConfusionMatrix"""
 
-    matrix: list[ConfusionMatrixEntry] = msgspec.field(default_factory=list)
-    concept_ids: list[str] = msgspec.field(default_factory=list)
+    matrix: list[ConfusionMatrixEntry] = []
+    concept_ids: list[str] = []
     """These concept_ids are ordered by the strength of the diagonal in the ConfusionMatrix."""
 
 
-class ConfusionMatrixEntry(Message):
+class ConfusionMatrixEntry(Message, kw_only=True):
     """ConfusionMatrixEntry"""
 
     predicted: str = ""
@@ -1495,15 +1495,15 @@ class ConfusionMatrixEntry(Message):
     actual_concept: Concept | None = None
 
 
-class CooccurrenceMatrix(Message):
+class CooccurrenceMatrix(Message, kw_only=True):
     """CooccurrenceMatrix"""
 
-    matrix: list[CooccurrenceMatrixEntry] = msgspec.field(default_factory=list)
-    concept_ids: list[str] = msgspec.field(default_factory=list)
+    matrix: list[CooccurrenceMatrixEntry] = []
+    concept_ids: list[str] = []
     """These concept_ids are ordered by the strength of the diagonal in the ConfusionMatrix."""
 
 
-class CooccurrenceMatrixEntry(Message):
+class CooccurrenceMatrixEntry(Message, kw_only=True):
     """NOTE: this is inefficient, should just have the order of the rows/cols"""
 
     row: str = ""
@@ -1513,14 +1513,14 @@ class CooccurrenceMatrixEntry(Message):
     count: int = 0
 
 
-class Data(Message):
+class Data(Message, kw_only=True):
     """Data"""
 
     image: Image | None = None
     """Input and output images."""
     video: Video | None = None
     """Input and output videos."""
-    concepts: list[Concept] = msgspec.field(default_factory=list)
+    concepts: list[Concept] = []
     """A list of concepts."""
     metadata: dict[str, Any] | None = None
     """To handle arbitrary json metadata you can use a struct field:
@@ -1528,29 +1528,29 @@ class Data(Message):
     """
     geo: Geo | None = None
     """Geography information."""
-    colors: list[Color] = msgspec.field(default_factory=list)
+    colors: list[Color] = []
     """The dominant colors within an image."""
-    clusters: list[Cluster] = msgspec.field(default_factory=list)
+    clusters: list[Cluster] = []
     """Clustering centroids for inputs."""
-    embeddings: list[Embedding] = msgspec.field(default_factory=list)
+    embeddings: list[Embedding] = []
     """Embedding vectors representing each input."""
-    regions: list[Region] = msgspec.field(default_factory=list)
+    regions: list[Region] = []
     """For recursing into localized regions of an input."""
-    frames: list[Frame] = msgspec.field(default_factory=list)
+    frames: list[Frame] = []
     """For temporal content like video."""
     text: Text | None = None
     """Input, output or annotation text."""
     audio: Audio | None = None
     """Input and output audio."""
-    tracks: list[Track] = msgspec.field(default_factory=list)
+    tracks: list[Track] = []
     """Track information."""
-    time_segments: list[TimeSegment] = msgspec.field(default_factory=list)
+    time_segments: list[TimeSegment] = []
     """Time segments information."""
-    hits: list[Hit] = msgspec.field(default_factory=list)
+    hits: list[Hit] = []
     """Holds score, rank, and user, app, input IDs and search hit data"""
-    heatmaps: list[Image] = msgspec.field(default_factory=list)
+    heatmaps: list[Image] = []
     """Heatmap as 2d image"""
-    parts: list[Part] = msgspec.field(default_factory=list)
+    parts: list[Part] = []
     """For data messages that have multiple parts such as multi-modal
     requests, we allow you to specify those as a list of Data objects.
     """
@@ -1560,7 +1560,7 @@ class Data(Message):
     """
 
 
-class Dataset(Message):
+class Dataset(Message, kw_only=True):
     """Dataset"""
 
     id: str = ""
@@ -1614,7 +1614,7 @@ class Dataset(Message):
     """Representative image for this dataset"""
 
 
-class DatasetVersion(Message):
+class DatasetVersion(Message, kw_only=True):
     """DatasetVersion"""
 
     id: str = ""
@@ -1648,7 +1648,7 @@ class DatasetVersion(Message):
     created, then the dataset default_processing_info is copied instead. Later
     updates to default_processing_info will not apply to existing versions.
     """
-    metrics: dict[str, DatasetVersionMetrics] = msgspec.field(default_factory=dict)
+    metrics: dict[str, DatasetVersionMetrics] = {}
     """Dataset version metrics"""
     export_info: DatasetVersionExportInfo | None = None
     """Dataset version exports"""
@@ -1661,7 +1661,7 @@ class DatasetVersion(Message):
     To be visible to the public the App that contains it AND the User that contains the App must
     also be publicly visible.
     """
-    embed_model_version_ids: list[str] = msgspec.field(default_factory=list)
+    embed_model_version_ids: list[str] = []
     """The embedding models to return embeddings for. If empty, no embeddings are returned."""
     request_origin: int = 0
     """Enum ``DatasetVersionRequestOrigin``. Read Only. Cannot be Set
@@ -1669,7 +1669,7 @@ class DatasetVersion(Message):
     """
 
 
-class DatasetVersionExport(Message):
+class DatasetVersionExport(Message, kw_only=True):
     """DatasetVersionExport contains metadata for a single dataset version export."""
 
     format: int = 0
@@ -1684,7 +1684,7 @@ class DatasetVersionExport(Message):
     """whether to include embeddings in the export or not."""
 
 
-class DatasetVersionExportInfo(Message):
+class DatasetVersionExportInfo(Message, kw_only=True):
     """DatasetVersionExportInfo contains information about all exports of a dataset version.
 
     If the dataset version has not been exported in a format, then the DatasetVersionExport
@@ -1699,7 +1699,7 @@ class DatasetVersionExportInfo(Message):
     """coco is a COCO export of the dataset version."""
 
 
-class DatasetVersionMetrics(Message):
+class DatasetVersionMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.DatasetVersionMetrics``."""
 
     inputs_count: int | None = None
@@ -1750,7 +1750,7 @@ class DatasetVersionMetrics(Message):
     """Number of positive tags added at frame-level"""
 
 
-class DatasetVersionProcessingInfo(Message):
+class DatasetVersionProcessingInfo(Message, kw_only=True):
     """DatasetVersionProcessingInfo contains information about processing applied
     to a dataset version.
     """
@@ -1758,58 +1758,58 @@ class DatasetVersionProcessingInfo(Message):
     frame_interpolation_info: FrameInterpolationInfo | None = None
     """If frame_interpolation_info is set, then these settings are used to
     interpolate new frame annotation from other video annotations.
-    
+
     If frame_interpolation_info is set in the dataset default_processing_info,
     then it can be disabled for a single dataset version by setting
     processing_info but not setting processing_info.frame_interpolation_info.
     """
 
 
-class DeleteModuleVersionsRequest(Message):
+class DeleteModuleVersionsRequest(Message, kw_only=True):
     """Request to delete several module versions by the list of ids."""
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
 
 
-class DeleteModulesRequest(Message):
+class DeleteModulesRequest(Message, kw_only=True):
     """Request to delete several things by the list of ids."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
 
 
-class DeleteSearchRequest(Message):
+class DeleteSearchRequest(Message, kw_only=True):
     """DeleteSearchRequest"""
 
     user_app_id: UserAppIDSet | None = None
     id: str = ""
 
 
-class DeleteTasksRequest(Message):
+class DeleteTasksRequest(Message, kw_only=True):
     """Request to delete a list of tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
 
 
-class DeleteUploadsRequest(Message):
+class DeleteUploadsRequest(Message, kw_only=True):
     """Stops or deletes multipart upload"""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
 
 
-class DeleteWorkflowsRequest(Message):
+class DeleteWorkflowsRequest(Message, kw_only=True):
     """Request to delete several things by the list of ids."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
     delete_all: bool = False
 
 
-class Deployment(Message):
+class Deployment(Message, kw_only=True):
     """A deployment allows you to configure how runners for a particular type of resource will
     scale up and down. These are unique per user_id, nodepool and model so for differnet nodepools
     you can scale differently.
@@ -1821,7 +1821,7 @@ class Deployment(Message):
     """The user who owns the deployment. These live in the user/org account."""
     autoscale_config: AutoscaleConfig | None = None
     """How to autoscale the object."""
-    nodepools: list[Nodepool] = msgspec.field(default_factory=list)
+    nodepools: list[Nodepool] = []
     """You can configure different autoscaling per nodepool(s).
     These nodepools have to be also owned by the same user_id/org as this deployment.
     If there is more than one nodepool we use the model's ComputeInfo to match
@@ -1853,7 +1853,7 @@ class Deployment(Message):
     """When the deployment was last modified."""
 
 
-class EmailAddress(Message):
+class EmailAddress(Message, kw_only=True):
     """EmailAddress"""
 
     email: str = ""
@@ -1861,14 +1861,14 @@ class EmailAddress(Message):
     verified: bool = False
 
 
-class Embedding(Message):
+class Embedding(Message, kw_only=True):
     """Embedding"""
 
-    vector: list[float] = msgspec.field(default_factory=list)
+    vector: list[float] = []
     num_dimensions: int = 0
 
 
-class EvalInfo(Message):
+class EvalInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.EvalInfo``."""
 
     params: dict[str, Any] | None = None
@@ -1877,7 +1877,7 @@ class EvalInfo(Message):
     """
 
 
-class EvalMetrics(Message):
+class EvalMetrics(Message, kw_only=True):
     """EvalMetrics"""
 
     status: Status | None = None
@@ -1897,11 +1897,11 @@ class EvalMetrics(Message):
     confusion_matrix: ConfusionMatrix | None = None
     cooccurrence_matrix: CooccurrenceMatrix | None = None
     label_counts: LabelDistribution | None = None
-    binary_metrics: list[BinaryMetrics] = msgspec.field(default_factory=list)
-    test_set: list[EvalTestSetEntry] = msgspec.field(default_factory=list)
-    metrics_by_area: list[BinaryMetrics] = msgspec.field(default_factory=list)
-    metrics_by_class: list[BinaryMetrics] = msgspec.field(default_factory=list)
-    tracker_metrics: list[TrackerMetrics] = msgspec.field(default_factory=list)
+    binary_metrics: list[BinaryMetrics] = []
+    test_set: list[EvalTestSetEntry] = []
+    metrics_by_area: list[BinaryMetrics] = []
+    metrics_by_class: list[BinaryMetrics] = []
+    tracker_metrics: list[TrackerMetrics] = []
     eval_info: EvalInfo | None = None
     """Evaluation parameters to pass. Expected to match what
     is defined in the model type for the respective model.
@@ -1909,13 +1909,13 @@ class EvalMetrics(Message):
     extended_metrics: ExtendedMetrics | None = None
 
 
-class EvalTestSetEntry(Message):
+class EvalTestSetEntry(Message, kw_only=True):
     """EvalTestSetEntry"""
 
     input: Input | None = None
     """the input information"""
-    predicted_concepts: list[Concept] = msgspec.field(default_factory=list)
-    ground_truth_concepts: list[Concept] = msgspec.field(default_factory=list)
+    predicted_concepts: list[Concept] = []
+    ground_truth_concepts: list[Concept] = []
     """All the ground truth concepts will be show on the top level"""
     annotation: Annotation | None = None
     """Only region-based/frame-based app contains this annotation
@@ -1927,13 +1927,13 @@ class EvalTestSetEntry(Message):
     ground_truth_annotation: Annotation | None = None
 
 
-class ExtendedMetrics(Message):
+class ExtendedMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ExtendedMetrics``."""
 
     user_metrics: dict[str, Any] | None = None
 
 
-class FieldsValue(Message):
+class FieldsValue(Message, kw_only=True):
     """FieldsValue"""
 
     confusion_matrix: bool = False
@@ -1945,7 +1945,7 @@ class FieldsValue(Message):
     metrics_by_class: bool = False
 
 
-class Filter(Message):
+class Filter(Message, kw_only=True):
     """Filter"""
 
     negate: bool = False
@@ -1961,18 +1961,18 @@ class Filter(Message):
      - model_version_id
      - task_id
      - user_id
-    
+
      # Filter by worker fields such as model, workflow and user IDs
      - worker.model.model_version.id
      - worker.user.id
      - worker.workflow.version.id
-    
+
      # Filter by other top-level fields
      - annotation_info.fields                  - filter by annotation info
      - input_level                             - filter only input-level annotations
      - status.code                             - filter by annotation status code
      - trusted                                 - filter only trusted annotations
-    
+
      # Filter by space-time info fields, i.e. region, frames and time-segments
      - data                                    - filter only annotations without space-time info, e.g. classifications
                                                - in order to enable this, you need to set the field to an empty object, i.e. `{"data": {}}`
@@ -1990,7 +1990,7 @@ class Filter(Message):
                                                - in order to enable this, you need to set the field to an empty object, i.e. `{"data": {"regions": [{"region_info": {"span":{}}}]}}`
      - data.time_segments[].time_info          - filter only time-segment annotations
                                                - in order to enable this, you need to set the field to an empty object, i.e. `{"data": {"time_segments": [{"time_info": {}}]}}`
-    
+
      # Filter by other data fields
      - data.clusters[].id
      - data.concepts[].id
@@ -2056,7 +2056,7 @@ class Filter(Message):
     """Filter by annotation last updated time range."""
 
 
-class Frame(Message):
+class Frame(Message, kw_only=True):
     """A Frame of time-series Data such as a Video."""
 
     frame_info: FrameInfo | None = None
@@ -2071,7 +2071,7 @@ class Frame(Message):
     """An ID for the frame."""
 
 
-class FrameInfo(Message):
+class FrameInfo(Message, kw_only=True):
     """The information of the location of the Frame."""
 
     index: int = 0
@@ -2086,7 +2086,7 @@ class FrameInfo(Message):
     """
 
 
-class FrameInterpolationInfo(Message):
+class FrameInterpolationInfo(Message, kw_only=True):
     """FrameInterpolationInfo contains information about frame annotations
     interpolated from other video annotations, such as image object-detection
     regions generated from video object-tracking regions.
@@ -2100,7 +2100,7 @@ class FrameInterpolationInfo(Message):
     """
 
 
-class FullTag(Message):
+class FullTag(Message, kw_only=True):
     """Clarifai message ``clarifai.api.FullTag``."""
 
     name: str = ""
@@ -2109,45 +2109,45 @@ class FullTag(Message):
     """Id value for referencing. Ex. "en" """
 
 
-class Geo(Message):
+class Geo(Message, kw_only=True):
     """Geo"""
 
     geo_point: GeoPoint | None = None
     geo_limit: GeoLimit | None = None
-    geo_box: list[GeoBoxedPoint] = msgspec.field(default_factory=list)
+    geo_box: list[GeoBoxedPoint] = []
     """NOTE: inconsistency: should have been geo_boxed_points"""
 
 
-class GeoBoxedPoint(Message):
+class GeoBoxedPoint(Message, kw_only=True):
     """GeoBoxedPoint"""
 
     geo_point: GeoPoint | None = None
 
 
-class GeoLimit(Message):
+class GeoLimit(Message, kw_only=True):
     """GeoLimit"""
 
     type: str = ""
     value: float = 0.0
 
 
-class GeoPoint(Message):
+class GeoPoint(Message, kw_only=True):
     """GeoPoint"""
 
     longitude: float = 0.0
     latitude: float = 0.0
 
 
-class GetInputSamplesRequest(Message):
+class GetInputSamplesRequest(Message, kw_only=True):
     """GetInputSamplesRequest"""
 
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     """URL param. If zero ids provided, returns for all task labelers"""
 
 
-class GetModelRequest(Message):
+class GetModelRequest(Message, kw_only=True):
     """GetModelRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2158,11 +2158,11 @@ class GetModelRequest(Message):
     """
     language: str = ""
     trained_before: bool = False
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
     """(optional URL parameter) List of additional fields to be included in the response. Currently supported: all, stars, outputs, presets"""
 
 
-class GetModelVersionMetricsRequest(Message):
+class GetModelVersionMetricsRequest(Message, kw_only=True):
     """Get the already computed evaluation metrics for this model
     version.
     """
@@ -2176,15 +2176,15 @@ class GetModelVersionMetricsRequest(Message):
     """
 
 
-class GetModuleRequest(Message):
+class GetModuleRequest(Message, kw_only=True):
     """GetModuleRequest"""
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
 
 
-class GetModuleVersionRequest(Message):
+class GetModuleVersionRequest(Message, kw_only=True):
     """request for different endpoints currently."""
 
     user_app_id: UserAppIDSet | None = None
@@ -2192,7 +2192,7 @@ class GetModuleVersionRequest(Message):
     module_version_id: str = ""
 
 
-class GetModuleVersionUsageCountRequest(Message):
+class GetModuleVersionUsageCountRequest(Message, kw_only=True):
     """Request to get the number of installations (by all users) for the module version"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2200,13 +2200,13 @@ class GetModuleVersionUsageCountRequest(Message):
     module_version_id: str = ""
 
 
-class GetResourceCountsRequest(Message):
+class GetResourceCountsRequest(Message, kw_only=True):
     """ResourceCountRequest"""
 
     user_app_id: UserAppIDSet | None = None
 
 
-class GetResourceCountsResponse(Message):
+class GetResourceCountsResponse(Message, kw_only=True):
     """ResourceCountResponse"""
 
     status: Status | None = None
@@ -2217,14 +2217,14 @@ class GetResourceCountsResponse(Message):
     inputs: int = 0
 
 
-class GetSearchRequest(Message):
+class GetSearchRequest(Message, kw_only=True):
     """GetSearchRequest"""
 
     user_app_id: UserAppIDSet | None = None
     id: str = ""
 
 
-class GetTaskCountRequest(Message):
+class GetTaskCountRequest(Message, kw_only=True):
     """GetTaskCountRequest can be used for fetching -
     1. Task annotation count per user, per status
     1. Task input count per user (i.e. task assignment count), per status
@@ -2233,19 +2233,19 @@ class GetTaskCountRequest(Message):
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
     """task_id for which count per user per status is needed"""
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     """Only return counts for these user IDs, effectively operating as an
     OR among them to filter down the results.
     If model_version_ids or workflow_version_ids are also provided, these user_ids are OR'd with them as well because
     we want the union of all worker (user, model or workflow) counts in the results.
     """
-    model_version_ids: list[str] = msgspec.field(default_factory=list)
+    model_version_ids: list[str] = []
     """Only return counts for these model version IDs, effectively operating as an
     OR among them to filter down the results.
     If user_ids or workflow_version_ids are also provided, these model_version_ids are OR'd with them as well because
     we want the union of all worker (user, model or workflow) counts in the results.
     """
-    workflow_version_ids: list[str] = msgspec.field(default_factory=list)
+    workflow_version_ids: list[str] = []
     """Only return counts for these workflow version IDs, effectively operating as an
     OR among them to filter down the results.
     If user_ids or model_version_ids are also provided, these workflow_version_ids are OR'd with them as well because
@@ -2253,12 +2253,12 @@ class GetTaskCountRequest(Message):
     """
 
 
-class GetTaskRequest(Message):
+class GetTaskRequest(Message, kw_only=True):
     """Request to get one task."""
 
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
     """(optional URL parameter) List of additional fields to be included in the response.
     Currently supported additional fields:
     - all
@@ -2272,7 +2272,7 @@ class GetTaskRequest(Message):
     """
 
 
-class GetUploadRequest(Message):
+class GetUploadRequest(Message, kw_only=True):
     """Clarifai message ``clarifai.api.GetUploadRequest``."""
 
     user_app_id: UserAppIDSet | None = None
@@ -2280,7 +2280,7 @@ class GetUploadRequest(Message):
     """Upload ID"""
 
 
-class Hit(Message):
+class Hit(Message, kw_only=True):
     """Hit"""
 
     score: float = 0.0
@@ -2312,21 +2312,21 @@ class Hit(Message):
     """The cfid of the app the asset came from."""
 
 
-class HitCount(Message):
+class HitCount(Message, kw_only=True):
     """Clarifai message ``clarifai.api.HitCount``."""
 
     estimated_total: int = 0
     """The estimated total number of hits for the search query, not just the current page."""
 
 
-class HostedURL(Message):
+class HostedURL(Message, kw_only=True):
     """HostedURL"""
 
     prefix: str = ""
     """Prefix of the URL of every hosted image."""
     suffix: str = ""
     """Suffix of an image stored in different sizes."""
-    sizes: list[str] = msgspec.field(default_factory=list)
+    sizes: list[str] = []
     """The sizes field lists which images of the different sizes are hosted in our storage. The URL
     of each hosted image can be obtained by joining the prefix, one of the sizes and suffix.
     """
@@ -2336,7 +2336,7 @@ class HostedURL(Message):
     """
 
 
-class Image(Message):
+class Image(Message, kw_only=True):
     """Image"""
 
     url: str = ""
@@ -2356,13 +2356,13 @@ class Image(Message):
     """The hosted field lists images in different sizes hosted in Clarifai storage."""
     image_info: ImageInfo | None = None
     """image info for original size. for image info for other sizes, use hosted_image_info"""
-    hosted_image_info: dict[str, ImageInfo] = msgspec.field(default_factory=dict)
+    hosted_image_info: dict[str, ImageInfo] = {}
     """The map of hosted image info of different sizes (see hosted.sizes), excluding the original image.
     Note: keys(hosted_image_info) = hosted.sizes - "orig"
     """
 
 
-class ImageInfo(Message):
+class ImageInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ImageInfo``."""
 
     width: int = 0
@@ -2375,14 +2375,14 @@ class ImageInfo(Message):
     """image color mode"""
 
 
-class ImportInfo(Message):
+class ImportInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ImportInfo``."""
 
     params: dict[str, Any] | None = None
     """Used to configure model imports from third-party toolkits."""
 
 
-class Input(Message):
+class Input(Message, kw_only=True):
     """Input"""
 
     id: str = ""
@@ -2402,7 +2402,7 @@ class Input(Message):
     """This is the status at a per Input level which allows for
     partial failures.
     """
-    dataset_ids: list[str] = msgspec.field(default_factory=list)
+    dataset_ids: list[str] = []
     """List of dataset IDs that this input is part of
     Currently, this field is ONLY used to
     * search inputs part of dataset(s), e.g. in `PostSearches`, `PostInputsSearches` and `PostAnnotationsSearches` endpoints, and
@@ -2411,7 +2411,7 @@ class Input(Message):
     """
 
 
-class InputInfo(Message):
+class InputInfo(Message, kw_only=True):
     """InputInfo"""
 
     fields_map: dict[str, Any] | None = None
@@ -2427,7 +2427,7 @@ class InputInfo(Message):
     """For base model to get embeddings from for transfer learned models."""
 
 
-class InputsAddJob(Message):
+class InputsAddJob(Message, kw_only=True):
     """Clarifai message ``clarifai.api.InputsAddJob``."""
 
     id: str = ""
@@ -2448,15 +2448,15 @@ class InputsAddJob(Message):
     The format is https://www.ietf.org/rfc/rfc3339.txt.
     Example: "2006-01-02T15:04:05.999999Z".
     """
-    extraction_jobs: list[InputsExtractionJob] = msgspec.field(default_factory=list)
+    extraction_jobs: list[InputsExtractionJob] = []
     """Sub-jobs that extract inputs from the cloud and/or archives"""
-    uploads: list[Upload] = msgspec.field(default_factory=list)
+    uploads: list[Upload] = []
     """Archive uploads"""
     status: Status | None = None
     """Status of the job"""
 
 
-class InputsAddJobProgress(Message):
+class InputsAddJobProgress(Message, kw_only=True):
     """Clarifai message ``clarifai.api.InputsAddJobProgress``."""
 
     pending_count: int = 0
@@ -2465,7 +2465,7 @@ class InputsAddJobProgress(Message):
     failed_count: int = 0
 
 
-class InputsExtractionJob(Message):
+class InputsExtractionJob(Message, kw_only=True):
     """Clarifai message ``clarifai.api.InputsExtractionJob``."""
 
     status: Status | None = None
@@ -2491,7 +2491,7 @@ class InputsExtractionJob(Message):
     """Fields set in the template are added to all generated inputs"""
 
 
-class InputsExtractionJobProgress(Message):
+class InputsExtractionJobProgress(Message, kw_only=True):
     """Clarifai message ``clarifai.api.InputsExtractionJobProgress``."""
 
     audio_inputs_count: int = 0
@@ -2504,7 +2504,7 @@ class InputsExtractionJobProgress(Message):
     failed_archives_count: int = 0
 
 
-class InstanceType(Message):
+class InstanceType(Message, kw_only=True):
     """The instance types that will be available in this pool of nodes.
     Clarifai offers multiple different choices that combine cpu cores, memory and accelerator.
     """
@@ -2515,7 +2515,7 @@ class InstanceType(Message):
     compute_info: ComputeInfo | None = None
 
 
-class Key(Message):
+class Key(Message, kw_only=True):
     """Key"""
 
     id: str = ""
@@ -2524,11 +2524,11 @@ class Key(Message):
     """The type of key, it can be api_key or personal_access_token, the default value is api_key"""
     description: str = ""
     """The description"""
-    scopes: list[str] = msgspec.field(default_factory=list)
+    scopes: list[str] = []
     """The low-level scopes this key has"""
-    endpoints: list[str] = msgspec.field(default_factory=list)
+    endpoints: list[str] = []
     """The endpoint-level scopes this key has"""
-    apps: list[App] = msgspec.field(default_factory=list)
+    apps: list[App] = []
     """The apps that this key give you access to, it is empty if this key is personal_access_token
     API key can only give you access to a single app.
     """
@@ -2541,27 +2541,27 @@ class Key(Message):
     """
     expires_at: datetime.datetime | None = None
     """When does the key expires, the key won't expire if this is empty"""
-    authorized_idp_ids: list[str] = msgspec.field(default_factory=list)
+    authorized_idp_ids: list[str] = []
     """list of idp ids at which key is currently authorized"""
 
 
-class KeypointEdge(Message):
+class KeypointEdge(Message, kw_only=True):
     """Clarifai message ``clarifai.api.KeypointEdge``."""
 
     k1: int = 0
     k2: int = 0
 
 
-class KeypointInfo(Message):
+class KeypointInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.KeypointInfo``."""
 
-    keypoint_names: list[str] = msgspec.field(default_factory=list)
+    keypoint_names: list[str] = []
     """Names of the keypoints"""
-    skeleton: list[KeypointEdge] = msgspec.field(default_factory=list)
+    skeleton: list[KeypointEdge] = []
     """Defines the connections between keypoint_names. Each value represents the index in keypoint_names."""
 
 
-class LOPQEvalResult(Message):
+class LOPQEvalResult(Message, kw_only=True):
     """LOPQEvalResult"""
 
     k: int = 0
@@ -2580,7 +2580,7 @@ class LOPQEvalResult(Message):
         highly relevant documents appearing lower in a search result list should be penalized as the
         graded relevance value is reduced logarithmically proportional to the position of the result.
         See: https://en.wikipedia.org/wiki/Information_retrieval#Discounted_cumulative_gain
-    
+
         To compute the relevance score between two images we consider two cases:
         1) Only one label for each image
         An image is relevant to an image query iff they are labeled the same (score 1), and
@@ -2599,7 +2599,7 @@ class LOPQEvalResult(Message):
     """
 
 
-class LabelCount(Message):
+class LabelCount(Message, kw_only=True):
     """LabelCount"""
 
     concept_name: str = ""
@@ -2607,19 +2607,19 @@ class LabelCount(Message):
     concept: Concept | None = None
 
 
-class LabelDistribution(Message):
+class LabelDistribution(Message, kw_only=True):
     """LabelDistribution"""
 
-    positive_label_counts: list[LabelCount] = msgspec.field(default_factory=list)
+    positive_label_counts: list[LabelCount] = []
 
 
-class LabelSubmitConfig(Message):
+class LabelSubmitConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.LabelSubmitConfig``."""
 
-    task_assignments: list[TaskAssignment] = msgspec.field(default_factory=list)
+    task_assignments: list[TaskAssignment] = []
 
 
-class ListModelInputsRequest(Message):
+class ListModelInputsRequest(Message, kw_only=True):
     """Listing the inputs that went into training this model."""
 
     user_app_id: UserAppIDSet | None = None
@@ -2635,7 +2635,7 @@ class ListModelInputsRequest(Message):
     """
 
 
-class ListModuleVersionsRequest(Message):
+class ListModuleVersionsRequest(Message, kw_only=True):
     """ListModuleVersionsRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2650,7 +2650,7 @@ class ListModuleVersionsRequest(Message):
     """
 
 
-class ListModulesRequest(Message):
+class ListModulesRequest(Message, kw_only=True):
     """ListModulesRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2662,7 +2662,7 @@ class ListModulesRequest(Message):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
     sort_ascending: bool = False
     """Sorting options:
         Whether to sort in ascending order. If false, will order in descending order.
@@ -2686,10 +2686,10 @@ class ListModulesRequest(Message):
           - id
           - description
           - user_id (unless user_app_id.user_id is already set)
-    
+
         Keywords are both normalized for search (so searching for "satisfy" matches "satisfied")
         and used for partial prefix-matching (so searching for "clari" matches "clarifai").
-    
+
         NOTE: Both the list of fields searched and the exact keyword matching
         rules are subject to change and not guaranteed to be backwards-compatible.
     """
@@ -2703,14 +2703,14 @@ class ListModulesRequest(Message):
     """
 
 
-class ListNextTaskAssignmentsRequest(Message):
+class ListNextTaskAssignmentsRequest(Message, kw_only=True):
     """ListNextTaskAssignmentsRequest"""
 
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
 
 
-class ListSearchesRequest(Message):
+class ListSearchesRequest(Message, kw_only=True):
     """ListSearchesRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2724,7 +2724,7 @@ class ListSearchesRequest(Message):
     """
 
 
-class ListTasksRequest(Message):
+class ListTasksRequest(Message, kw_only=True):
     """Request to list multiple tasks."""
 
     user_app_id: UserAppIDSet | None = None
@@ -2736,17 +2736,17 @@ class ListTasksRequest(Message):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    worker_user_ids: list[str] = msgspec.field(default_factory=list)
+    worker_user_ids: list[str] = []
     """Get tasks that have ANY user from this list assigned as worker."""
-    review_user_ids: list[str] = msgspec.field(default_factory=list)
+    review_user_ids: list[str] = []
     """Get tasks that have ANY user from this list assigned as reviewer."""
-    label_order_ids: list[str] = msgspec.field(default_factory=list)
+    label_order_ids: list[str] = []
     """Get tasks that are associated to ANY label order from this list."""
     including_label_order_tasks: bool = False
     """Get label order tasks as well
         It is automatically set to true if label_order_ids is set.
     """
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
     """(optional URL parameter) List of additional fields to be included in the response.
     Currently supported additional fields:
     - all
@@ -2758,11 +2758,11 @@ class ListTasksRequest(Message):
     - metrics.review.inputs_count_estimated
     - metrics.review.inputs_percent_estimated
     """
-    ids: list[str] = msgspec.field(default_factory=list)
+    ids: list[str] = []
     """(optional) task IDs to filter on"""
 
 
-class ListTrendingMetricsViewsRequest(Message):
+class ListTrendingMetricsViewsRequest(Message, kw_only=True):
     """ListTrendingMetricsViewsRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2779,7 +2779,7 @@ class ListTrendingMetricsViewsRequest(Message):
     """
 
 
-class ListUploadsRequest(Message):
+class ListUploadsRequest(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ListUploadsRequest``."""
 
     user_app_id: UserAppIDSet | None = None
@@ -2793,7 +2793,7 @@ class ListUploadsRequest(Message):
     """
 
 
-class ListWorkflowsRequest(Message):
+class ListWorkflowsRequest(Message, kw_only=True):
     """ListWorkflowsRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -2805,7 +2805,7 @@ class ListWorkflowsRequest(Message):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    additional_fields: list[str] = msgspec.field(default_factory=list)
+    additional_fields: list[str] = []
     """(optional URL parameter) List of additional fields to be included in the response. Currently supported: all, stars"""
     sort_ascending: bool = False
     """Sorting options:
@@ -2837,10 +2837,10 @@ class ListWorkflowsRequest(Message):
           - description
           - notes
           - user_id (unless user_app_id.user_id is already set)
-    
+
         Keywords are both normalized for search (so searching for "satisfy" matches "satisfied")
         and used for partial prefix-matching (so searching for "clari" matches "clarifai").
-    
+
         NOTE: Both the list of fields searched and the exact keyword matching
         rules are subject to change and not guaranteed to be backwards-compatible.
     """
@@ -2858,14 +2858,14 @@ class ListWorkflowsRequest(Message):
     """
 
 
-class Mask(Message):
+class Mask(Message, kw_only=True):
     """Segmentation mask."""
 
     image: Image | None = None
     """The image of the mask in a non-raster format."""
 
 
-class MatrixUint64(Message):
+class MatrixUint64(Message, kw_only=True):
     """Store matrix of uint64s values.
     It is recommended to store the matrix as a 1D array
     because it produces less bytes during serialization than a 2D array.
@@ -2875,13 +2875,13 @@ class MatrixUint64(Message):
 
     n_cols: int = 0
     """Number of columns"""
-    data: list[int] = msgspec.field(default_factory=list)
+    data: list[int] = []
     """Matrix data stored as an array.
     In order to access matrix element at row i & column j, use data[i*n_cols+j].
     """
 
 
-class MetricsSummary(Message):
+class MetricsSummary(Message, kw_only=True):
     """MetricsSummary"""
 
     top1_accuracy: float = 0.0
@@ -2894,10 +2894,10 @@ class MetricsSummary(Message):
     macro_avg_recall: float = 0.0
     mean_avg_precision_iou_50: float = 0.0
     mean_avg_precision_iou_range: float = 0.0
-    lopq_metrics: list[LOPQEvalResult] = msgspec.field(default_factory=list)
+    lopq_metrics: list[LOPQEvalResult] = []
 
 
-class Model(Message):
+class Model(Message, kw_only=True):
     """This is the Model object which represents a created model in the platform.
     Each model has a particular type denoted by the model_type_id.
     When creating a Model with PostModels the following happens:
@@ -2962,15 +2962,15 @@ class Model(Message):
     """Notes for the model
         This field should be used for in-depth notes and supports up to 64Kbs.
     """
-    toolkits: list[str] = msgspec.field(default_factory=list)
+    toolkits: list[str] = []
     """Tags from toolkits category"""
-    use_cases: list[str] = msgspec.field(default_factory=list)
+    use_cases: list[str] = []
     """Tags from use_cases category"""
-    languages: list[str] = msgspec.field(default_factory=list)
+    languages: list[str] = []
     """Tags from languages category."""
-    languages_full: list[FullTag] = msgspec.field(default_factory=list)
+    languages_full: list[FullTag] = []
     """Tags from languages category with names, only used in responses."""
-    check_consents: list[str] = msgspec.field(default_factory=list)
+    check_consents: list[str] = []
     is_starred: bool = False
     """Is starred by the requesting user (only showed on get/list requests)
         Please use PostModelStars/DeleteModelStars endpoints to star/unstar a model
@@ -2995,19 +2995,19 @@ class Model(Message):
     """Creator of Model"""
 
 
-class ModelPredictConfig(Message):
+class ModelPredictConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ModelPredictConfig``."""
 
     model: Model | None = None
     """Assumed to be owned by the calling users app unless user_id and app_id are filled out."""
 
 
-class ModelTypeEnumOption(Message):
+class ModelTypeEnumOption(Message, kw_only=True):
     """ModelTypeEnumOption"""
 
     id: str = ""
     """The unique value of the enum option."""
-    aliases: list[ModelTypeEnumOptionAlias] = msgspec.field(default_factory=list)
+    aliases: list[ModelTypeEnumOptionAlias] = []
     """List of other ID values that are equivalent with this ID.
     This allows the user to choose this option by multiple IDs.
     Example: if enum is "Phone Number Prefix", you could add an option that is selectable by two values:
@@ -3016,7 +3016,7 @@ class ModelTypeEnumOption(Message):
     """
     description: str = ""
     """Optional description for this enum option."""
-    model_type_fields: list[ModelTypeField] = msgspec.field(default_factory=list)
+    model_type_fields: list[ModelTypeField] = []
     """These are additional fields that are specific to this enum choice. This allows
     us to use enums to control configuration settings as well.
     """
@@ -3028,7 +3028,7 @@ class ModelTypeEnumOption(Message):
     """
 
 
-class ModelTypeEnumOptionAlias(Message):
+class ModelTypeEnumOptionAlias(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ModelTypeEnumOptionAlias``."""
 
     id_int: int = 0
@@ -3037,7 +3037,7 @@ class ModelTypeEnumOptionAlias(Message):
     """String that can contain wild cards and the regex needs to match."""
 
 
-class ModelTypeField(Message):
+class ModelTypeField(Message, kw_only=True):
     """ModelTypeField stores a field value of a configurable type."""
 
     path: str = ""
@@ -3052,7 +3052,7 @@ class ModelTypeField(Message):
     """
     field_type: int = 0
     """Enum ``ModelTypeField_ModelTypeFieldType``. The field for this field."""
-    default_value: Any = None
+    default_value: Any | msgspec.UnsetType = msgspec.UNSET
     """A default value. We use the Value field because we want to have structured data (just like
     google.protobuf.Struct but this is just a single value).
     """
@@ -3060,7 +3060,7 @@ class ModelTypeField(Message):
     """Description for this field."""
     placeholder: str = ""
     """Placeholder text for the UI element."""
-    model_type_enum_options: list[ModelTypeEnumOption] = msgspec.field(default_factory=list)
+    model_type_enum_options: list[ModelTypeEnumOption] = []
     """List of options of the ENUM type and potentially additional fields they bring with them."""
     internal_only: bool = False
     """If this field should appear for internal users only."""
@@ -3073,7 +3073,7 @@ class ModelTypeField(Message):
     """If the field_type is RANGE, this must be filled in."""
 
 
-class ModelTypeRangeInfo(Message):
+class ModelTypeRangeInfo(Message, kw_only=True):
     """ModelTypeRangeInfo"""
 
     min: float = 0.0
@@ -3086,7 +3086,7 @@ class ModelTypeRangeInfo(Message):
     """
 
 
-class ModelVersion(Message):
+class ModelVersion(Message, kw_only=True):
     """ModelVersion"""
 
     id: str = ""
@@ -3101,7 +3101,7 @@ class ModelVersion(Message):
     pretrained_model_config: PretrainedModelConfig | None = None
     completed_at: datetime.datetime | None = None
     """Detailed training stats.
-    
+
     When training of this version was completed.
     """
     description: str = ""
@@ -3143,7 +3143,7 @@ class ModelVersion(Message):
     """Build information for the model version"""
 
 
-class ModelVersionExport(Message):
+class ModelVersionExport(Message, kw_only=True):
     """ModelVersionExport contains metadata for a single Model version export."""
 
     status: Status | None = None
@@ -3154,7 +3154,7 @@ class ModelVersionExport(Message):
     """size of model file"""
 
 
-class Module(Message):
+class Module(Message, kw_only=True):
     """An app module that a user created in our app module marketplace."""
 
     id: str = ""
@@ -3200,7 +3200,7 @@ class Module(Message):
     """Representative image for this module"""
 
 
-class ModuleVersion(Message):
+class ModuleVersion(Message, kw_only=True):
     """A specific version of an app module that is available for assigning to apps."""
 
     id: str = ""
@@ -3251,7 +3251,7 @@ class ModuleVersion(Message):
     """
 
 
-class ModuleVersion_ModuleNav(Message):
+class ModuleVersion_ModuleNav(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ModuleVersion.ModuleNav``."""
 
     title: str = ""
@@ -3259,11 +3259,11 @@ class ModuleVersion_ModuleNav(Message):
             We have this in the version so that users can change those settings
             when releasing a new version of their module.
     """
-    module_sub_navs: list[ModuleVersion_ModuleSubNav] = msgspec.field(default_factory=list)
+    module_sub_navs: list[ModuleVersion_ModuleSubNav] = []
     """A list of subnav elements to put under the module title."""
 
 
-class ModuleVersion_ModuleSubNav(Message):
+class ModuleVersion_ModuleSubNav(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ModuleVersion.ModuleSubNav``."""
 
     title: str = ""
@@ -3276,138 +3276,136 @@ class ModuleVersion_ModuleSubNav(Message):
     """The query param value"""
 
 
-class MultiInputAnnotationResponse(Message):
+class MultiInputAnnotationResponse(Message, kw_only=True):
     """MultiInputAnnotationResponse"""
 
     status: Status | None = None
-    hits: list[Hit] = msgspec.field(default_factory=list)
+    hits: list[Hit] = []
 
 
-class MultiInputResponse(Message):
+class MultiInputResponse(Message, kw_only=True):
     """MultiInputResponse"""
 
     status: Status | None = None
-    inputs: list[Input] = msgspec.field(default_factory=list)
+    inputs: list[Input] = []
     inputs_add_job: InputsAddJob | None = None
 
 
-class MultiModuleResponse(Message):
+class MultiModuleResponse(Message, kw_only=True):
     """MultiModuleResponse"""
 
     status: Status | None = None
-    modules: list[Module] = msgspec.field(default_factory=list)
+    modules: list[Module] = []
 
 
-class MultiModuleVersionResponse(Message):
+class MultiModuleVersionResponse(Message, kw_only=True):
     """MultiModuleVersionResponse"""
 
     status: Status | None = None
-    module_versions: list[ModuleVersion] = msgspec.field(default_factory=list)
+    module_versions: list[ModuleVersion] = []
 
 
-class MultiOutputResponse(Message):
+class MultiOutputResponse(Message, kw_only=True):
     """MultiOutputResponse"""
 
     status: Status | None = None
-    outputs: list[Output] = msgspec.field(default_factory=list)
+    outputs: list[Output] = []
     """For each input processed during model prediction we create one output."""
 
 
-class MultiScopeResponse(Message):
+class MultiScopeResponse(Message, kw_only=True):
     """MultiScopeResponse"""
 
     status: Status | None = None
     """The status of the request."""
-    scopes: list[str] = msgspec.field(default_factory=list)
+    scopes: list[str] = []
     """This is a list of the scopes that your key has."""
     app: App | None = None
     """The app that the key has access to."""
-    endpoints: list[str] = msgspec.field(default_factory=list)
+    endpoints: list[str] = []
     """This is a list of endpoint permissions that your key has."""
     user_feature_flags: str = ""
 
 
-class MultiSearchResponse(Message):
+class MultiSearchResponse(Message, kw_only=True):
     """MultiSearchResponse"""
 
     status: Status | None = None
     """Status of whether the search was successful."""
     id: str = ""
     """A unique id which uniquely identifies a search"""
-    hits: list[Hit] = msgspec.field(default_factory=list)
+    hits: list[Hit] = []
     """The list of search result Hits."""
     query: Query | None = None
     """The original query provided in the request."""
-    searches: list[Search] = msgspec.field(default_factory=list)
+    searches: list[Search] = []
     """The original Searches provided in the request."""
-    hit_counts: list[HitCount] = msgspec.field(default_factory=list)
+    hit_counts: list[HitCount] = []
     """The counts of hits for each search, in the same order as searches.
     Only returned if the request set only_count.
     """
 
 
-class MultiStatValueAggregateResponse(Message):
+class MultiStatValueAggregateResponse(Message, kw_only=True):
     """MultiStatValueAggregateResponse"""
 
     status: Status | None = None
     """The response status."""
-    stat_value_aggregate_results: list[StatValueAggregateResult] = msgspec.field(
-        default_factory=list
-    )
+    stat_value_aggregate_results: list[StatValueAggregateResult] = []
     """The aggregate results for each query passedin."""
 
 
-class MultiStatValueResponse(Message):
+class MultiStatValueResponse(Message, kw_only=True):
     """MultiStatValueResponse"""
 
     status: Status | None = None
     """The response status."""
-    stat_values: list[StatValue] = msgspec.field(default_factory=list)
+    stat_values: list[StatValue] = []
     """The returned stats values."""
 
 
-class MultiTaskAssignmentResponse(Message):
+class MultiTaskAssignmentResponse(Message, kw_only=True):
     """Clarifai message ``clarifai.api.MultiTaskAssignmentResponse``."""
 
     status: Status | None = None
-    task_assignments: list[TaskAssignment] = msgspec.field(default_factory=list)
+    task_assignments: list[TaskAssignment] = []
 
 
-class MultiTaskResponse(Message):
+class MultiTaskResponse(Message, kw_only=True):
     """Response with multiple Tasks."""
 
     status: Status | None = None
-    tasks: list[Task] = msgspec.field(default_factory=list)
+    tasks: list[Task] = []
 
 
-class MultiTrendingMetricsViewResponse(Message):
+class MultiTrendingMetricsViewResponse(Message, kw_only=True):
     """MultiTrendingMetricsViewResponse"""
 
     status: Status | None = None
-    metrics: list[TrendingMetric] = msgspec.field(default_factory=list)
+    metrics: list[TrendingMetric] = []
 
 
-class MultiUploadResponse(Message):
+class MultiUploadResponse(Message, kw_only=True):
     """Clarifai message ``clarifai.api.MultiUploadResponse``."""
 
     status: Status | None = None
-    uploads: list[Upload] = msgspec.field(default_factory=list)
+    uploads: list[Upload] = []
 
 
-class MultiWorkflowResponse(Message):
+class MultiWorkflowResponse(Message, kw_only=True):
     """MultiWorkflowResponse"""
 
     status: Status | None = None
-    workflows: list[Workflow] = msgspec.field(default_factory=list)
+    workflows: list[Workflow] = []
 
 
-class MyScopesRequest(Message):
+class MyScopesRequest(Message, kw_only=True):
     """MyScopesRequest"""
 
     user_app_id: UserAppIDSet | None = None
 
 
-class NDArray(Message):
+class NDArray(Message, kw_only=True):
     """A representation of a numpy array as a proto.
     To convert a numpy array 'ndarray' to this proto do:
     NDArray(buffer=ndarray.tobytes(), shape=ndarray.shape, dtype=str(ndarray.dtype))
@@ -3419,7 +3417,7 @@ class NDArray(Message):
 
     buffer: bytes = b""
     """The bytes of data from the array from array.tobytes()"""
-    shape: list[int] = msgspec.field(default_factory=list)
+    shape: list[int] = []
     """Simply the shape of the numpy array. array.shape."""
     dtype: str = ""
     """Dtype for numpy. You can get it back from this string format using:
@@ -3427,24 +3425,24 @@ class NDArray(Message):
     """
 
 
-class NodeCapacityType(Message):
+class NodeCapacityType(Message, kw_only=True):
     """Type of nodes that are ok for instances in this pool.
     If both spot and on-demand are provided then the runner will be able to run on either
     with a preference for spot until they are not available.
     """
 
-    capacity_types: list[int] = msgspec.field(default_factory=list)
+    capacity_types: list[int] = []
     """Enum ``NodeCapacityType_CapacityType``."""
 
 
-class NodeInput(Message):
+class NodeInput(Message, kw_only=True):
     """NodeInput represents inputs to a node of the graph."""
 
     node_id: str = ""
     """The id to a connected WorkflowNode which will be used as an input for current WorkflowNode."""
 
 
-class Nodepool(Message):
+class Nodepool(Message, kw_only=True):
     """A nodepool is a set of nodes dedicated for a given user's compute needs.
     This compute will typically be consumed by runners and in the future other objects
     like UI modules may be assigned to node pools.
@@ -3461,7 +3459,7 @@ class Nodepool(Message):
     compute_cluster: ComputeCluster | None = None
     """Which cluster this nodepool is within."""
     node_capacity_type: NodeCapacityType | None = None
-    instance_types: list[InstanceType] = msgspec.field(default_factory=list)
+    instance_types: list[InstanceType] = []
     min_instances: int = 0
     """Minimum number of instances in this nodepool. This allows the nodepool to scale down to this
         amount.
@@ -3481,7 +3479,7 @@ class Nodepool(Message):
     """
 
 
-class Output(Message):
+class Output(Message, kw_only=True):
     """Output"""
 
     id: str = ""
@@ -3506,7 +3504,7 @@ class Output(Message):
     """
 
 
-class OutputConfig(Message):
+class OutputConfig(Message, kw_only=True):
     """OutputConfig is a collection of parameters controlling either inference or training settings for
     the given Model. This message will be deprecated over time in favor or output_info.params and
     train_params in OutputInfo which are cleaner and more extensible for many ModelTypes.
@@ -3534,7 +3532,7 @@ class OutputConfig(Message):
         Defaults to 0.0 which means we won't do any thresholding as all probabilities will
         likely be > 0.0.
     """
-    select_concepts: list[Concept] = msgspec.field(default_factory=list)
+    select_concepts: list[Concept] = []
     """For concept model predictions: Select concepts in result by name or by id"""
     training_timeout: int = 0
     """For custom concept model training: Training timeout of the model (in seconds)"""
@@ -3561,7 +3559,7 @@ class OutputConfig(Message):
     """
 
 
-class OutputInfo(Message):
+class OutputInfo(Message, kw_only=True):
     """OutputInfo defines some of the settings for each model version that PatchModels can effect. These
     parameters control some of the training or inference operations that this model can do.
     As the number of parameters continued to grow when we launched more ModelTypes we decided to move
@@ -3589,10 +3587,10 @@ class OutputInfo(Message):
     that the ModelTypeField defines. During inference, the settings contained within are sent
     to the model predictor to alter predictions from this Model.
     """
-    params_specs: list[ModelTypeField] = msgspec.field(default_factory=list)
+    params_specs: list[ModelTypeField] = []
 
 
-class Pagination(Message):
+class Pagination(Message, kw_only=True):
     """Split the results into pages."""
 
     page: int = 0
@@ -3601,22 +3599,22 @@ class Pagination(Message):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults to 128."""
 
 
-class Part(Message):
+class Part(Message, kw_only=True):
     """A part of data used for multi-modal processing."""
 
     data: Data | None = None
     """The data for this part."""
 
 
-class PatchAnnotationsStatusRequest(Message):
+class PatchAnnotationsStatusRequest(Message, kw_only=True):
     """PatchAnnotationsStatusRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     """Filter by user IDs"""
     task_id: str = ""
     """Filter by task ID"""
-    status_codes: list[int] = msgspec.field(default_factory=list)
+    status_codes: list[int] = []
     """Enum ``StatusCode``. Filter by Status codes"""
     action: str = ""
     """'overwrite' is supported"""
@@ -3624,20 +3622,20 @@ class PatchAnnotationsStatusRequest(Message):
     """Enum ``StatusCode``. Update filtered annotations to this status"""
 
 
-class PatchAnnotationsStatusResponse(Message):
+class PatchAnnotationsStatusResponse(Message, kw_only=True):
     """PatchAnnotationsStatusResponse"""
 
     status: Status | None = None
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     updated_count: int = 0
 
 
-class PatchModuleVersionsRequest(Message):
+class PatchModuleVersionsRequest(Message, kw_only=True):
     """PatchModuleVersionsRequest"""
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    module_versions: list[ModuleVersion] = msgspec.field(default_factory=list)
+    module_versions: list[ModuleVersion] = []
     """This allows you to modify the module version details.
     ########## Supported fields ##########
     - description
@@ -3656,26 +3654,26 @@ class PatchModuleVersionsRequest(Message):
     """
 
 
-class PatchModulesRequest(Message):
+class PatchModulesRequest(Message, kw_only=True):
     """PatchModulesRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    modules: list[Module] = msgspec.field(default_factory=list)
+    modules: list[Module] = []
     action: str = ""
     """The action to perform on the patched objects
         Supported values: 'overwrite' and 'remove'.
-    
+
         Note that 'remove' can only be used to remove the module image by setting
         'image.url' in the request to the current value returned for that module.
     """
 
 
-class PatchSearchesRequest(Message):
+class PatchSearchesRequest(Message, kw_only=True):
     """PatchSearchesRequest"""
 
     user_app_id: UserAppIDSet | None = None
     """The user_id and app_id to query from."""
-    searches: list[Search] = msgspec.field(default_factory=list)
+    searches: list[Search] = []
     """The searches to be patched"""
     action: str = ""
     """The action to perform on the patched Search objects
@@ -3683,33 +3681,33 @@ class PatchSearchesRequest(Message):
     """
 
 
-class PatchTasksRequest(Message):
+class PatchTasksRequest(Message, kw_only=True):
     """Request to patch a list of tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    tasks: list[Task] = msgspec.field(default_factory=list)
+    tasks: list[Task] = []
     action: str = ""
     """The action to perform on the patched objects
         For now, only 'overwrite' action is supported
     """
 
 
-class PatchWorkflowsRequest(Message):
+class PatchWorkflowsRequest(Message, kw_only=True):
     """PatchWorkflowsRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    workflows: list[Workflow] = msgspec.field(default_factory=list)
+    workflows: list[Workflow] = []
     action: str = ""
     """The action to perform on the patched objects
         For now actions 'merge', 'overwrite', and 'remove' are supported
-    
+
         Note that 'remove' can be used to remove the workflow image by setting
         'image.url' in the request to the current value returned for that workflow.
         This cannot be used in a request that is patching other fields as well.
     """
 
 
-class Point(Message):
+class Point(Message, kw_only=True):
     """Point"""
 
     row: float = 0.0
@@ -3726,14 +3724,14 @@ class Point(Message):
     """Enum ``Point_Visibility``."""
 
 
-class Polygon(Message):
+class Polygon(Message, kw_only=True):
     """Polygon"""
 
-    points: list[Point] = msgspec.field(default_factory=list)
+    points: list[Point] = []
     """A list of points connected together to form the polygon."""
 
 
-class PostModelOutputsRequest(Message):
+class PostModelOutputsRequest(Message, kw_only=True):
     """//////////////////////////////////////////////////
     Model prediction related stuff needs inputs and produces outputs.
     //////////////////////////////////////////////////
@@ -3743,7 +3741,7 @@ class PostModelOutputsRequest(Message):
     user_app_id: UserAppIDSet | None = None
     model_id: str = ""
     version_id: str = ""
-    inputs: list[Input] = msgspec.field(default_factory=list)
+    inputs: list[Input] = []
     model: Model | None = None
     """This allows you to specify config options for the model such as
     the language which appear's in the model's output_info.
@@ -3752,7 +3750,7 @@ class PostModelOutputsRequest(Message):
     """Allow filtering of prediction requests down to specific Nodepools, Deployments or Runners"""
 
 
-class PostModelVersionMetricsRequest(Message):
+class PostModelVersionMetricsRequest(Message, kw_only=True):
     """Evaluate this model version."""
 
     user_app_id: UserAppIDSet | None = None
@@ -3764,24 +3762,24 @@ class PostModelVersionMetricsRequest(Message):
     """evaluation info. Such as dataset used for evaluation."""
 
 
-class PostModuleVersionsRequest(Message):
+class PostModuleVersionsRequest(Message, kw_only=True):
     """PostModuleVersionsRequest"""
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    module_versions: list[ModuleVersion] = msgspec.field(default_factory=list)
+    module_versions: list[ModuleVersion] = []
     """This allows you to create one or more module by posting it to the API."""
 
 
-class PostModulesRequest(Message):
+class PostModulesRequest(Message, kw_only=True):
     """PostModulesRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    modules: list[Module] = msgspec.field(default_factory=list)
+    modules: list[Module] = []
     """This allows you to create one or more module by posting it to the API."""
 
 
-class PostSearchesByIDRequest(Message):
+class PostSearchesByIDRequest(Message, kw_only=True):
     """PostSearchesByIDRequest performs returns results of a saved search given its ID"""
 
     user_app_id: UserAppIDSet | None = None
@@ -3791,7 +3789,7 @@ class PostSearchesByIDRequest(Message):
     """Pagination information to paginate through search result Hits."""
 
 
-class PostSearchesRequest(Message):
+class PostSearchesRequest(Message, kw_only=True):
     """PostSearchesRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -3800,7 +3798,7 @@ class PostSearchesRequest(Message):
     """The query; this specifies how the data to be searched
     this will be replaced by "Searches"
     """
-    searches: list[Search] = msgspec.field(default_factory=list)
+    searches: list[Search] = []
     """The searched to be executed or saved
     Eventually the request level fields will be deprecated in favor of this object
     """
@@ -3808,34 +3806,32 @@ class PostSearchesRequest(Message):
     """Pagination information to paginate through search result Hits."""
 
 
-class PostStatValuesAggregateRequest(Message):
+class PostStatValuesAggregateRequest(Message, kw_only=True):
     """PostStatValuesAggregateRequest"""
 
     user_app_id: UserAppIDSet | None = None
     """Ids present in the url of the request."""
-    stat_value_aggregate_queries: list[StatValueAggregateQuery] = msgspec.field(
-        default_factory=list
-    )
+    stat_value_aggregate_queries: list[StatValueAggregateQuery] = []
     """Query to retrieve aggregate values."""
 
 
-class PostStatValuesRequest(Message):
+class PostStatValuesRequest(Message, kw_only=True):
     """PostStatValuesRequest"""
 
     user_app_id: UserAppIDSet | None = None
     """The user and app information for the request."""
-    stat_values: list[StatValue] = msgspec.field(default_factory=list)
+    stat_values: list[StatValue] = []
     """The stats to post, can post more than one at a time."""
 
 
-class PostTasksRequest(Message):
+class PostTasksRequest(Message, kw_only=True):
     """Request to create Tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    tasks: list[Task] = msgspec.field(default_factory=list)
+    tasks: list[Task] = []
 
 
-class PostTrendingMetricsViewRequest(Message):
+class PostTrendingMetricsViewRequest(Message, kw_only=True):
     """PostTrendingMetricsViewRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -3846,29 +3842,29 @@ class PostTrendingMetricsViewRequest(Message):
     """ID of the views object."""
 
 
-class PostUploadsRequest(Message):
+class PostUploadsRequest(Message, kw_only=True):
     """Start a multipart upload"""
 
     user_app_id: UserAppIDSet | None = None
-    uploads: list[Upload] = msgspec.field(default_factory=list)
+    uploads: list[Upload] = []
 
 
-class PostWorkflowsRequest(Message):
+class PostWorkflowsRequest(Message, kw_only=True):
     """PostWorkflowsRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    workflows: list[Workflow] = msgspec.field(default_factory=list)
+    workflows: list[Workflow] = []
 
 
-class PrecisionRecallCurve(Message):
+class PrecisionRecallCurve(Message, kw_only=True):
     """PrecisionRecallCurve"""
 
-    recall: list[float] = msgspec.field(default_factory=list)
-    precision: list[float] = msgspec.field(default_factory=list)
-    thresholds: list[float] = msgspec.field(default_factory=list)
+    recall: list[float] = []
+    precision: list[float] = []
+    thresholds: list[float] = []
 
 
-class PretrainedModelConfig(Message):
+class PretrainedModelConfig(Message, kw_only=True):
     """PretrainedModelConfig"""
 
     input_fields_map: dict[str, Any] | None = None
@@ -3885,7 +3881,7 @@ class PretrainedModelConfig(Message):
     """
 
 
-class PutModelVersionExportsRequest(Message):
+class PutModelVersionExportsRequest(Message, kw_only=True):
     """PutModelVersionExportsRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -3893,7 +3889,7 @@ class PutModelVersionExportsRequest(Message):
     version_id: str = ""
 
 
-class PutTaskAssignmentsRequest(Message):
+class PutTaskAssignmentsRequest(Message, kw_only=True):
     """PutTaskAssignmentsRequest"""
 
     user_app_id: UserAppIDSet | None = None
@@ -3914,23 +3910,23 @@ class PutTaskAssignmentsRequest(Message):
     review_reject_config: ReviewRejectConfig | None = None
 
 
-class PutUploadContentPartsRequest(Message):
+class PutUploadContentPartsRequest(Message, kw_only=True):
     """Upload a part of a multipart upload.
     Behaviour on completion depends on the endpoint that was used to initiate the upload.
     """
 
     user_app_id: UserAppIDSet | None = None
     upload_id: str = ""
-    content_parts: list[UploadContentPart] = msgspec.field(default_factory=list)
+    content_parts: list[UploadContentPart] = []
 
 
-class Query(Message):
+class Query(Message, kw_only=True):
     """This is the search query used in /searches, model training requests, bulk data exports, etc."""
 
-    ands: list[And] = msgspec.field(default_factory=list)
+    ands: list[And] = []
     """The query syntax is simply a list of And operatiosn that will be ANDed together to fetch
     results which are returned to the user as Hit messages.
-    
+
     Deprecated: Only used by the deprecated PostSearches endpoint. Use filters
     and ranks instead with PostInputsSearches or PostAnnotationsSearches.
     """
@@ -3939,27 +3935,27 @@ class Query(Message):
         based searches. This currently only affects public Models Output searches when those public
         Models have translations for their Concepts.
     """
-    filters: list[Filter] = msgspec.field(default_factory=list)
+    filters: list[Filter] = []
     """filters in this query
     e.q. only fetch annotations that have certain metadata
     """
-    ranks: list[Rank] = msgspec.field(default_factory=list)
+    ranks: list[Rank] = []
     """rankings in this query
     e.g. visual search by a url
     """
 
 
-class ROC(Message):
+class ROC(Message, kw_only=True):
     """ROC"""
 
-    fpr: list[float] = msgspec.field(default_factory=list)
-    tpr: list[float] = msgspec.field(default_factory=list)
-    thresholds: list[float] = msgspec.field(default_factory=list)
-    fpr_per_image: list[float] = msgspec.field(default_factory=list)
-    fpr_per_object: list[float] = msgspec.field(default_factory=list)
+    fpr: list[float] = []
+    tpr: list[float] = []
+    thresholds: list[float] = []
+    fpr_per_image: list[float] = []
+    fpr_per_object: list[float] = []
 
 
-class Rank(Message):
+class Rank(Message, kw_only=True):
     """Rank"""
 
     negate: bool = False
@@ -3982,7 +3978,7 @@ class Rank(Message):
     """
 
 
-class RedirectInfo(Message):
+class RedirectInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.status.RedirectInfo``."""
 
     url: str = ""
@@ -3995,7 +3991,7 @@ class RedirectInfo(Message):
     """New resource id"""
 
 
-class Region(Message):
+class Region(Message, kw_only=True):
     """A region within the data."""
 
     id: str = ""
@@ -4012,7 +4008,7 @@ class Region(Message):
     """For tracking algorithsm and annotations we tie regions together with this track id."""
 
 
-class RegionInfo(Message):
+class RegionInfo(Message, kw_only=True):
     """The information of the location of the Region."""
 
     bounding_box: BoundingBox | None = None
@@ -4027,43 +4023,43 @@ class RegionInfo(Message):
     """Span char sequence for NLP."""
     token: Token | None = None
     """Token char sequence for NLP."""
-    keypoint_locations: list[Point] = msgspec.field(default_factory=list)
+    keypoint_locations: list[Point] = []
     """The locations of detected keypoints, which are to be used in conjunction with the detected concept's skeleton to connect the keypoint locations.
     These will be in the same order as the respective keypoint_names inside the concept.
     """
 
 
-class ReviewApproveConfig(Message):
+class ReviewApproveConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewApproveConfig``."""
 
-    task_assignments: list[TaskAssignment] = msgspec.field(default_factory=list)
-    workers: list[Worker] = msgspec.field(default_factory=list)
+    task_assignments: list[TaskAssignment] = []
+    workers: list[Worker] = []
 
 
-class ReviewRejectConfig(Message):
+class ReviewRejectConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewRejectConfig``."""
 
-    task_assignments: list[TaskAssignment] = msgspec.field(default_factory=list)
-    workers: list[Worker] = msgspec.field(default_factory=list)
+    task_assignments: list[TaskAssignment] = []
+    workers: list[Worker] = []
 
 
-class ReviewRequestChangesConfig(Message):
+class ReviewRequestChangesConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewRequestChangesConfig``."""
 
-    task_assignments: list[TaskAssignment] = msgspec.field(default_factory=list)
-    workers: list[Worker] = msgspec.field(default_factory=list)
+    task_assignments: list[TaskAssignment] = []
+    workers: list[Worker] = []
 
 
-class ReviewStartConfig(Message):
+class ReviewStartConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewStartConfig``."""
 
-    workers: list[Worker] = msgspec.field(default_factory=list)
+    workers: list[Worker] = []
     """Review the work done by these workers.
     If empty, review the work for all workers.
     """
 
 
-class Runner(Message):
+class Runner(Message, kw_only=True):
     """Moving the runner label matching into it's own object so that it can be used
     next to other resource types that a Runner might match work on.
     message RunnerLabels { // FUTURE
@@ -4089,7 +4085,7 @@ class Runner(Message):
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     This is an optional arg.
     """
-    labels: list[str] = msgspec.field(default_factory=list)
+    labels: list[str] = []
     """Labels to match in order to find work."""
     worker: Worker | None = None
     """Instead of just matching on labels we might want to have more explicit matching of what
@@ -4117,7 +4113,7 @@ class Runner(Message):
     """
 
 
-class RunnerSelector(Message):
+class RunnerSelector(Message, kw_only=True):
     """////////////////////////////////////////
     Don't need RunnerSelector if we're opening up endpoints for deployments.
     ////////////////////////////////////////
@@ -4142,7 +4138,7 @@ class RunnerSelector(Message):
     """
 
 
-class Search(Message):
+class Search(Message, kw_only=True):
     """This is the new Search object used in saved searches."""
 
     query: Query | None = None
@@ -4190,49 +4186,49 @@ class Search(Message):
     """Enum ``Search_Metric``."""
 
 
-class SingleModelResponse(Message):
+class SingleModelResponse(Message, kw_only=True):
     """SingleModelResponse"""
 
     status: Status | None = None
     model: Model | None = None
 
 
-class SingleModelVersionExportResponse(Message):
+class SingleModelVersionExportResponse(Message, kw_only=True):
     """SingleModelVersionExportResponse"""
 
     status: Status | None = None
     export: ModelVersionExport | None = None
 
 
-class SingleModelVersionResponse(Message):
+class SingleModelVersionResponse(Message, kw_only=True):
     """SingleModelVersionResponse"""
 
     status: Status | None = None
     model_version: ModelVersion | None = None
 
 
-class SingleModuleResponse(Message):
+class SingleModuleResponse(Message, kw_only=True):
     """SingleModuleResponse"""
 
     status: Status | None = None
     module: Module | None = None
 
 
-class SingleModuleVersionResponse(Message):
+class SingleModuleVersionResponse(Message, kw_only=True):
     """SingleModuleVersionResponse"""
 
     status: Status | None = None
     module_version: ModuleVersion | None = None
 
 
-class SingleModuleVersionUsageCountResponse(Message):
+class SingleModuleVersionUsageCountResponse(Message, kw_only=True):
     """SingleModuleVersionUsageCountResponse"""
 
     status: Status | None = None
     usage_count: int = 0
 
 
-class SingleSearchResponse(Message):
+class SingleSearchResponse(Message, kw_only=True):
     """SingleSearchResponse returns saved search in response to GetSearchRequest"""
 
     status: Status | None = None
@@ -4240,30 +4236,30 @@ class SingleSearchResponse(Message):
     search: Search | None = None
 
 
-class SingleTaskCountResponse(Message):
+class SingleTaskCountResponse(Message, kw_only=True):
     """SingleTaskCountResponse represents counts of task annotations or inputs (i.e. task assignments) for labelers in given task"""
 
     status: Status | None = None
     app_id: str = ""
     task_id: str = ""
-    counts: list[TaskStatusCountPerUser] = msgspec.field(default_factory=list)
+    counts: list[TaskStatusCountPerUser] = []
 
 
-class SingleTaskResponse(Message):
+class SingleTaskResponse(Message, kw_only=True):
     """Response with a single Task."""
 
     status: Status | None = None
     task: Task | None = None
 
 
-class SingleUploadResponse(Message):
+class SingleUploadResponse(Message, kw_only=True):
     """Clarifai message ``clarifai.api.SingleUploadResponse``."""
 
     status: Status | None = None
     upload: Upload | None = None
 
 
-class Span(Message):
+class Span(Message, kw_only=True):
     """Clarifai message ``clarifai.api.Span``."""
 
     char_start: int = 0
@@ -4271,14 +4267,14 @@ class Span(Message):
     raw_text: str = ""
 
 
-class StatValue(Message):
+class StatValue(Message, kw_only=True):
     """StatValue"""
 
     time: datetime.datetime | None = None
     """The time of the event. Defaults to now()."""
     value: float = 0.0
     """A value for the metric you're recording."""
-    tags: list[str] = msgspec.field(default_factory=list)
+    tags: list[str] = []
     """List of tags to attach to this stat. Each should contain one colon so that the first part will
     be used as a tag group while the second being the tag itself. For example: ["task_id:a",
     "worker_id:1"]. These tag groups like "task_id" or "worker_id" are important for aggregating
@@ -4286,7 +4282,7 @@ class StatValue(Message):
     """
 
 
-class StatValueAggregate(Message):
+class StatValueAggregate(Message, kw_only=True):
     """StatValueAggregate"""
 
     time: datetime.datetime | None = None
@@ -4298,20 +4294,20 @@ class StatValueAggregate(Message):
     """The value aggregated according to the stat_value_agg_type"""
     count: int = 0
     """The count of the stat values that were used in this aggregation."""
-    tags: list[str] = msgspec.field(default_factory=list)
+    tags: list[str] = []
     """The tags for this aggregated_value and count. This will be filled in if tag groups were used in
     the query to group aggregations.
     """
 
 
-class StatValueAggregateQuery(Message):
+class StatValueAggregateQuery(Message, kw_only=True):
     """StatValueAggregateQuery"""
 
-    tags: list[str] = msgspec.field(default_factory=list)
+    tags: list[str] = []
     """These tags are used to filter down the values before they are aggregated. For example,
     if you want to aggregate values for "task_id:a" you could specify that as a tag here.
     """
-    tag_groups: list[str] = msgspec.field(default_factory=list)
+    tag_groups: list[str] = []
     """These are tag groups to aggregate over. So for example if you added stat values with tags
     "task_id:a" and others with "task_id:b", then added ["task_id"] to the task group, it the
     aggregation would return StatValueAggregate values for each task_id. If you provide more than
@@ -4343,16 +4339,16 @@ class StatValueAggregateQuery(Message):
     """
 
 
-class StatValueAggregateResult(Message):
+class StatValueAggregateResult(Message, kw_only=True):
     """StatValueAggregateResult"""
 
-    stat_value_aggregates: list[StatValueAggregate] = msgspec.field(default_factory=list)
+    stat_value_aggregates: list[StatValueAggregate] = []
     """The list of repeated aggregate values and their counts."""
     stat_value_aggregate_query: StatValueAggregateQuery | None = None
     """The query that created these results."""
 
 
-class Status(Message):
+class Status(Message, kw_only=True):
     """Clarifai message ``clarifai.api.status.Status``."""
 
     code: int = 0
@@ -4364,7 +4360,7 @@ class Status(Message):
         These details may be exposed to non-technical users.
         For technical details, try to use developer_notes field.
     """
-    stack_trace: list[str] = msgspec.field(default_factory=list)
+    stack_trace: list[str] = []
     """For some environment we may return a stack trace to help debug
     any issues.
     """
@@ -4385,7 +4381,7 @@ class Status(Message):
     """
 
 
-class Task(Message):
+class Task(Message, kw_only=True):
     """Task is the work that needs to be done for labeling the inputs in an app."""
 
     id: str = ""
@@ -4406,7 +4402,7 @@ class Task(Message):
     """Description of the task."""
     worker: TaskWorker | None = None
     """Worker details."""
-    concept_ids: list[str] = msgspec.field(default_factory=list)
+    concept_ids: list[str] = []
     """List of concept ids used in the work of this task.
     DEPRECATED: Use task.concepts instead.
     """
@@ -4434,7 +4430,7 @@ class Task(Message):
     """The user the task belongs to."""
     label_order_id: str = ""
     """The label order the task belongs to."""
-    concepts: list[TaskConcept] = msgspec.field(default_factory=list)
+    concepts: list[TaskConcept] = []
     """Ignore Task.concept_ids field if Task.TaskConcept are supplied."""
     delete_previous_annotations: bool = False
     """Specify whether existing Annotations within the same app that are generated by other auto annotation tasks
@@ -4446,7 +4442,7 @@ class Task(Message):
     """Enum ``Task_TaskPriority``. Priority of the task"""
 
 
-class TaskAIAssistant(Message):
+class TaskAIAssistant(Message, kw_only=True):
     """TaskAIAssistant"""
 
     workflow_id: str = ""
@@ -4456,7 +4452,7 @@ class TaskAIAssistant(Message):
     """
 
 
-class TaskAssignment(Message):
+class TaskAssignment(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskAssignment``."""
 
     id: str = ""
@@ -4480,7 +4476,7 @@ class TaskAssignment(Message):
     """
 
 
-class TaskConcept(Message):
+class TaskConcept(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskConcept``."""
 
     concept: Concept | None = None
@@ -4488,7 +4484,7 @@ class TaskConcept(Message):
     auto_annotation_config: TaskConceptAutoAnnotationConfig | None = None
 
 
-class TaskConceptAutoAnnotationConfig(Message):
+class TaskConceptAutoAnnotationConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskConceptAutoAnnotationConfig``."""
 
     annotation_data_types: int = 0
@@ -4505,7 +4501,7 @@ class TaskConceptAutoAnnotationConfig(Message):
     """Enum ``StatusCode``. The output annotations will be created using this status code."""
 
 
-class TaskInputSource(Message):
+class TaskInputSource(Message, kw_only=True):
     """TaskInputSource"""
 
     type: int = 0
@@ -4514,14 +4510,14 @@ class TaskInputSource(Message):
     """If type is SAVED_SEARCH, then this is the saved search id."""
 
 
-class TaskInputSourceMetrics(Message):
+class TaskInputSourceMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskInputSourceMetrics``."""
 
     inputs_count_estimated: int = 0
     """Estimated number of inputs that are in the source of data"""
 
 
-class TaskMetrics(Message):
+class TaskMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskMetrics``."""
 
     work: TaskWorkMetrics | None = None
@@ -4529,16 +4525,16 @@ class TaskMetrics(Message):
     input_source: TaskInputSourceMetrics | None = None
 
 
-class TaskReview(Message):
+class TaskReview(Message, kw_only=True):
     """TaskReview"""
 
     strategy: int = 0
     """Enum ``TaskReview_TaskReviewStrategy``. Task review strategy."""
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     """Who will review this task.
     DEPRECATED: Use users.id instead.
     """
-    users: list[User] = msgspec.field(default_factory=list)
+    users: list[User] = []
     """Users who will review this task.
     When the 'review.users' field is additionally requested, then all user
     info is filled for the reviewers. Otherwise, only the user 'id' is filled.
@@ -4547,7 +4543,7 @@ class TaskReview(Message):
     consensus_strategy_info: TaskReviewConsensusStrategyInfo | None = None
 
 
-class TaskReviewConsensusStrategyInfo(Message):
+class TaskReviewConsensusStrategyInfo(Message, kw_only=True):
     """TaskReviewConsensusStrategyInfo"""
 
     approval_threshold: int = 0
@@ -4568,7 +4564,7 @@ class TaskReviewConsensusStrategyInfo(Message):
     """
 
 
-class TaskReviewManualStrategyInfo(Message):
+class TaskReviewManualStrategyInfo(Message, kw_only=True):
     """TaskReviewManualStrategyInfo"""
 
     sample_percentage: float = 0.0
@@ -4577,7 +4573,7 @@ class TaskReviewManualStrategyInfo(Message):
     """Deprecated: Use consensus_strategy_info.approval_threshold_reviewers."""
 
 
-class TaskReviewMetrics(Message):
+class TaskReviewMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskReviewMetrics``."""
 
     inputs_count_estimated: int = 0
@@ -4588,7 +4584,7 @@ class TaskReviewMetrics(Message):
     """
 
 
-class TaskStatusCountPerUser(Message):
+class TaskStatusCountPerUser(Message, kw_only=True):
     """TaskStatusCountPerUser can represent one of the following:
     * count of task annotations created by a worker for each valid status,
     * count of task inputs assigned to a worker  (i.e. task assignments) for each valid status
@@ -4604,7 +4600,7 @@ class TaskStatusCountPerUser(Message):
     worker: Worker | None = None
 
 
-class TaskWorkMetrics(Message):
+class TaskWorkMetrics(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TaskWorkMetrics``."""
 
     inputs_count_estimated: int = 0
@@ -4615,25 +4611,25 @@ class TaskWorkMetrics(Message):
     """
 
 
-class TaskWorker(Message):
+class TaskWorker(Message, kw_only=True):
     """TaskWorker includes information about the workers that will work on this task."""
 
     strategy: int = 0
     """Enum ``TaskWorker_TaskWorkerStrategy``. Worker strategy."""
-    user_ids: list[str] = msgspec.field(default_factory=list)
+    user_ids: list[str] = []
     """Who will work on this task.
     DEPRECATED: Use workers.user.id instead.
     """
-    users: list[User] = msgspec.field(default_factory=list)
+    users: list[User] = []
     """Users who will work on this task.
     When the 'worker.users' field is additionally requested, then all user
     info is filled for the workers. Otherwise, only the user 'id' is filled.
     DEPRECATED: Use workers.user instead.
     """
     partitioned_strategy_info: TaskWorkerPartitionedStrategyInfo | None = None
-    workers: list[Worker] = msgspec.field(default_factory=list)
+    workers: list[Worker] = []
     """Workers that will work on this task.
-    
+
     For Auto Annotation Tasks:
       the worker can be either a model or a workflow;
       currently only supports 1 worker.
@@ -4647,7 +4643,7 @@ class TaskWorker(Message):
     """
 
 
-class TaskWorkerPartitionedStrategyInfo(Message):
+class TaskWorkerPartitionedStrategyInfo(Message, kw_only=True):
     """TaskWorkerPartitionedStrategyInfo"""
 
     type: int = 0
@@ -4657,7 +4653,7 @@ class TaskWorkerPartitionedStrategyInfo(Message):
     weights: dict[str, Any] | None = None
     """In case of weighted partitioning, map user ids to weights.
     Each labeler will be assigned work proportional to its own weight as compared to the sum of total weight.
-    
+
     EXAMPLE:
     If we have 3 workers, and weights = {1: 30, 2: 30, 3: 40},
     then first worker will have assigned 30% of the work,
@@ -4666,7 +4662,7 @@ class TaskWorkerPartitionedStrategyInfo(Message):
     You may use weights which add up to 100, but it's not necessary.
     For example, weights {1: 30, 2: 30, 3: 40} are equivalent with {1: 3, 2: 3, 3: 4}
     because they represent the same percentages: {1: 30%, 2: 30%, 3: 40%}.
-    
+
     NOTE:
     Note that no worker should be assigned a weight percentage greater than 1/workers_per_input.
     It is mathematically impossible to partition the work in such a case.
@@ -4680,7 +4676,7 @@ class TaskWorkerPartitionedStrategyInfo(Message):
     """
 
 
-class Text(Message):
+class Text(Message, kw_only=True):
     """Text"""
 
     raw: str = ""
@@ -4696,7 +4692,7 @@ class Text(Message):
     """text info"""
 
 
-class TextInfo(Message):
+class TextInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TextInfo``."""
 
     char_count: int = 0
@@ -4705,7 +4701,7 @@ class TextInfo(Message):
     """text encoding"""
 
 
-class ThresholdRange(Message):
+class ThresholdRange(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ThresholdRange``."""
 
     is_lower_inclusive: bool = False
@@ -4718,7 +4714,7 @@ class ThresholdRange(Message):
     upper: float = 0.0
 
 
-class TimeInfo(Message):
+class TimeInfo(Message, kw_only=True):
     """TimeInfo"""
 
     num_frames: int = 0
@@ -4729,7 +4725,7 @@ class TimeInfo(Message):
     """Timestamp where track ends."""
 
 
-class TimeRange(Message):
+class TimeRange(Message, kw_only=True):
     """TimeRange"""
 
     start_time: datetime.datetime | None = None
@@ -4738,7 +4734,7 @@ class TimeRange(Message):
     """End of the time range, optional, inclusive."""
 
 
-class TimeSegment(Message):
+class TimeSegment(Message, kw_only=True):
     """TimeSegment"""
 
     id: str = ""
@@ -4747,7 +4743,7 @@ class TimeSegment(Message):
     time_info: TimeInfo | None = None
 
 
-class Token(Message):
+class Token(Message, kw_only=True):
     """Clarifai message ``clarifai.api.Token``."""
 
     char_start: int = 0
@@ -4755,7 +4751,7 @@ class Token(Message):
     raw_text: str = ""
 
 
-class Track(Message):
+class Track(Message, kw_only=True):
     """Track proto encodes information of a track over a number of frames"""
 
     id: str = ""
@@ -4768,7 +4764,7 @@ class Track(Message):
     quality: float = 0.0
 
 
-class TrackerMetrics(Message):
+class TrackerMetrics(Message, kw_only=True):
     """TrackerMetrics"""
 
     mot_mota: float = 0.0
@@ -4785,7 +4781,7 @@ class TrackerMetrics(Message):
     """Same as morse_frag but calculated using MOT mapping/metrics"""
 
 
-class TrainInfo(Message):
+class TrainInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.TrainInfo``."""
 
     params: dict[str, Any] | None = None
@@ -4799,7 +4795,7 @@ class TrainInfo(Message):
     """The model to resume training from."""
 
 
-class TrendingMetric(Message):
+class TrendingMetric(Message, kw_only=True):
     """TrendingMetric"""
 
     user_id: str = ""
@@ -4808,7 +4804,7 @@ class TrendingMetric(Message):
     view_count: int = 0
 
 
-class Upload(Message):
+class Upload(Message, kw_only=True):
     """Clarifai message ``clarifai.api.Upload``."""
 
     id: str = ""
@@ -4838,7 +4834,7 @@ class Upload(Message):
     """Url of uploaded content"""
 
 
-class UploadContentPart(Message):
+class UploadContentPart(Message, kw_only=True):
     """Clarifai message ``clarifai.api.UploadContentPart``."""
 
     range_start: int = 0
@@ -4846,7 +4842,7 @@ class UploadContentPart(Message):
     data: bytes = b""
 
 
-class User(Message):
+class User(Message, kw_only=True):
     """User"""
 
     id: str = ""
@@ -4876,7 +4872,7 @@ class User(Message):
     """To handle arbitrary json metadata you can use a struct field:
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     """
-    email_addresses: list[EmailAddress] = msgspec.field(default_factory=list)
+    email_addresses: list[EmailAddress] = []
     two_factor_auth_enabled: bool = False
     teams_count: int = 0
     is_starred: bool = False
@@ -4901,7 +4897,7 @@ class User(Message):
     """Representative image for this User (a.k.a. Profile or cover photo)"""
 
 
-class UserAppIDSet(Message):
+class UserAppIDSet(Message, kw_only=True):
     """Common message to identify the app in a url endpoint."""
 
     user_id: str = ""
@@ -4909,7 +4905,7 @@ class UserAppIDSet(Message):
     app_id: str = ""
 
 
-class UserDetail(Message):
+class UserDetail(Message, kw_only=True):
     """This message holds the confidential information from the User object that we don't want to expose
     to other users. It will be accessible only from /users/{user_id}/account and with the User scopes.
     """
@@ -4924,14 +4920,14 @@ class UserDetail(Message):
     """To handle arbitrary json metadata you can use a struct field:
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     """
-    email_addresses: list[EmailAddress] = msgspec.field(default_factory=list)
+    email_addresses: list[EmailAddress] = []
     two_factor_auth_enabled: bool = False
     teams_count: int = 0
     country: str = ""
     state: str = ""
 
 
-class Video(Message):
+class Video(Message, kw_only=True):
     """Video"""
 
     url: str = ""
@@ -4964,7 +4960,7 @@ class Video(Message):
     """video info"""
 
 
-class VideoInfo(Message):
+class VideoInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.VideoInfo``."""
 
     width: int = 0
@@ -4983,7 +4979,7 @@ class VideoInfo(Message):
     """video duration in seconds"""
 
 
-class Visibility(Message):
+class Visibility(Message, kw_only=True):
     """Visibility represents how visible the given resource is to other users.
     When authenticating a request we can tell if a user is a collaborator or a teammate for the
     the app that contains the resource and set their allowed visibility. We use that to restrict
@@ -4997,19 +4993,19 @@ class Visibility(Message):
     """Enum ``Visibility_Gettable``."""
 
 
-class W3C(Message):
+class W3C(Message, kw_only=True):
     """Clarifai message ``clarifai.api.W3C``."""
 
     hex: str = ""
     name: str = ""
 
 
-class Worker(Message):
+class Worker(Message, kw_only=True):
     """Worker is the author of an annotation."""
 
     user: User | None = None
     """User is the human that created the annotation.
-    
+
     By default no real names of users are returned in responses. These can
     be requested with the 'names' additional field.
     """
@@ -5019,7 +5015,7 @@ class Worker(Message):
     """Workflow is the workflow that created the annotation."""
 
 
-class Workflow(Message):
+class Workflow(Message, kw_only=True):
     """Workflow"""
 
     id: str = ""
@@ -5033,7 +5029,7 @@ class Workflow(Message):
     the following from the API:
     "2017-04-11T21:50:50.223962Z"
     """
-    nodes: list[WorkflowNode] = msgspec.field(default_factory=list)
+    nodes: list[WorkflowNode] = []
     """The list of nodes retrieved from latest workflow version.
     Each node can specify an input node that it connects to in order to define the graph.
     """
@@ -5066,9 +5062,9 @@ class Workflow(Message):
     """Notes for the workflow
         This field should be used for in-depth notes and supports up to 64Kbs.
     """
-    use_cases: list[str] = msgspec.field(default_factory=list)
+    use_cases: list[str] = []
     """Tags from use_cases category"""
-    check_consents: list[str] = msgspec.field(default_factory=list)
+    check_consents: list[str] = []
     """Tags for check consents"""
     bookmark_origin: BookmarkOrigin | None = None
     """bookmark info. When set, this workflow is a bookmarked workflow of this app.
@@ -5078,7 +5074,7 @@ class Workflow(Message):
     """Representative image for this workflow"""
 
 
-class WorkflowNode(Message):
+class WorkflowNode(Message, kw_only=True):
     """WorkflowNode"""
 
     id: str = ""
@@ -5089,7 +5085,7 @@ class WorkflowNode(Message):
     """The model that will do the processing at this node. We only vlidate the model.id and
     model.model_version.id fields.
     """
-    node_inputs: list[NodeInput] = msgspec.field(default_factory=list)
+    node_inputs: list[NodeInput] = []
     """Each WorkflowNode can connect to multiple input nodes so that we can handle multi-model data
     and more complex workflow operations.
     """
@@ -5101,7 +5097,7 @@ class WorkflowNode(Message):
     """
 
 
-class WorkflowVersion(Message):
+class WorkflowVersion(Message, kw_only=True):
     """WorkflowVersion"""
 
     id: str = ""
@@ -5123,7 +5119,7 @@ class WorkflowVersion(Message):
     To be visible to the public the App that contains it AND the User that contains the App must
     also be publicly visible.
     """
-    nodes: list[WorkflowNode] = msgspec.field(default_factory=list)
+    nodes: list[WorkflowNode] = []
     """The list of nodes that make up the workflow version. Each node can specify an input node
     that it connects to in order to define the graph.
     """

@@ -1,0 +1,310 @@
+"""Input files and output files of ``aioclarifai batch``.
+
+Inputs come in three formats, one input per line:
+
+- **jsonl**: ``{"id": …, "text" | "url" | "base64": …}`` or a full ``Input``
+  (``{"id": …, "data": {…}}``);
+- **csv**: a header naming some of ``id``, ``text``, ``url``, ``base64``, then one row per input;
+- **text**: one URL (``http://`` / ``https://``, sent as an image URL) or one text per line.
+
+Blank lines are skipped. An input without an id gets ``line-<N>`` (its 1-based
+line number in the file), so a rerun with ``--resume`` recognises it. A line
+that cannot be read becomes a :class:`ParsedLine` with an ``error`` and no
+input: the job records it and goes on.
+
+The output is JSONL, one line per input: ``{"id": …, "output": <Output>}`` or
+``{"id": …, "error": {"type": …, "message": …, …}}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+import msgspec
+
+from . import _decode, types
+from ._errors import APIStatusError, OutputError
+
+__all__ = [
+    "FORMATS",
+    "ParsedLine",
+    "ResultWriter",
+    "count_inputs",
+    "detect_format",
+    "error_record",
+    "iter_inputs",
+    "load_done_ids",
+    "open_output",
+]
+
+FORMATS = ("jsonl", "csv", "text")
+_SIMPLE_KEYS = frozenset({"id", "text", "url", "base64"})
+_CONTENT_KEYS = ("text", "url", "base64")
+_CSV_COLUMNS = frozenset(_SIMPLE_KEYS)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedLine:
+    """One input line: its id and ``Input``, or the reason it could not be read."""
+
+    line: int
+    id: str
+    input: types.Input | None = None
+    error: str | None = None
+
+
+def detect_format(path: str) -> str:
+    """The format a file name implies: ``.csv``; ``.jsonl``/``.ndjson``/``.json``; else text."""
+    ext = os.path.splitext(path)[1].lower()
+    if ext == ".csv":
+        return "csv"
+    if ext in {".jsonl", ".ndjson", ".json"}:
+        return "jsonl"
+    return "text"
+
+
+def count_inputs(path: str, fmt: str) -> int:
+    """The number of non-blank lines (less the CSV header): the job's total, read cheaply."""
+    count = 0
+    with open(path, "rb") as f:
+        for raw in f:
+            if not raw.isspace():
+                count += 1
+    if fmt == "csv" and count:
+        count -= 1
+    return count
+
+
+def iter_inputs(path: str, fmt: str) -> Iterator[ParsedLine]:
+    """Read ``path`` lazily, one :class:`ParsedLine` per input line.
+
+    A CSV header is checked at once (``ValueError`` when it names no usable
+    column), so a wrong file fails before any work starts.
+    """
+    if fmt == "csv":
+        return _iter_csv(path, _csv_header(path))
+    if fmt == "jsonl":
+        return _iter_lines(path, _parse_json_line)
+    if fmt == "text":
+        return _iter_lines(path, _parse_text_line)
+    raise ValueError(f"unknown input format {fmt!r} (expected one of {', '.join(FORMATS)})")
+
+
+def _iter_lines(path: str, parse: Callable[[int, bytes], ParsedLine]) -> Iterator[ParsedLine]:
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):
+            if not raw.isspace():
+                yield parse(number, raw)
+
+
+def _input_for(item_id: str, kind: str, value: str) -> types.Input:
+    if kind == "text":
+        data = types.Data(text=types.Text(raw=value))
+    elif kind == "url":
+        data = types.Data(image=types.Image(url=value))
+    else:
+        data = types.Data(image=types.Image(base64=base64.b64decode(value, validate=True)))
+    return types.Input(id=item_id, data=data)
+
+
+def _simple_input(number: int, item_id: str, fields: dict[str, Any]) -> ParsedLine:
+    present = [k for k in _CONTENT_KEYS if fields.get(k) not in (None, "")]
+    if len(present) != 1:
+        what = "none" if not present else " and ".join(present)
+        return ParsedLine(
+            number, item_id, error=f"expected exactly one of text, url, base64 (got {what})"
+        )
+    kind = present[0]
+    value = fields[kind]
+    if not isinstance(value, str):
+        return ParsedLine(number, item_id, error=f"{kind} must be a string")
+    try:
+        return ParsedLine(number, item_id, _input_for(item_id, kind, value))
+    except (binascii.Error, ValueError):
+        return ParsedLine(number, item_id, error="base64 is not valid base64")
+
+
+def _line_id(number: int, raw_id: Any) -> str | None:
+    """The input's id: its own (a string or an integer), or ``line-<N>``; None when unusable."""
+    if raw_id is None or raw_id == "":
+        return f"line-{number}"
+    if isinstance(raw_id, bool) or not isinstance(raw_id, str | int):
+        return None
+    return str(raw_id)
+
+
+def _parse_json_line(number: int, raw: bytes) -> ParsedLine:
+    fallback_id = f"line-{number}"
+    try:
+        obj = msgspec.json.decode(raw)
+    except msgspec.DecodeError as exc:
+        return ParsedLine(number, fallback_id, error=f"invalid JSON: {exc}")
+    if not isinstance(obj, dict):
+        return ParsedLine(number, fallback_id, error="expected a JSON object")
+    item_id = _line_id(number, obj.get("id"))
+    if item_id is None:
+        return ParsedLine(number, fallback_id, error="id must be a string or an integer")
+    if "data" in obj:
+        # A full Input, as the API takes it.
+        obj["id"] = item_id
+        try:
+            return ParsedLine(number, item_id, _decode.convert(types.Input, obj))
+        except msgspec.ValidationError as exc:
+            return ParsedLine(number, item_id, error=f"invalid Input: {exc}")
+    unknown = sorted(set(obj) - _SIMPLE_KEYS)
+    if unknown:
+        return ParsedLine(number, item_id, error=f"unknown field(s): {', '.join(unknown)}")
+    return _simple_input(number, item_id, obj)
+
+
+def _parse_text_line(number: int, raw: bytes) -> ParsedLine:
+    item_id = f"line-{number}"
+    try:
+        value = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        return ParsedLine(number, item_id, error="line is not valid UTF-8")
+    kind = "url" if value.startswith(("http://", "https://")) else "text"
+    return ParsedLine(number, item_id, _input_for(item_id, kind, value))
+
+
+def _csv_header(path: str) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.reader(f):
+            if any(cell.strip() for cell in row):
+                header = [name.strip().lower() for name in row]
+                if set(header) - _CSV_COLUMNS or not set(header) & set(_CONTENT_KEYS):
+                    raise ValueError(
+                        f"{path}: the CSV header must name columns among id, text, url, base64 "
+                        f"(got {','.join(row)})"
+                    )
+                return header
+    return []
+
+
+def _iter_csv(path: str, header: list[str]) -> Iterator[ParsedLine]:
+    # Undecodable bytes become U+FFFD rather than stopping the job halfway.
+    with open(path, encoding="utf-8", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        seen_header = False
+        for row in reader:
+            if not any(cell.strip() for cell in row):
+                continue
+            if not seen_header:
+                seen_header = True
+                continue
+            number = reader.line_num
+            fallback_id = f"line-{number}"
+            if len(row) != len(header):
+                yield ParsedLine(
+                    number, fallback_id, error=f"expected {len(header)} columns, got {len(row)}"
+                )
+                continue
+            fields = dict(zip(header, row, strict=True))
+            item_id = _line_id(number, fields.get("id", "").strip()) or fallback_id
+            yield _simple_input(number, item_id, fields)
+
+
+def load_done_ids(path: str) -> set[str]:
+    """Ids already recorded in an output file, for ``--resume``.
+
+    A torn last line (the previous run was killed mid-write) is cut off so the
+    file ends on a whole record before new ones are appended.
+    """
+    done: set[str] = set()
+    if not os.path.exists(path):
+        return done
+    decoder = msgspec.json.Decoder(_IdOnly)
+    good_end = 0
+    with open(path, "rb+") as f:
+        offset = 0
+        for raw in f:
+            offset += len(raw)
+            if not raw.endswith(b"\n"):
+                break
+            good_end = offset
+            if raw.isspace():
+                continue
+            try:
+                done.add(decoder.decode(raw).id)
+            except msgspec.DecodeError:
+                continue  # not a record of ours; leave it, it names no id
+        if good_end != offset:
+            f.truncate(good_end)
+    return done
+
+
+class _IdOnly(msgspec.Struct):
+    id: str
+
+
+class _Record(msgspec.Struct, omit_defaults=True):
+    id: str
+    output: types.Output | None = None
+    error: dict[str, Any] | None = None
+
+
+def error_record(exc: BaseException | str, line: int | None = None) -> dict[str, Any]:
+    """The ``error`` object of an output line: type, message, and Clarifai's code when known."""
+    if isinstance(exc, str):
+        record: dict[str, Any] = {"type": "InputError", "message": exc}
+    else:
+        record = {"type": type(exc).__name__, "message": str(exc) or repr(exc)}
+        if isinstance(exc, OutputError | APIStatusError) and exc.code:
+            record["code"] = exc.code
+            record["code_name"] = exc.code_name
+            if exc.req_id:
+                record["req_id"] = exc.req_id
+    if line is not None:
+        record["line"] = line
+    return record
+
+
+class ResultWriter:
+    """Appends one JSON line per input to the output; flushes every ``flush_every`` seconds."""
+
+    def __init__(self, f: IO[bytes], *, flush_every: float = 0.2) -> None:
+        self._f = f
+        self._encoder = msgspec.json.Encoder()
+        self._buf = bytearray()
+        self._flush_every = flush_every
+        self._last_flush = 0.0
+        self.written = 0
+
+    def write_output(self, item_id: str, output: types.Output) -> None:
+        """Record a successful prediction; the echoed input is dropped (the id names it)."""
+        if output.input is not None:
+            output = msgspec.structs.replace(output, input=None)
+        self._write(_Record(id=item_id, output=output))
+
+    def write_error(self, item_id: str, error: dict[str, Any]) -> None:
+        """Record a failed input with its :func:`error_record`."""
+        self._write(_Record(id=item_id, error=error))
+
+    def _write(self, record: _Record) -> None:
+        self._encoder.encode_into(record, self._buf, -1)
+        self._buf += b"\n"
+        self.written += 1
+
+    def maybe_flush(self, now: float) -> None:
+        """Flush when the last flush is older than ``flush_every`` seconds."""
+        if now - self._last_flush >= self._flush_every:
+            self.flush()
+            self._last_flush = now
+
+    def flush(self) -> None:
+        """Write every buffered record through to the operating system."""
+        if self._buf:
+            self._f.write(self._buf)
+            self._buf.clear()
+        self._f.flush()
+
+
+def open_output(path: str, *, append: bool) -> IO[bytes]:
+    """The output file, opened for appending (``--resume``) or created afresh."""
+    return open(path, "ab" if append else "wb")

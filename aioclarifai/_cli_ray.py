@@ -1,0 +1,226 @@
+"""``aioclarifai batch --engine ray``: the batch job on Ray Data.
+
+The same input formats, output records, ids and ``--resume`` semantics as the
+single-process job (:mod:`aioclarifai._cli_batch`):
+
+- **read** with a Ray Data file datasource that yields ``(line number, raw
+  line)`` rows, so inputs without an id get the same ``line-<N>`` ids as on
+  one machine, and the input may live wherever Ray's readers reach (local
+  paths on every node, ``s3://``, ...);
+- **parse and predict** in an actor pool (``map_batches``): each actor keeps
+  one event loop and one :class:`~aioclarifai.Client`, skips ids already done,
+  turns malformed lines into error records, and draws every HTTP attempt from a
+  shared :func:`~aioclarifai.ray.create_rate_limiter` budget;
+- **write** on the driver: records stream back as the pool produces them and
+  are appended to the one JSONL output and flushed, so every finished input is
+  on disk exactly once even when the job is interrupted. (Ray's own
+  ``write_json`` would shard the output into a folder of files; the driver
+  keeps the single-file format of the one-machine job.)
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, TextIO
+
+import msgspec
+
+from . import _cli_io
+from ._cli_batch import BatchStats
+from ._cli_progress import make_progress
+from .ray import ClarifaiPredictor, create_rate_limiter
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["run_batch_on_ray"]
+
+_encoder = msgspec.json.Encoder()
+_READ_CHUNK = 4 << 20
+_ROWS_PER_BLOCK = 8192
+
+
+def _numbered_lines(path: str) -> Any:
+    """A Ray Data datasource reading ``path`` as ``{"line": N, "raw": bytes}`` rows."""
+    import pyarrow as pa
+    from ray.data.datasource import FileBasedDatasource
+
+    class NumberedLines(FileBasedDatasource):
+        def _read_stream(self, f: Any, path: str) -> Iterator[Any]:
+            number = 0
+            numbers: list[int] = []
+            raws: list[bytes] = []
+            tail = b""
+            while True:
+                chunk = f.read(_READ_CHUNK)
+                if not chunk:
+                    break
+                lines = (tail + chunk).split(b"\n")
+                tail = lines.pop()
+                for raw in lines:
+                    number += 1
+                    if raw.strip():
+                        numbers.append(number)
+                        raws.append(raw)
+                if len(numbers) >= _ROWS_PER_BLOCK:
+                    yield pa.table({"line": numbers, "raw": raws})
+                    numbers, raws = [], []
+            if tail.strip():
+                numbers.append(number + 1)
+                raws.append(tail)
+            if numbers:
+                yield pa.table({"line": numbers, "raw": raws})
+
+    return NumberedLines(path)
+
+
+def _parse(fmt: str, number: int, raw: bytes, header: list[str]) -> _cli_io.ParsedLine | None:
+    """One line as the single-process job reads it (None for the CSV header line)."""
+    if fmt == "jsonl":
+        return _cli_io._parse_json_line(number, raw)
+    if fmt == "text":
+        return _cli_io._parse_text_line(number, raw)
+    row = next(csv.reader([raw.decode("utf-8", "replace")]))
+    if [c.strip().lower() for c in row] == header:
+        return None
+    fallback = f"line-{number}"
+    if len(row) != len(header):
+        return _cli_io.ParsedLine(
+            number, fallback, error=f"expected {len(header)} columns, got {len(row)}"
+        )
+    fields = dict(zip(header, row, strict=True))
+    item_id = _cli_io._line_id(number, fields.get("id", "").strip()) or fallback
+    return _cli_io._simple_input(number, item_id, fields)
+
+
+class JobPredictor(ClarifaiPredictor):
+    """The actor of the Ray batch job: raw lines in, finished JSONL records out."""
+
+    def __init__(
+        self, model_id: str, *, fmt: str, header: list[str], done_ids: set[str], **kwargs: Any
+    ) -> None:
+        super().__init__(model_id, **kwargs)
+        self.fmt = fmt
+        self.header = header
+        self.done_ids = done_ids
+
+    def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """Records (``id``, ``record``, ``failed``) for the lines of ``batch`` not done yet."""
+        return self._loop.run_until_complete(self._records(batch))
+
+    async def _records(self, batch: pd.DataFrame) -> pd.DataFrame:
+        import pandas as pd
+
+        ids: list[str] = []
+        records: list[bytes] = []
+        failed: list[bool] = []
+        todo: list[_cli_io.ParsedLine] = []
+        for number, raw in zip(batch["line"], batch["raw"], strict=True):
+            parsed = _parse(self.fmt, int(number), bytes(raw), self.header)
+            if parsed is None or parsed.id in self.done_ids:
+                continue
+            if parsed.input is None:
+                ids.append(parsed.id)
+                records.append(_error_line(parsed.id, parsed.error or "", parsed.line))
+                failed.append(True)
+            else:
+                todo.append(parsed)
+        results = self._get_client().predict_many(
+            self.model_id,
+            (p.input for p in todo if p.input is not None),
+            version_id=self.version_id,
+            ordered=True,
+            return_exceptions=True,
+        )
+        k = 0
+        async for result in results:
+            parsed = todo[k]
+            k += 1
+            ids.append(parsed.id)
+            if isinstance(result, BaseException):
+                records.append(_error_line(parsed.id, result, parsed.line))
+                failed.append(True)
+            else:
+                output = msgspec.structs.replace(result, input=None)
+                records.append(_encoder.encode(_cli_io._Record(id=parsed.id, output=output)))
+                failed.append(False)
+        return pd.DataFrame({"id": ids, "record": records, "failed": failed})
+
+
+def _error_line(item_id: str, error: BaseException | str, line: int) -> bytes:
+    return _encoder.encode(_cli_io._Record(id=item_id, error=_cli_io.error_record(error, line)))
+
+
+def run_batch_on_ray(
+    model_id: str,
+    inputs_path: str,
+    output_path: str,
+    *,
+    client_args: dict[str, Any],
+    fmt: str | None = None,
+    version_id: str | None = None,
+    actors: int = 2,
+    cpus_per_actor: float = 0.5,
+    batch_size: int = 1024,
+    requests_per_second: float | None = None,
+    resume: bool = False,
+    address: str | None = None,
+    progress_stream: TextIO | None = None,
+    progress_interval: float = 2.0,
+) -> BatchStats:
+    """Run the batch job on Ray Data (``ray.init(address=...)`` unless already connected).
+
+    ``client_args`` (pat, user_id, app_id, base_url) configure each actor's
+    client. ``requests_per_second`` makes all actors share one rate budget.
+    Actors mostly wait on the network, so each reserves ``cpus_per_actor``
+    (half a CPU by default), leaving room for the read tasks.
+    """
+    import ray
+
+    fmt = fmt or _cli_io.detect_format(inputs_path)
+    header = _cli_io._csv_header(inputs_path) if fmt == "csv" else []
+    stats = BatchStats(total=_cli_io.count_inputs(inputs_path, fmt))
+    done_ids = _cli_io.load_done_ids(output_path) if resume else set()
+    stats.skipped = len(done_ids)
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False)
+    limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
+    dataset = ray.data.read_datasource(_numbered_lines(inputs_path)).map_batches(
+        JobPredictor,
+        fn_constructor_kwargs={
+            "model_id": model_id,
+            "fmt": fmt,
+            "header": header,
+            "done_ids": done_ids,
+            "version_id": version_id,
+            "rate_limiter": limiter,
+            **client_args,
+        },
+        concurrency=actors,
+        num_cpus=cpus_per_actor,
+        batch_size=batch_size,
+        batch_format="pandas",
+    )
+    progress = make_progress(
+        stats.total, progress_stream, initial=stats.skipped, interval=progress_interval
+    )
+    started = time.monotonic()
+    with _cli_io.open_output(output_path, append=resume) as out:
+        try:
+            for batch in dataset.iter_batches(batch_format="pandas", batch_size=None):
+                for record in batch["record"]:
+                    out.write(record)
+                    out.write(b"\n")
+                out.flush()
+                stats.done += len(batch)
+                stats.errors += int(batch["failed"].sum())
+                progress.update(stats.done, stats.errors)
+        except KeyboardInterrupt:
+            stats.interrupted = True
+        finally:
+            out.flush()
+            stats.elapsed = time.monotonic() - started
+            progress.close()
+    return stats

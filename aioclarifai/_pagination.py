@@ -1,0 +1,259 @@
+"""Iterating every item of a paged List operation: ``async for w in client.paginate(...)``.
+
+Clarifai lists take ``page`` (from 1) and ``per_page`` (at most 1000) and give
+neither a total nor a next token, so the walk stops at an empty page or at a
+page shorter than ``per_page``. Searches (``post_searches``,
+``post_searches_by_id``) page the same way through a ``pagination`` body field.
+
+While the caller works through one page the next one is already being fetched
+(``prefetch``). Stopping early — ``break``, :meth:`Paginator.aclose`, leaving
+``async with``, or an exception — cancels that fetch and waits for it, so no
+request keeps running and no task is left behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+import msgspec
+
+from ._operations import PAGINATED
+from .endpoints import ENDPOINTS
+from .types import Pagination
+
+__all__ = ["MAX_PER_PAGE", "Page", "Paginator"]
+
+#: Clarifai's largest page.
+MAX_PER_PAGE = 1000
+
+RespT = TypeVar("RespT")
+ItemT = TypeVar("ItemT")
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[RespT, ItemT]):
+    """One page of a List operation.
+
+    ``number`` is the page number sent (from 1), ``items`` the page's results
+    (cut short when ``limit`` was reached) and ``response`` the whole decoded
+    response.
+    """
+
+    number: int
+    items: list[ItemT]
+    response: RespT
+
+
+class Paginator(Generic[RespT, ItemT]):
+    """An async iterator over the items of every page of a paged List operation.
+
+    Built by :meth:`aioclarifai.Client.paginate`::
+
+        async for workflow in client.paginate(client.list_workflows, per_page=500):
+            ...
+        async for page in client.paginate(client.list_modules).pages():
+            print(page.number, len(page.items))
+
+    ``method`` is the client's bound operation method (any paged List
+    operation, ``post_searches`` or ``post_searches_by_id``); it is called
+    once per page, so a client view from ``with_options`` keeps its options.
+    ``request`` supplies every other field; its ``page`` (if set) is the first
+    page asked for, while ``per_page`` (1..1000) is this argument's. ``limit``
+    stops after that many items. ``prefetch`` asks for the next page while the
+    current one is being consumed.
+
+    A paginator is consumed once, either by item or by :meth:`pages`. Use
+    ``async with`` or :meth:`aclose` to stop early deterministically; a plain
+    ``break`` also cancels the pending prefetch as soon as the paginator is
+    released.
+    """
+
+    __slots__ = (
+        "_buffer", "_gen", "_index", "_items_field", "_limit", "_method", "_name", "_per_page",
+        "_prefetch", "_request", "_style",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        method: Callable[..., Awaitable[RespT]],
+        request: Any = None,
+        *,
+        per_page: int = 128,
+        limit: int | None = None,
+        prefetch: bool = True,
+    ) -> None:
+        name: str = getattr(method, "__name__", "")
+        endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
+        if endpoint is None:
+            raise TypeError(
+                f"paginate() needs a client operation method such as client.list_workflows, "
+                f"not {method!r}"
+            )
+        items_field = PAGINATED.get(name)
+        if items_field is None:
+            raise TypeError(
+                f"{name} ({endpoint.name}) is not a paged List operation; "
+                f"paginate() takes one of: {', '.join(sorted(PAGINATED))}"
+            )
+        if isinstance(per_page, bool) or not isinstance(per_page, int):
+            raise TypeError(f"per_page must be an int, not {per_page!r}")
+        if not 1 <= per_page <= MAX_PER_PAGE:
+            raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
+        if limit is not None and (isinstance(limit, bool) or limit < 0):
+            raise ValueError(f"limit must be None or >= 0, not {limit!r}")
+        if request is None:
+            request = endpoint.request_type()
+        elif not isinstance(request, endpoint.request_type):
+            raise TypeError(
+                f"{name} takes a {endpoint.request_type.__name__}, not {type(request).__name__}"
+            )
+        self._method = method
+        self._name = name
+        self._request = request
+        self._items_field = items_field
+        # GET lists carry page/per_page themselves; searches nest them in ``pagination``.
+        self._style = "fields" if endpoint.paged else "pagination"
+        # A limit below a page needs no more than ``limit`` results from the server.
+        self._per_page = min(per_page, limit) if limit else per_page
+        self._limit = limit
+        self._prefetch = prefetch
+        self._gen: AsyncGenerator[Page[RespT, ItemT], None] | None = None
+        self._buffer: list[ItemT] = []
+        self._index = 0
+
+    def __repr__(self) -> str:
+        return f"<Paginator {self._name} per_page={self._per_page} limit={self._limit}>"
+
+    # -- iteration -------------------------------------------------------------------
+
+    def pages(self) -> AsyncIterator[Page[RespT, ItemT]]:
+        """Iterate page by page instead of item by item (empty pages are not yielded)."""
+        return self._start()
+
+    def __aiter__(self) -> Paginator[RespT, ItemT]:
+        return self
+
+    async def __anext__(self) -> ItemT:
+        # Pages come from an async generator so that the event loop's finalizer
+        # closes it (cancelling the prefetch) when a ``break`` drops this paginator.
+        while self._index >= len(self._buffer):
+            pages = self._gen if self._gen is not None else self._start()
+            self._buffer = (await pages.__anext__()).items
+            self._index = 0
+        item = self._buffer[self._index]
+        self._index += 1
+        return item
+
+    async def aclose(self) -> None:
+        """Stop iterating: cancel and await a pending prefetch. Idempotent."""
+        if self._gen is not None:
+            await self._gen.aclose()
+
+    async def __aenter__(self) -> Paginator[RespT, ItemT]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    # -- requests --------------------------------------------------------------------
+
+    def _start(self) -> AsyncGenerator[Page[RespT, ItemT], None]:
+        if self._gen is not None:
+            raise RuntimeError("this Paginator is already being iterated; make a new one")
+        self._gen = _walk(
+            _fetcher(self._method, self._request, self._per_page, self._style),
+            self._first_page(),
+            per_page=self._per_page,
+            items_field=self._items_field,
+            limit=self._limit,
+            prefetch=self._prefetch,
+        )
+        return self._gen
+
+    def _first_page(self) -> int:
+        if self._style == "fields":
+            page: int = self._request.page
+        else:
+            pagination = self._request.pagination
+            page = pagination.page if pagination is not None else 0
+        return max(page, 1)
+
+
+def _fetcher(
+    method: Callable[..., Awaitable[RespT]], request: Any, per_page: int, style: str
+) -> Callable[[int], Awaitable[RespT]]:
+    """The call for one page; a closure holding no reference to the Paginator."""
+
+    def fetch(page: int) -> Awaitable[RespT]:
+        if style == "fields":
+            return method(msgspec.structs.replace(request, page=page, per_page=per_page))
+        pagination = Pagination(page=page, per_page=per_page)
+        return method(msgspec.structs.replace(request, pagination=pagination))
+
+    return fetch
+
+
+# A module-level generator (not a method) holds no reference to its Paginator, so
+# dropping the paginator frees the generator at once (no cycle waiting for the GC)
+# and the loop's finalizer hook closes it.
+async def _walk(
+    fetch: Callable[[int], Awaitable[RespT]],
+    page: int,
+    *,
+    per_page: int,
+    items_field: str,
+    limit: int | None,
+    prefetch: bool,
+) -> AsyncGenerator[Page[RespT, ItemT], None]:
+    remaining = limit
+    if remaining == 0:
+        return
+    pending: asyncio.Future[RespT] | None = None
+    try:
+        response = await fetch(page)
+        while True:
+            items: list[ItemT] = getattr(response, items_field)
+            last = len(items) < per_page
+            if remaining is not None:
+                items = items[:remaining]
+                remaining -= len(items)
+                last = last or remaining == 0
+            if prefetch and not last:
+                pending = asyncio.ensure_future(fetch(page + 1))
+            if items:
+                yield Page(page, items, response)
+            if last:
+                return
+            page += 1
+            if pending is not None:
+                response = await pending
+                pending = None
+            else:
+                response = await fetch(page)
+    finally:
+        if pending is not None:
+            await _discard(pending)
+
+
+async def _discard(future: asyncio.Future[Any]) -> None:
+    """Cancel a prefetch nobody will read and wait until it has really stopped."""
+    # Its outcome no longer matters: mark an error as retrieved so asyncio does
+    # not log "exception was never retrieved".
+    future.add_done_callback(_consume)
+    if not future.done():
+        future.cancel()
+        await asyncio.wait([future])
+
+
+def _consume(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

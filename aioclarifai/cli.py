@@ -1,0 +1,512 @@
+"""The ``aioclarifai`` command line (also ``python -m aioclarifai``).
+
+Subcommands: ``predict``, ``batch``, ``generate``, ``fake-server`` and ``demo``
+(run ``aioclarifai COMMAND --help``). Connection settings come from flags,
+then the environment: ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
+``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``. A MODEL is a model id in that app,
+``USER/APP/MODEL``, or a ``https://clarifai.com/USER/APP/models/MODEL`` URL.
+
+Exit codes: 0 done; 1 an API error, or some inputs of a batch failed;
+2 a usage or configuration error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ._errors import ClarifaiError
+
+if TYPE_CHECKING:
+    from . import types
+    from ._cli_batch import BatchStats
+    from ._client import Client
+
+__all__ = ["main"]
+
+_PROG = "aioclarifai"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A configuration or usage problem, reported as one line with exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRef:
+    """Where a model lives: its id, and its user/app when MODEL named them."""
+
+    model_id: str
+    user_id: str | None = None
+    app_id: str | None = None
+
+
+def parse_model(text: str) -> ModelRef:
+    """``MODEL``, ``USER/APP/MODEL`` or a clarifai.com model URL → :class:`ModelRef`."""
+    value = text.strip()
+    if "://" in value:
+        parts = [p for p in value.split("://", 1)[1].split("/")[1:] if p]
+        # https://clarifai.com/USER/APP/models/MODEL[/versions/V]
+        if len(parts) >= 4 and parts[2] == "models":
+            return ModelRef(parts[3], parts[0], parts[1])
+        raise UsageError(f"not a Clarifai model URL: {text!r}")
+    parts = value.split("/")
+    if len(parts) == 1 and parts[0]:
+        return ModelRef(parts[0])
+    if len(parts) == 3 and all(parts):
+        return ModelRef(parts[2], parts[0], parts[1])
+    raise UsageError(f"MODEL must be MODEL_ID, USER/APP/MODEL_ID or a model URL, not {text!r}")
+
+
+# -- configuration -------------------------------------------------------------------
+
+
+def _connection_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("connection (flags win over the environment)")
+    group.add_argument("--pat", help="personal access token (default: $CLARIFAI_PAT)")
+    group.add_argument("--user-id", help="user id (default: $CLARIFAI_USER_ID, else 'me')")
+    group.add_argument("--app-id", help="app id (default: $CLARIFAI_APP_ID)")
+    group.add_argument(
+        "--base-url", help="API base URL (default: $CLARIFAI_API_BASE, else api.clarifai.com)"
+    )
+
+
+def _resolve(args: argparse.Namespace, model: ModelRef | None) -> dict[str, Any]:
+    """Client keyword arguments from flags, then the environment; UsageError when incomplete."""
+    env = os.environ
+    pat = args.pat or env.get("CLARIFAI_PAT")
+    if not pat:
+        raise UsageError("no PAT: set CLARIFAI_PAT or pass --pat")
+    app_id = (model.app_id if model else None) or args.app_id or env.get("CLARIFAI_APP_ID")
+    if not app_id:
+        raise UsageError(
+            "no app: set CLARIFAI_APP_ID, pass --app-id, or name the model as USER/APP/MODEL"
+        )
+    user_id = (model.user_id if model else None) or args.user_id or env.get("CLARIFAI_USER_ID")
+    return {
+        "pat": pat,
+        "app_id": app_id,
+        "user_id": user_id or None,
+        "base_url": args.base_url or env.get("CLARIFAI_API_BASE") or None,
+    }
+
+
+def _make_client(settings: dict[str, Any], **options: Any) -> Client:
+    from ._client import Client
+
+    return Client(**settings, **options)
+
+
+# -- running coroutines with Ctrl-C ----------------------------------------------------
+
+
+def _run(coro_fn: Callable[[], Awaitable[int]]) -> int:
+    """Run ``coro_fn()``; a Ctrl-C that reaches here (outside ``batch``) exits 130 quietly."""
+
+    async def runner() -> int:
+        return await coro_fn()
+
+    try:
+        return asyncio.run(runner())
+    except KeyboardInterrupt:
+        print(f"{_PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+@contextlib.contextmanager
+def _graceful_interrupt(stop: asyncio.Event, job: asyncio.Task[Any], err: TextIO) -> Any:
+    """First Ctrl-C (or SIGTERM) sets ``stop``; the second cancels ``job``."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal() -> None:
+        if not stop.is_set():
+            stop.set()
+            print(
+                f"\n{_PROG}: stopping: finishing the inputs in flight (Ctrl-C again to stop now)",
+                file=err,
+                flush=True,
+            )
+        else:
+            job.cancel()
+
+    installed: list[signal.Signals] = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, on_signal)
+            installed.append(sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            pass  # not the main thread, or a platform without loop signal handlers
+    try:
+        yield
+    finally:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+
+# -- predict ---------------------------------------------------------------------------
+
+
+def _input_from_args(args: argparse.Namespace) -> types.Input:
+    import mimetypes
+
+    from . import types
+
+    if args.text is not None:
+        return types.Input(data=types.Data(text=types.Text(raw=args.text)))
+    if args.url is not None:
+        return types.Input(data=types.Data(image=types.Image(url=args.url)))
+    try:
+        with open(args.file, "rb") as f:
+            content = f.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    kind = (mimetypes.guess_type(args.file)[0] or "").split("/")[0]
+    if kind == "text":
+        return types.Input(
+            data=types.Data(text=types.Text(raw=content.decode("utf-8", errors="replace")))
+        )
+    if kind == "video":
+        return types.Input(data=types.Data(video=types.Video(base64=content)))
+    if kind == "audio":
+        return types.Input(data=types.Data(audio=types.Audio(base64=content)))
+    return types.Input(data=types.Data(image=types.Image(base64=content)))
+
+
+def format_output(output: types.Output, *, top: int = 20) -> str:
+    """An output as people read it: a concept table, the text, or JSON for anything else."""
+    import msgspec
+
+    data = output.data
+    if data is not None and data.concepts:
+        concepts = sorted(data.concepts, key=lambda c: c.value, reverse=True)[:top]
+        width = max(len("concept"), *(len(c.name or c.id) for c in concepts))
+        rows = [f"{'concept':<{width}}  value", f"{'-' * width}  ------"]
+        rows += [f"{(c.name or c.id):<{width}}  {c.value:.4f}" for c in concepts]
+        if len(data.concepts) > top:
+            rows.append(f"… {len(data.concepts) - top} more (--top N or --json shows them)")
+        return "\n".join(rows)
+    text = _output_text(output)
+    if text is not None:
+        return text
+    return msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
+
+
+def _output_text(output: types.Output) -> str | None:
+    data = output.data
+    if data is None:
+        return None
+    if data.text is not None and data.text.raw:
+        return data.text.raw
+    # Newer models put text in parts (this schema's Data has no string_value).
+    for part in data.parts:
+        if part.data is not None and part.data.text is not None and part.data.text.raw:
+            return part.data.text.raw
+    return None
+
+
+async def _predict(args: argparse.Namespace) -> int:
+    import msgspec
+
+    model = parse_model(args.model)
+    settings = _resolve(args, model)
+    inp = _input_from_args(args)
+    async with _make_client(settings, batching=False) as client:
+        output = await client.predict(model.model_id, inp, version_id=args.version)
+    if args.json:
+        print(msgspec.json.format(msgspec.json.encode(output), indent=2).decode())
+    else:
+        print(format_output(output, top=args.top))
+    return EXIT_OK
+
+
+# -- batch -----------------------------------------------------------------------------
+
+
+def format_summary(stats: BatchStats, output_path: str) -> str:
+    """The lines printed when a batch job ends."""
+    if not stats.done and stats.skipped and not stats.interrupted:
+        return (
+            f"nothing to do: all {stats.skipped:,} inputs are already in {output_path} "
+            "(delete it to start over)"
+        )
+    lines = []
+    verb = "stopped" if stats.interrupted else "done"
+    head = f"{verb}: {stats.done:,} inputs in {stats.elapsed:.1f} s ({stats.rate:,.0f} inputs/s)"
+    lines.append(head)
+    ok = stats.done - stats.errors
+    detail = f"  {ok:,} succeeded, {stats.errors:,} failed"
+    if stats.malformed:
+        detail += f" ({stats.malformed:,} unreadable input lines)"
+    if stats.skipped:
+        detail += f", {stats.skipped:,} already in the output (skipped)"
+    lines.append(detail)
+    lines.append(f"  results: {output_path}")
+    if stats.errors:
+        lines.append(f'  failed inputs have an "error" field: grep \'"error"\' {output_path}')
+    if stats.interrupted:
+        lines.append(
+            f"  {stats.remaining:,} inputs left: rerun the same command with --resume to finish"
+        )
+    return "\n".join(lines)
+
+
+def _batch_exit_code(stats: BatchStats) -> int:
+    if stats.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if stats.errors else EXIT_OK
+
+
+async def _run_batch_job(
+    client: Client,
+    model: ModelRef,
+    args: argparse.Namespace,
+    *,
+    progress: TextIO | None,
+) -> BatchStats:
+    """Run ``run_batch`` as its own task so that Ctrl-C can stop it in two steps."""
+    from ._cli_batch import run_batch
+
+    stop = asyncio.Event()
+    job = asyncio.create_task(
+        run_batch(
+            client,
+            model.model_id,
+            args.inputs,
+            args.output,
+            fmt=args.format,
+            version_id=args.version,
+            concurrency=args.concurrency,
+            resume=args.resume,
+            stop=stop,
+            progress_stream=progress,
+        )
+    )
+    with _graceful_interrupt(stop, job, sys.stderr):
+        return await job
+
+
+async def _batch(args: argparse.Namespace) -> int:
+    from ._cli_batch import BatchAborted
+
+    model = parse_model(args.model)
+    settings = _resolve(args, model)
+    _check_batch_files(args)
+    options: dict[str, Any] = {}
+    if args.batch_size is not None:
+        from ._batching import BatchConfig
+
+        options["batching"] = BatchConfig(max_batch_size=args.batch_size)
+    progress = None if args.quiet else sys.stderr
+    async with _make_client(settings, **options) as client:
+        try:
+            stats = await _run_batch_job(client, model, args, progress=progress)
+        except BatchAborted as exc:
+            print(f"{_PROG}: error: {exc.error}", file=sys.stderr)
+            print(format_summary(exc.stats, args.output))
+            return EXIT_FAILED
+        except asyncio.CancelledError:
+            # A second Ctrl-C: do not wait for the requests in flight. Cancelling the
+            # client's close withdraws them; the ``async with`` then closes the pool.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(client.aclose(), 0.1)
+            print(
+                f"{_PROG}: stopped; finished results are in {args.output}; "
+                "rerun with --resume to finish",
+                file=sys.stderr,
+            )
+            return EXIT_INTERRUPTED
+    print(format_summary(stats, args.output))
+    return _batch_exit_code(stats)
+
+
+def _check_batch_files(args: argparse.Namespace) -> None:
+    if not os.path.isfile(args.inputs):
+        raise UsageError(f"no such input file: {args.inputs}")
+    if os.path.abspath(args.inputs) == os.path.abspath(args.output):
+        raise UsageError("INPUTS and OUTPUT must be different files")
+    if not args.resume and os.path.exists(args.output) and os.path.getsize(args.output) > 0:
+        raise UsageError(
+            f"{args.output} exists: pass --resume to continue that job, or remove the file"
+        )
+    if args.concurrency < 1:
+        raise UsageError("--concurrency must be at least 1")
+    if args.batch_size is not None and not 1 <= args.batch_size <= 128:
+        raise UsageError("--batch-size must be between 1 and 128 (Clarifai's limit)")
+
+
+# -- generate --------------------------------------------------------------------------
+
+
+async def stream_text(
+    client: Client,
+    model: ModelRef,
+    prompt: str,
+    *,
+    version_id: str | None,
+    out: TextIO,
+) -> int:
+    """Print the generation's text deltas to ``out`` as they arrive; returns the delta count."""
+    deltas = 0
+    async with client.generate(model.model_id, prompt, version_id=version_id) as stream:
+        async for delta in stream:
+            deltas += 1
+            out.write(delta)
+            out.flush()
+    return deltas
+
+
+async def _generate(args: argparse.Namespace) -> int:
+    model = parse_model(args.model)
+    settings = _resolve(args, model)
+    async with _make_client(settings) as client:
+        await stream_text(client, model, args.prompt, version_id=args.version, out=sys.stdout)
+    print()
+    return EXIT_OK
+
+
+# -- fake-server -----------------------------------------------------------------------
+
+
+def _fake_server(args: argparse.Namespace) -> int:
+    from .testing import serve
+
+    if args.port:
+        # Printed first: ``serve`` blocks, announcing its URL once it listens.
+        print(
+            f"Try it: CLARIFAI_API_BASE=http://{args.host}:{args.port} "
+            f"CLARIFAI_PAT={args.pat} CLARIFAI_APP_ID=my-app "
+            f"{_PROG} predict general-image-recognition --text hello   (Ctrl-C stops the server)",
+            file=sys.stderr,
+            flush=True,
+        )
+    try:
+        serve(
+            args.host,
+            args.port,
+            args.pat,
+            # Nobody reads the request log of a server in its own process.
+            log_limit=0,
+            generate_chunks=args.generate_chunks,
+            generate_pace=args.generate_pace,
+        )
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        raise UsageError(f"cannot serve on {args.host}:{args.port}: {exc.strerror}") from None
+    return EXIT_OK
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from ._cli_demo import run_demo
+
+    return _run(lambda: run_demo(size=args.size, out=sys.stdout, err=sys.stderr))
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``aioclarifai`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description="Clarifai from the command line: predictions, batch jobs, generations.",
+        epilog="New here? Run `aioclarifai demo`: a batch job and a streamed generation "
+        "against the bundled FakeClarifai, no account needed.",
+    )
+    from ._version import __version__
+
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser("predict", help="predict one input and print concepts or text")
+    p.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
+    p.add_argument("--version", dest="version", metavar="V", help="model version id")
+    what = p.add_mutually_exclusive_group(required=True)
+    what.add_argument("--text", metavar="T", help="a text input")
+    what.add_argument("--url", metavar="U", help="an image URL")
+    what.add_argument("--file", metavar="F", help="a local file (image, text, video or audio)")
+    p.add_argument("--json", action="store_true", help="print the whole Output as JSON")
+    p.add_argument("--top", type=int, default=20, help="concepts shown (default 20)")
+    _connection_options(p)
+    p.set_defaults(handler=lambda a: _run(lambda: _predict(a)))
+
+    b = sub.add_parser(
+        "batch",
+        help="predict every input of a file, writing JSONL results (resumable)",
+        description="Predict every input of INPUTS with MODEL and write one JSON line per "
+        'input to OUTPUT: {"id": ..., "output": {...}} or {"id": ..., "error": {...}}. '
+        'INPUTS is JSONL ({"id", "text"|"url"|"base64"} or a full Input per line), CSV '
+        "(columns among id, text, url, base64) or text (one URL or text per line). Inputs "
+        "without an id get line-<N>. Ctrl-C stops cleanly; --resume continues.",
+    )
+    b.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
+    b.add_argument("inputs", metavar="INPUTS", help="input file (.jsonl, .csv, or text)")
+    b.add_argument("-o", "--output", required=True, metavar="OUTPUT.jsonl", help="results file")
+    b.add_argument("--version", dest="version", metavar="V", help="model version id")
+    b.add_argument(
+        "--concurrency", type=int, default=512, metavar="N", help="inputs in flight (default 512)"
+    )
+    b.add_argument(
+        "--batch-size", type=int, metavar="N", help="inputs per request, 1-128 (default 64)"
+    )
+    b.add_argument("--resume", action="store_true", help="skip inputs already in OUTPUT")
+    b.add_argument(
+        "--format", choices=("jsonl", "csv", "text"), help="input format (default: by extension)"
+    )
+    b.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _connection_options(b)
+    b.set_defaults(handler=lambda a: _run(lambda: _batch(a)))
+
+    g = sub.add_parser("generate", help="stream a generation, printing text as it arrives")
+    g.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
+    g.add_argument("prompt", metavar="PROMPT")
+    g.add_argument("--version", dest="version", metavar="V", help="model version id")
+    _connection_options(g)
+    g.set_defaults(handler=lambda a: _run(lambda: _generate(a)))
+
+    f = sub.add_parser("fake-server", help="serve FakeClarifai (an in-memory Clarifai) over HTTP")
+    f.add_argument("--port", type=int, default=8080, help="port (default 8080; 0 picks one)")
+    f.add_argument("--host", default="127.0.0.1", help="address (default 127.0.0.1)")
+    f.add_argument("--pat", default="test-pat", help="the PAT it accepts (default test-pat)")
+    f.add_argument(
+        "--generate-chunks", type=int, default=8, help="chunks per streamed generation (8)"
+    )
+    f.add_argument(
+        "--generate-pace", type=float, default=0.0, help="seconds between streamed chunks (0)"
+    )
+    f.set_defaults(handler=_fake_server)
+
+    d = sub.add_parser(
+        "demo", help="a 20,000-input batch job and a streamed generation on FakeClarifai"
+    )
+    d.add_argument("--size", type=int, default=20_000, help=argparse.SUPPRESS)
+    d.set_defaults(handler=_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except UsageError as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except ClarifaiError as exc:
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except ValueError as exc:
+        # The client's early checks (an empty model id, a bad CSV header, ...).
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE

@@ -1,0 +1,668 @@
+"""FakeClarifai: the 50 operations over real HTTP, with state, predictions, streams and faults."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime
+import functools
+import itertools
+import random
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+from urllib.parse import unquote
+
+import msgspec
+from aiohttp import web
+
+from .. import types as t
+from .._endpoint import Endpoint
+from ..endpoints import ENDPOINTS
+from ._faults import Drop, Fault, Latency, code_for, http_status_for
+from ._state import VOCABULARY, AppState, FakeState, concepts_for, status
+from ._wire import WireError, decode_body, decode_query, decode_twin, encode_response
+
+__all__ = ["FakeClarifai", "RequestRecord"]
+
+_encoder = msgspec.json.Encoder()
+_JSON = "application/json"
+MAX_INPUTS = 128
+
+
+@dataclass
+class RequestRecord:
+    """One request as FakeClarifai received it (the ``Authorization`` header left out)."""
+
+    operation: str
+    """Clarifai operation name (``PostModelOutputs``), or ``""`` for an unknown route."""
+    method: str
+    path: str
+    """The raw, still percent-encoded path."""
+    query: str
+    body: bytes | None
+    """The body, or None when it was larger than the fake's ``log_body_limit``."""
+    body_size: int
+    headers: dict[str, str]
+    time: float = field(default_factory=time.time)
+
+    def json(self) -> Any:
+        """The body parsed as JSON (``None`` when absent or not kept)."""
+        return msgspec.json.decode(self.body) if self.body else None
+
+
+@dataclass(frozen=True, slots=True)
+class _Route:
+    endpoint: Endpoint[Any, Any]
+    segments: tuple[str | None, ...]
+    """Literal segment, or None where a field goes."""
+    fields: tuple[str, ...]
+    """Dotted field names of the placeholders, in order."""
+
+
+class _Router:
+    """Matches raw (percent-encoded) paths segment by segment, so ``%2F`` stays inside a value."""
+
+    def __init__(self, endpoints: Iterable[Endpoint[Any, Any]]) -> None:
+        table: dict[tuple[str, int], list[_Route]] = {}
+        for ep in endpoints:
+            for template in ep.templates:
+                segments: list[str | None] = []
+                fields: list[str] = []
+                pieces = [template.literals[0]]
+                for f, lit in zip(template.fields, template.literals[1:], strict=True):
+                    pieces.append("\0")
+                    pieces.append(lit)
+                    fields.append(".".join(f))
+                for seg in "".join(pieces).split("/"):
+                    segments.append(None if seg == "\0" else seg)
+                key = (ep.http_method, len(segments))
+                table.setdefault(key, []).append(_Route(ep, tuple(segments), tuple(fields)))
+        for routes in table.values():
+            # Most literal segments first, so fixed names win over placeholders.
+            routes.sort(key=lambda r: -sum(s is not None for s in r.segments))
+        self._table = table
+        self._cache: dict[tuple[str, str], Any] = {}
+
+    def match(self, method: str, path: str) -> tuple[Endpoint[Any, Any], dict[str, str]] | None:
+        """The endpoint and decoded path values for ``path`` (None: no route).
+
+        Results are cached: hot paths (one model's predict URL) repeat.
+        """
+        key = (method, path)
+        hit = self._cache.get(key)
+        if hit is None:
+            if len(self._cache) >= 4096:
+                self._cache.clear()
+            hit = self._cache[key] = self._match(method, path)
+        return hit
+
+    def _match(self, method: str, path: str) -> tuple[Endpoint[Any, Any], dict[str, str]] | None:
+        parts = path.split("/")
+        for route in self._table.get((method, len(parts)), ()):
+            values: list[str] = []
+            for want, got in zip(route.segments, parts, strict=True):
+                if want is None:
+                    if not got:
+                        break
+                    values.append(got)
+                elif want != got:
+                    break
+            else:
+                return route.endpoint, {
+                    f: unquote(v) for f, v in zip(route.fields, values, strict=True)
+                }
+        return None
+
+
+def _operation_name(operation: str | None) -> str | None:
+    if operation is None:
+        return None
+    if operation in ENDPOINTS:
+        return ENDPOINTS[operation].name
+    names = {ep.name for ep in ENDPOINTS.values()}
+    if operation in names:
+        return operation
+    raise ValueError(f"unknown operation {operation!r}")
+
+
+def _timestamp() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def _input_key(inp: Any) -> tuple[bytes, bool]:
+    """(hash key, should fail) of a request input: its text, URL or bytes."""
+    data = inp.data
+    if data is None:
+        return b"", False
+    for media in (data.text, data.image, data.video, data.audio):
+        if media is None:
+            continue
+        raw = getattr(media, "raw", "")
+        if raw:
+            return raw.encode(), "fail" in raw
+        if media.url:
+            return media.url.encode(), "fail" in media.url
+        blob = getattr(media, "base64", b"")
+        if blob:
+            return blob, False
+    return b"", False
+
+
+class FakeClarifai:
+    """A stateful in-memory Clarifai over real HTTP, for tests, benchmarks and demos.
+
+    ``async with FakeClarifai() as fake:`` starts it on a free loopback port;
+    point a client at ``fake.url`` with ``fake.pat``. Everything is per
+    instance: resources, the request log, faults and latency.
+
+    Args:
+        pat: the only key accepted (``Authorization: Key <pat>``); others get 401 / 11008.
+        user_id: the user ``"me"`` stands for.
+        host, port: where to listen (port 0: a free one).
+        seed: seeds the random choices (fault rates, random latency).
+        generate_chunks: chunks per streamed generation.
+        generate_pace: seconds between streamed chunks.
+        export_delay: seconds before a model version export reports done.
+        log_limit: requests kept in :attr:`requests` (oldest dropped; 0 keeps none).
+        log_body_limit: bodies larger than this many bytes are logged as ``None``.
+    """
+
+    def __init__(
+        self,
+        pat: str = "test-pat",
+        *,
+        user_id: str = "test-user",
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int = 0,
+        generate_chunks: int = 8,
+        generate_pace: float = 0.0,
+        export_delay: float = 0.2,
+        log_limit: int = 10_000,
+        log_body_limit: int = 256 * 1024,
+    ) -> None:
+        self.pat = pat
+        self.user_id = user_id
+        self.host = host
+        self.port = port
+        self.generate_chunks = generate_chunks
+        self.generate_pace = generate_pace
+        self.log_body_limit = log_body_limit
+        self.state = FakeState(user_id, export_delay=export_delay)
+        self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_limit)
+        """The request log, oldest first."""
+        self.missing_models: set[str] = set()
+        """Model ids that answer 404 / 21200 (every other model id exists)."""
+        self.request_count = 0
+        self._per_second: dict[int, int] = {}
+        self._auth = f"Key {pat}"
+        self._router = _Router(ENDPOINTS.values())
+        self._faults: list[Fault] = []
+        self._latency: dict[str | None, Latency] = {}
+        self._rng = random.Random(seed)
+        self._req_ids = itertools.count(1)
+        self._out_ids = itertools.count(1)
+        self._runner: web.ServerRunner | None = None
+        self._handlers = {
+            ep.name: getattr(self.state, ep.name)
+            for ep in ENDPOINTS.values()
+            if hasattr(self.state, ep.name)
+        }
+        self._concepts: dict[bytes, msgspec.Raw] = {}
+        self._models: dict[tuple[str, str, str, str], msgspec.Raw] = {}
+
+    def __repr__(self) -> str:
+        return f"FakeClarifai(url={self.url if self._runner else None!r})"
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+
+    @property
+    def url(self) -> str:
+        """Base URL of the running server (``http://127.0.0.1:PORT``)."""
+        if self._runner is None:
+            raise RuntimeError("FakeClarifai is not running: use `async with` or start()")
+        return f"http://{self.host}:{self.port}"
+
+    async def start(self) -> None:
+        """Start listening (``port`` 0 picks a free port; :attr:`url` tells which)."""
+        server = web.Server(self._handle, access_log=None)
+        runner = web.ServerRunner(server, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
+        await site.start()
+        self._runner = runner
+        self.port = runner.addresses[0][1]
+
+    async def close(self) -> None:
+        """Stop listening and close every connection."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> FakeClarifai:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- faults and latency ------------------------------------------------------------------------
+
+    def inject(
+        self,
+        operation: str | None = None,
+        *,
+        code: int | None = None,
+        http_status: int | None = None,
+        rate: float = 1.0,
+        times: int | None = None,
+        retry_after: float | None = None,
+        drop: Drop | None = None,
+        truncate: bool = False,
+        malformed: bool = False,
+        stream_error_after: int | None = None,
+    ) -> Fault:
+        """Make requests misbehave; returns the :class:`Fault` (its ``hits`` count applications).
+
+        Args:
+            operation: method name (``"post_model_outputs"``) or Clarifai name; None: every one.
+            code, http_status: answer with this Clarifai status code and/or HTTP status (the
+                other one is chosen as the live API pairs them).
+            rate: probability that a matching request is affected.
+            times: affect at most this many requests (None: no limit).
+            retry_after: send ``Retry-After`` (seconds); with no code/status this is a 429 / 11005.
+            drop: close the connection ``"before_headers"`` or ``"after_headers"``.
+            truncate: send the headers and part of the body, then close (streams: half the chunks).
+            malformed: answer 200 with a body that is not JSON.
+            stream_error_after: for generations, an error frame after this many chunks.
+
+        Faults are tried in the order they were added; the first that matches applies.
+        """
+        if retry_after is not None and code is None and http_status is None:
+            code, http_status = 11005, 429
+        fault = Fault(
+            operation=_operation_name(operation),
+            code=code,
+            http_status=http_status,
+            rate=rate,
+            times=times,
+            retry_after=retry_after,
+            drop=drop,
+            truncate=truncate,
+            malformed=malformed,
+            stream_error_after=stream_error_after,
+        )
+        self._faults.append(fault)
+        return fault
+
+    def throttle(
+        self, operation: str | None = None, *, retry_after: float = 1.0, times: int | None = 1
+    ) -> Fault:
+        """Answer 429 / 11005 with ``Retry-After`` (once by default)."""
+        return self.inject(operation, code=11005, http_status=429, retry_after=retry_after,
+                           times=times)  # fmt: skip
+
+    def clear_faults(self) -> None:
+        """Remove every fault and all added latency."""
+        self._faults.clear()
+        self._latency.clear()
+
+    def set_latency(
+        self, seconds: float | tuple[float, float] | None, operation: str | None = None
+    ) -> None:
+        """Delay answers by ``seconds`` (or uniformly within ``(low, high)``); None removes it.
+
+        A per-operation latency replaces the global one for that operation.
+        """
+        name = _operation_name(operation)
+        if seconds is None:
+            self._latency.pop(name, None)
+        elif isinstance(seconds, tuple):
+            self._latency[name] = Latency(seconds[0], seconds[1])
+        else:
+            self._latency[name] = Latency(seconds)
+
+    # -- state accessors ---------------------------------------------------------------------------
+
+    def app_state(self, app_id: str, user_id: str = "me") -> AppState:
+        """The resources of one application (created empty on first use)."""
+        return self.state.app(t.UserAppIDSet(user_id=user_id, app_id=app_id))
+
+    def upload_bytes(self, upload_id: str) -> bytes:
+        """The bytes received so far for ``upload_id``, in any application."""
+        for app in self.state.apps.values():
+            upload = app.uploads.get(upload_id)
+            if upload is not None:
+                return bytes(upload.buffer[: upload.upload.content_length])
+        raise KeyError(upload_id)
+
+    def set_upload_state(self, upload_id: str, code: int) -> None:
+        """Force an upload into a state (68002 failed … 68006 conflict) to test failure paths."""
+        for app in self.state.apps.values():
+            if upload_id in app.uploads:
+                app.uploads[upload_id].code = code
+                return
+        raise KeyError(upload_id)
+
+    def add_inputs(self, inputs: Iterable[t.Input], *, app_id: str, user_id: str = "me") -> None:
+        """Add inputs to an application (tasks assign them; searches return them)."""
+        app = self.app_state(app_id, user_id)
+        for given in inputs:
+            inp = (
+                given if given.id else msgspec.structs.replace(given, id=self.state.new_id("input"))
+            )
+            app.inputs[inp.id] = inp
+
+    def add_model_inputs(
+        self, model_id: str, inputs: Iterable[t.Input], *, app_id: str, user_id: str = "me"
+    ) -> None:
+        """Add inputs that ``ListModelInputs`` of ``model_id`` returns."""
+        self.app_state(app_id, user_id).model_inputs.setdefault(model_id, []).extend(inputs)
+
+    def add_workflows(
+        self, workflows: Iterable[t.Workflow], *, app_id: str, user_id: str = "me"
+    ) -> None:
+        """Create workflows directly (faster than PostWorkflows for large seeds)."""
+        self.state.add_workflows(self.app_state(app_id, user_id), workflows)
+
+    # -- request accounting ------------------------------------------------------------------------
+
+    def requests_for(self, operation: str) -> list[RequestRecord]:
+        """Logged requests of one operation (method name or Clarifai name)."""
+        name = _operation_name(operation)
+        return [r for r in self.requests if r.operation == name]
+
+    def requests_per_second(self) -> list[int]:
+        """Requests received in each whole second, from the first request's second on.
+
+        The current, unfinished second is left out.
+        """
+        if not self._per_second:
+            return []
+        first, current = min(self._per_second), int(time.monotonic())
+        return [self._per_second.get(s, 0) for s in range(first, current)]
+
+    # -- the handler -------------------------------------------------------------------------------
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        path, _, query = request.raw_path.partition("?")
+        method = request.method
+        found = self._router.match(method, path)
+        endpoint, path_values = found if found is not None else (None, {})
+        operation = endpoint.name if endpoint is not None else ""
+        body = await request.read() if request.body_exists else b""
+        self.request_count += 1
+        second = int(time.monotonic())
+        self._per_second[second] = self._per_second.get(second, 0) + 1
+        if self.requests.maxlen:
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+            kept = body if len(body) <= self.log_body_limit else None
+            self.requests.append(
+                RequestRecord(operation, method, path, query, kept, len(body), headers)
+            )
+        rid = f"fake-{next(self._req_ids):08d}"
+
+        if self._latency:
+            latency = self._latency.get(operation) or self._latency.get(None)
+            if latency is not None:
+                await asyncio.sleep(latency.draw(self._rng))
+        fault = self._pick_fault(operation) if self._faults else None
+        if fault is not None and (endpoint is None or not endpoint.streaming):
+            response = await self._apply_fault(request, fault, rid)
+            if response is not None:
+                return response
+            fault = None
+
+        if request.headers.get("Authorization") != self._auth:
+            return self._error(401, 11008, "API key is invalid", "", rid)
+        if endpoint is None:
+            return self._error(
+                404, 11101, "Resource does not exist", f"no route for {method} {path}", rid
+            )
+        model_id = path_values.get("model_id")
+        if model_id is not None and model_id in self.missing_models:
+            return self._error(404, 21200, "Model does not exist", f"model '{model_id}'", rid)
+        try:
+            if endpoint.name == "PostModelOutputs":
+                return self._predict(body, path_values, rid)
+            if endpoint.streaming:
+                return await self._generate(request, body, path_values, rid, fault)
+            if endpoint.body:
+                message = decode_body(endpoint.request_type, body, path_values)
+            else:
+                message = decode_query(endpoint.request_type, query, path_values)
+            result = self._handlers[endpoint.name](message)
+        except WireError as err:
+            return self._error(err.http_status, err.code, err.description, err.details, rid)
+        result = msgspec.structs.replace(
+            result, status=msgspec.structs.replace(result.status, req_id=rid)
+        )
+        return web.Response(body=encode_response(result), content_type=_JSON)
+
+    def _error(
+        self,
+        http_status: int,
+        code: int,
+        description: str,
+        details: str,
+        rid: str,
+        *,
+        headers: dict[str, str] | None = None,
+    ) -> web.Response:
+        body = _encoder.encode({"status": status(code, description, details, req_id=rid)})
+        return web.Response(status=http_status, body=body, content_type=_JSON, headers=headers)
+
+    def _pick_fault(self, operation: str) -> Fault | None:
+        for fault in self._faults:
+            if fault.matches(operation, self._rng):
+                fault.hits += 1
+                return fault
+        return None
+
+    async def _apply_fault(
+        self, request: web.BaseRequest, fault: Fault, rid: str
+    ) -> web.StreamResponse | None:
+        """The faulty answer for a non-streaming request (None: answer normally)."""
+        transport = request.transport
+        if fault.drop == "before_headers":
+            if transport is not None:
+                transport.abort()
+            return web.Response(status=599)  # never reaches the closed connection
+        if fault.drop == "after_headers" or fault.truncate:
+            body = _encoder.encode({"status": status(10000, req_id=rid)})
+            resp = web.StreamResponse(headers={"Content-Type": _JSON})
+            resp.content_length = len(body) + 64
+            await resp.prepare(request)
+            if fault.truncate:
+                await resp.write(body[: len(body) // 2])
+            if transport is not None:
+                transport.abort()
+            return resp
+        if fault.malformed:
+            return web.Response(
+                status=fault.http_status or 200,
+                body=b'{"status": {"code": 10000, "descr',
+                content_type=_JSON,
+            )
+        if fault.code is not None or fault.http_status is not None:
+            code = fault.code if fault.code is not None else code_for(fault.http_status or 500)
+            http = fault.http_status or http_status_for(code)
+            headers = None
+            if fault.retry_after is not None:
+                headers = {"Retry-After": f"{fault.retry_after:g}"}
+            return self._error(http, code, "", "injected fault", rid, headers=headers)
+        return None
+
+    # -- predictions -------------------------------------------------------------------------------
+
+    def _model_raw(self, path_values: dict[str, str]) -> msgspec.Raw:
+        user = path_values.get("user_app_id.user_id", "me")
+        user = self.user_id if user == "me" else user
+        app = path_values.get("user_app_id.app_id", "")
+        model_id = path_values["model_id"]
+        version = path_values.get("version_id", "")
+        key = (user, app, model_id, version)
+        raw = self._models.get(key)
+        if raw is None:
+            version_struct = self.state._model_version(
+                self.state.app(t.UserAppIDSet(user_id=user, app_id=app)), model_id, version
+            )
+            model = t.Model(
+                id=model_id, name=model_id, app_id=app, user_id=user,
+                model_version=version_struct, visibility=t.Visibility(gettable=10),
+            )  # fmt: skip
+            raw = self._models[key] = msgspec.Raw(_encoder.encode(model))
+        return raw
+
+    def _concepts_raw(self, key: bytes) -> msgspec.Raw:
+        raw = self._concepts.get(key)
+        if raw is None:
+            if len(self._concepts) > 65_536:
+                self._concepts.clear()
+            raw = msgspec.Raw(_encoder.encode(t.Data(concepts=concepts_for(key))))
+            self._concepts[key] = raw
+        return raw
+
+    def _predict(self, body: bytes, path_values: dict[str, str], rid: str) -> web.Response:
+        req = decode_twin(t.PostModelOutputsRequest, body)
+        inputs = req.inputs
+        if not inputs:
+            raise WireError(11102, 400, "Invalid request", "inputs must not be empty")
+        if len(inputs) > MAX_INPUTS:
+            raise WireError(
+                11102, 400, "Invalid request",
+                f"{len(inputs)} inputs in one request; the maximum is {MAX_INPUTS}",
+            )  # fmt: skip
+        model = self._model_raw(path_values)
+        stamp = _timestamp()
+        ok = _OK_OUTPUT_STATUS
+        outputs = []
+        failed = 0
+        for given in inputs:
+            inp = given
+            if not inp.id:
+                inp = msgspec.structs.replace(given, id=f"input-{next(self._out_ids):08d}")
+            key, fail = _input_key(inp)
+            out: dict[str, Any] = {
+                "id": f"output-{next(self._out_ids):08d}",
+                "created_at": stamp,
+                "model": model,
+                "input": inp,
+            }
+            if fail:
+                failed += 1
+                out["status"] = _FAILED_OUTPUT_STATUS
+            else:
+                out["status"] = ok
+                out["data"] = self._concepts_raw(key)
+            outputs.append(out)
+        if failed == 0:
+            code, http = 10000, 200
+        elif failed < len(inputs):
+            code, http = 10010, 200
+        else:
+            code, http = 10020, 400
+        top = {"code": code, "description": _DESCRIPTION[code], "req_id": rid}
+        return web.Response(
+            status=http,
+            body=_encoder.encode({"status": top, "outputs": outputs}),
+            content_type=_JSON,
+        )
+
+    # -- generation --------------------------------------------------------------------------------
+
+    async def _generate(
+        self,
+        request: web.BaseRequest,
+        body: bytes,
+        path_values: dict[str, str],
+        rid: str,
+        fault: Fault | None,
+    ) -> web.StreamResponse:
+        req = decode_twin(t.PostModelOutputsRequest, body)
+        if not req.inputs:
+            raise WireError(11102, 400, "Invalid request", "inputs must not be empty")
+        if len(req.inputs) > MAX_INPUTS:
+            raise WireError(11102, 400, "Invalid request", f"more than {MAX_INPUTS} inputs")
+        if fault is not None and not (fault.truncate or fault.stream_error_after is not None):
+            # Faults that strike before the stream starts.
+            response = await self._apply_fault(request, fault, rid)
+            if response is not None:
+                return response
+            fault = None
+        model = self._model_raw(path_values)
+        inputs = [
+            inp if inp.id else msgspec.structs.replace(inp, id=f"input-{next(self._out_ids):08d}")
+            for inp in req.inputs
+        ]
+        chunks = max(1, self.generate_chunks)
+        pieces = [split_text(generated_text(_input_key(inp)[0]), chunks) for inp in inputs]
+        resp = web.StreamResponse(headers={"Content-Type": _JSON})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        for i in range(chunks):
+            if fault is not None and fault.stream_error_after == i:
+                frame = {"error": {"code": 13, "message": "injected stream failure", "details": []}}
+                await resp.write(_encoder.encode(frame) + b"\n")
+                await resp.write_eof()
+                return resp
+            if fault is not None and fault.truncate and i == chunks // 2:
+                if request.transport is not None:
+                    request.transport.abort()
+                return resp
+            outputs = [
+                {
+                    "id": f"output-{next(self._out_ids):08d}",
+                    "status": _OK_OUTPUT_STATUS,
+                    "created_at": _timestamp(),
+                    "model": model,
+                    "input": {"id": inp.id},
+                    "data": {"text": {"raw": parts[i]}},
+                }
+                for inp, parts in zip(inputs, pieces, strict=True)
+            ]
+            line = {"result": {"status": {"code": 10000, "description": "Ok", "req_id": rid},
+                               "outputs": outputs}}  # fmt: skip
+            await resp.write(_encoder.encode(line) + b"\n")
+            if self.generate_pace:
+                await asyncio.sleep(self.generate_pace)
+        await resp.write_eof()
+        return resp
+
+
+_DESCRIPTION = {10000: "Ok", 10010: "Mixed Success", 10020: "Failure"}
+_OK_OUTPUT_STATUS = msgspec.Raw(b'{"code":10000,"description":"Ok"}')
+_FAILED_OUTPUT_STATUS = msgspec.Raw(
+    _encoder.encode(
+        status(30002, details="could not fetch the input (its URL or text says 'fail')")
+    )
+)
+
+
+@functools.lru_cache(maxsize=4096)
+def generated_text(prompt: bytes, words: int = 48) -> str:
+    """The deterministic text FakeClarifai generates for ``prompt``."""
+    import hashlib
+
+    seed = hashlib.blake2b(prompt, digest_size=64).digest()
+    picked = [VOCABULARY[seed[i % len(seed)] % len(VOCABULARY)] for i in range(words)]
+    return " ".join(picked).capitalize() + "."
+
+
+def split_text(text: str, chunks: int) -> list[str]:
+    """``text`` cut into ``chunks`` consecutive pieces (deltas that join back into ``text``)."""
+    size, extra = divmod(len(text), chunks)
+    out, start = [], 0
+    for i in range(chunks):
+        end = start + size + (1 if i < extra else 0)
+        out.append(text[start:end])
+        start = end
+    return out

@@ -1,0 +1,185 @@
+"""Streamed generations: typed chunks/s vs raw line splitting, and many streams at once."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+
+from ._harness import Ctx, Sample, X, fmt_int, median, require, rss_mb, run_child
+
+__all__ = ["bench_many_streams", "bench_stream", "many_streams", "stream_samples"]
+
+_JSON = {"Content-Type": "application/json"}
+_PROMPT: dict[str, Any] = {"inputs": [{"data": {"text": {"raw": "Tell me a story"}}}]}
+
+
+def _request(model_id: str) -> Any:
+    from aioclarifai import types
+
+    return types.PostModelOutputsRequest(
+        model_id=model_id,
+        inputs=[types.Input(data=types.Data(text=types.Text(raw="Tell me a story")))],
+    )
+
+
+async def _typed_stream(client: Any, model_id: str) -> int:
+    count = 0
+    async with client.generate_model_outputs(_request(model_id)) as stream:
+        async for _ in stream:
+            count += 1
+    return count
+
+
+async def _raw_stream(session: Any, url: str) -> int:
+    """The floor: aiohttp body chunks, split on newlines, each line decoded untyped."""
+    decode = msgspec.json.decode
+    count = 0
+    tail = b""
+    async with session.post(url, data=msgspec.json.encode(_PROMPT), headers=_JSON) as resp:
+        async for data in resp.content.iter_any():
+            lines = (tail + data).split(b"\n")
+            tail = lines.pop()
+            for line in lines:
+                if line:
+                    decode(line)
+                    count += 1
+    if tail.strip():
+        decode(tail)
+        count += 1
+    return count
+
+
+async def _timed(fn: Callable[[], Awaitable[int]], streams: int) -> Sample:
+    cpu0, t0 = time.process_time(), time.perf_counter()
+    counts = await asyncio.gather(*(fn() for _ in range(streams)))
+    return Sample(time.perf_counter() - t0, time.process_time() - cpu0, sum(counts))
+
+
+async def stream_samples(
+    url: str, pat: str, chunks: int, streams: int, rounds: int
+) -> dict[str, list[Sample]]:
+    """Interleaved rounds of ``streams`` concurrent ``chunks``-chunk streams, typed and raw."""
+    import aiohttp
+    from yarl import URL
+
+    from aioclarifai import Client
+
+    model_id = f"gen-{chunks}"
+    target = URL(f"{url}/v2/users/me/apps/app/models/{model_id}/outputs/generate", encoded=True)
+    variants: dict[str, Callable[[], Awaitable[int]]] = {}
+    async with (
+        Client(pat, base_url=url, app_id="app") as client,
+        aiohttp.ClientSession(headers={"Authorization": f"Key {pat}"}) as session,
+    ):
+        variants["raw aiohttp+msgspec"] = lambda: _raw_stream(session, str(target))
+        variants["aioclarifai typed"] = lambda: _typed_stream(client, model_id)
+        for fn in variants.values():  # warm-up: connections, caches
+            await _timed(fn, streams)
+        samples: dict[str, list[Sample]] = {name: [] for name in variants}
+        for r in range(rounds):
+            names = list(variants)[r % 2 :] + list(variants)[: r % 2]
+            for name in names:
+                sample = await _timed(variants[name], streams)
+                if sample.ops != chunks * streams:
+                    raise RuntimeError(f"{name}: {sample.ops} chunks, expected {chunks * streams}")
+                samples[name].append(sample)
+    return samples
+
+
+def bench_stream(ctx: Ctx) -> None:
+    """Chunks/s through ``generate_model_outputs`` vs raw line splitting, same server."""
+    require("aioclarifai._streaming", "ResponseStream")
+    server = ctx.server("canned")
+    chunks, streams, rounds = (20_000, 4, 3) if ctx.quick else (100_000, 4, 7)
+    samples = asyncio.run(stream_samples(server.url, server.pat, chunks, streams, rounds))
+    raw = samples["raw aiohttp+msgspec"]
+    raw_rate = median([s.rate for s in raw])
+    raw_cpu = median([s.cpu_us for s in raw])
+    where = f"canned, {streams}{X}{chunks:,} chunks"
+    for name, values in samples.items():
+        rate = median([s.rate for s in values])
+        cpu = median([s.cpu_us for s in values])
+        ratio = f"{rate / raw_rate:4.2f}{X} raw rate, {cpu / raw_cpu:4.2f}{X} raw CPU"
+        if name != "raw aiohttp+msgspec":
+            ratio += f" (target ≥0.8{X} rate)"
+        ctx.line("stream", name, f"{fmt_int(rate):>9} chunks/s {cpu:6.2f} µs/chunk", ratio, where)
+
+
+# -- many concurrent streams (run in a fresh child process) -----------------------------
+
+
+async def many_streams(*, url: str, pat: str, streams: int, chunks: int) -> dict[str, Any]:
+    """Run ``streams`` concurrent typed streams of ``chunks`` chunks; sample RSS meanwhile."""
+    from aioclarifai import Client
+
+    model_id = f"gen-{chunks}"
+    received = 0
+    samples: list[tuple[int, float]] = []
+    done = asyncio.Event()
+
+    async def sampler() -> None:
+        while not done.is_set():
+            samples.append((received, rss_mb()))
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), 0.01)
+        samples.append((received, rss_mb()))
+
+    async def one(client: Any) -> None:
+        nonlocal received
+        async with client.generate_model_outputs(_request(model_id)) as stream:
+            async for _ in stream:
+                received += 1
+
+    start_rss = rss_mb()
+    async with Client(pat, base_url=url, app_id="app", max_connections=streams) as client:
+        task = asyncio.create_task(sampler())
+        t0 = time.perf_counter()
+        await asyncio.gather(*(one(client) for _ in range(streams)))
+        wall = time.perf_counter() - t0
+        done.set()
+        await task
+    total = streams * chunks
+
+    def rss_at(fraction: float) -> float:
+        # The first sample taken at or after this share of all chunks.
+        return next(r for n, r in samples if n >= fraction * total)
+
+    from ._harness import peak_rss_mb
+
+    return {
+        "chunks": received,
+        "expected": total,
+        "wall": wall,
+        "start_rss": start_rss,
+        "rss_quartiles": [rss_at(q) for q in (0.25, 0.5, 0.75, 1.0)],
+        "peak_rss": peak_rss_mb(),
+        "samples": len(samples),
+    }
+
+
+def bench_many_streams(ctx: Ctx) -> None:
+    """1,000 concurrent streams x 1,000 chunks (quick: 100 x 100); RSS over time."""
+    require("aioclarifai._streaming", "ResponseStream")
+    server = ctx.server("canned")
+    streams, chunks = (100, 100) if ctx.quick else (1000, 1000)
+    r = run_child(
+        "many_streams", {"url": server.url, "pat": server.pat, "streams": streams, "chunks": chunks}
+    )
+    if r["chunks"] != r["expected"]:
+        raise RuntimeError(f"only {r['chunks']:,} of {r['expected']:,} chunks arrived")
+    q = r["rss_quartiles"]
+    growth = q[3] - q[0]
+    ctx.line(
+        "streams",
+        f"{streams:,}{X}{chunks:,} concurrent",
+        f"{fmt_int(r['chunks'] / r['wall']):>9} chunks/s, all complete in {r['wall']:.1f} s",
+        f"RSS at 25/50/75/100%: {' / '.join(f'{x:.0f}' for x in q)} MB "
+        f"({growth:+.1f} MB 25%→100%: {'flat' if growth < 0.1 * q[0] + 5 else 'GROWING'}); "
+        f"peak {r['peak_rss']:.0f} MB, at start {r['start_rss']:.0f} MB",
+        "canned, fresh client process",
+    )

@@ -1,0 +1,114 @@
+"""The benchmarks run: tiny in-process variants, no timing assertions."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from benchmarks import batched, decode, stream, unary, upload
+from benchmarks.__main__ import main
+from benchmarks._harness import ServerProcess, Skip, require
+from benchmarks.servers import BENCH_PAT, CannedState, make_canned_server
+
+
+@pytest.fixture
+async def canned() -> AsyncIterator[tuple[str, CannedState]]:
+    state = CannedState()
+    runner = web.ServerRunner(make_canned_server(state))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        yield f"http://127.0.0.1:{port}", state
+    finally:
+        await runner.cleanup()
+
+
+async def test_unary_variants_run(canned: tuple[str, CannedState]) -> None:
+    url, state = canned
+    variants = [await unary.make_variant(name, url, BENCH_PAT, "canned")
+                for name in ("raw", "aioclarifai")]  # fmt: skip
+    try:
+        samples = await unary.interleave(variants, n=16, rounds=1, concurrency=4)
+    finally:
+        for v in variants:
+            await v.close()
+    assert {name: [s.ops for s in values] for name, values in samples.items()} == {
+        "raw aiohttp+msgspec": [16],
+        "aioclarifai": [16],
+    }
+    assert state.predict_requests == 2 * (8 + 16)  # warm-up (2 x concurrency) + one round
+
+
+async def test_stream_variants_count_every_chunk(canned: tuple[str, CannedState]) -> None:
+    url, _ = canned
+    samples = await stream.stream_samples(url, BENCH_PAT, chunks=40, streams=2, rounds=1)
+    assert [s.ops for values in samples.values() for s in values] == [80, 80]
+
+
+async def test_batched_predicts_coalesce(canned: tuple[str, CannedState]) -> None:
+    require("aioclarifai._batching", "Batcher")
+    url, state = canned
+    res = await asyncio.wait_for(
+        batched.batched_samples(
+            url, BENCH_PAT, lambda: state.predict_requests, n=128, rounds=1, model_id="echo-1ms"
+        ),
+        20,
+    )
+    ((together, batched_requests),) = res["batched"]
+    ((alone, unbatched_requests),) = res["unbatched"]
+    assert together.ops == alone.ops == 128
+    assert unbatched_requests == 128
+    assert batched_requests < unbatched_requests
+
+
+def test_decode_variants_agree_on_the_body() -> None:
+    timings = decode.decode_timings(outputs=2, rounds=1, budget=0.0001)
+    assert {"aioclarifai typed", "json.loads"} <= set(timings)
+    assert all(us > 0 for us in timings.values())
+
+
+def test_server_process_answers_and_counts() -> None:
+    with ServerProcess("canned") as server:
+        assert server.url.startswith("http://127.0.0.1:")
+        assert server.command("count") == "0"
+        assert server.command("reset") == "ok"
+
+
+def test_runner_prints_a_line_per_result(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--only", "decode"]) == 0
+    out = capsys.readouterr().out
+    assert "machine" in out
+    assert "decode/1     aioclarifai typed" in out
+    assert "decode/128   protobuf json_format" in out
+
+
+def test_missing_module_skips() -> None:
+    with pytest.raises(Skip, match="not available"):
+        require("aioclarifai._no_such_module")
+
+
+async def test_upload_cancel_and_resume_is_byte_exact(tmp_path: Path) -> None:
+    require("aioclarifai._uploads", "resume_upload")
+    from aioclarifai.testing import FakeClarifai
+
+    path = str(tmp_path / "data.bin")
+    expected = upload.write_random_file(path, 256 * 1024)
+    async with FakeClarifai(BENCH_PAT) as fake:
+        result = await upload.upload_run(
+            url=fake.url,
+            pat=fake.pat,
+            path=path,
+            part_size=16 * 1024,
+            concurrency=4,
+            interrupt=True,
+        )
+        stored = fake.upload_bytes(result["upload_id"])
+    assert hashlib.sha256(stored).hexdigest() == expected
+    assert 0 < result["sent_before_cancel"] < 256 * 1024

@@ -1,0 +1,202 @@
+"""Loopback HTTP servers for the error, retry, timeout and cancellation tests.
+
+No tests live here. :class:`Loopback` is a small raw-asyncio HTTP/1.1 server
+(keep-alive, Content-Length bodies) whose answer to each request is decided by
+a handler, so a test can script exactly what goes wrong: an answer, a silence,
+a reset in the middle of a body, a closed connection. Raw sockets rather than
+aiohttp.web because the faults must be exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+from aioclarifai import Client, RetryConfig
+
+PAT = "pat-0123456789abcdef-SECRET"
+OK_BODY = {"status": {"code": 10000, "description": "Ok", "req_id": "req-ok"}, "workflows": []}
+
+
+@dataclass
+class Seen:
+    """A request as the server received it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    """Answer with this status, headers and body (a dict is sent as JSON)."""
+
+    status: int = 200
+    body: bytes | dict[str, Any] = field(default_factory=lambda: dict(OK_BODY))
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def encode(self) -> bytes:
+        """The whole HTTP answer."""
+        body = self.body if isinstance(self.body, bytes) else json.dumps(self.body).encode()
+        headers = {"Content-Type": "application/json", **self.headers}
+        head = f"HTTP/1.1 {self.status} X\r\nContent-Length: {len(body)}\r\n"
+        head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        return head.encode() + b"\r\n" + body
+
+
+@dataclass
+class Hang:
+    """Read the request, then never answer."""
+
+
+@dataclass
+class ResetMidBody:
+    """Send the headers and part of the body, then reset the connection."""
+
+
+@dataclass
+class StallMidBody:
+    """Send the headers and part of the body, then go silent."""
+
+
+@dataclass
+class Close:
+    """Close the connection without answering."""
+
+
+Action = Reply | Hang | ResetMidBody | StallMidBody | Close
+Handler = Callable[[Seen], "Action | Awaitable[Action]"]
+
+
+def status_body(code: int, description: str = "", req_id: str = "req-1") -> dict[str, Any]:
+    """A Clarifai body carrying only a status."""
+    return {"status": {"code": code, "description": description, "req_id": req_id}}
+
+
+def scripted(*actions: Action) -> Handler:
+    """A handler answering the n-th request with ``actions[n]`` (the last one repeats)."""
+    queue = list(actions)
+
+    def handle(_: Seen) -> Action:
+        return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return handle
+
+
+class Loopback:
+    """``async with Loopback(handler) as server``: ``server.url``, ``server.requests``."""
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.requests: list[Seen] = []
+        self.url = ""
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._stop = asyncio.Event()
+
+    async def __aenter__(self) -> Loopback:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        port = self._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        assert self._server is not None
+        self._server.close()
+        # Handlers end by themselves: asyncio logs cancelled connection tasks.
+        self._stop.set()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                seen = Seen(method, path, headers, body)
+                self.requests.append(seen)
+                action = self.handler(seen)
+                if inspect.isawaitable(action):
+                    action = await action
+                if isinstance(action, Reply):
+                    writer.write(action.encode())
+                    await writer.drain()
+                    continue
+                if isinstance(action, ResetMidBody | StallMidBody):
+                    writer.write(b'HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n{"status":')
+                    await writer.drain()
+                    if isinstance(action, ResetMidBody):
+                        _reset(writer)
+                        return
+                if isinstance(action, Close):
+                    return
+                await self._stop.wait()  # Hang / StallMidBody: silent until the server stops
+                return
+        except (ConnectionError, asyncio.IncompleteReadError):
+            return
+        finally:
+            self._writers.discard(writer)
+            writer.transport.abort()
+            self._tasks.discard(task)
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Abort with an RST (SO_LINGER 0) rather than a FIN."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(
+                socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00"
+            )
+    writer.transport.abort()
+
+
+def fast_retry(max_retries: int = 2) -> RetryConfig:
+    """Retries with millisecond backoffs, so tests stay fast."""
+    return RetryConfig(max_retries=max_retries, initial_backoff=0.01, max_backoff=0.05)
+
+
+@contextlib.asynccontextmanager
+async def client_for(server: Loopback, **kwargs: Any) -> AsyncIterator[Client]:
+    """A client on ``server`` with fast retries (overridable), closed afterwards."""
+    kwargs.setdefault("retry", fast_retry())
+    async with Client(PAT, base_url=server.url, app_id="app", **kwargs) as client:
+        yield client
+
+
+def acquired_connections(client: Client) -> int:
+    """Connections aiohttp's connector itself counts as acquired (not our budget)."""
+    session = client._core.transport._session
+    if session is None or session.connector is None:
+        return 0
+    return len(session.connector._acquired)  # type: ignore[attr-defined]

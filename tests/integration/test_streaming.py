@@ -1,0 +1,427 @@
+"""Streams over loopback HTTP: a small aiohttp.web server plays the generate endpoint."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import msgspec
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from aioclarifai import (
+    APITimeoutError,
+    AuthenticationError,
+    Client,
+    ModelNotReadyError,
+    NotFoundError,
+    ResponseStream,
+    RetryConfig,
+    StreamError,
+    Timeout,
+    types,
+)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+GENERATE = "/v2/users/{user}/apps/{app}/models/{model}/outputs/generate"
+GENERATE_VERSION = "/v2/users/{user}/apps/{app}/models/{model}/versions/{version}/outputs/generate"
+
+
+class StreamServer:
+    """A loopback generate endpoint whose behaviour each test sets with ``handler``.
+
+    ``requests`` counts the requests (with their JSON bodies in ``bodies``);
+    ``disconnected`` is set when a handler stopped because the client went away.
+    """
+
+    def __init__(self) -> None:
+        self.handler: Handler = self._not_set
+        self.requests = 0
+        self.bodies: list[Any] = []
+        self.paths: list[str] = []
+        self.disconnected = asyncio.Event()
+        app = web.Application()
+        app.router.add_post(GENERATE, self._dispatch)
+        app.router.add_post(GENERATE_VERSION, self._dispatch)
+        # TestServer cancels a handler whose client disconnected (handler_cancellation).
+        self._server = TestServer(app, host="127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.port}"
+
+    async def start(self) -> None:
+        await self._server.start_server()
+
+    async def close(self) -> None:
+        await self._server.close()
+
+    async def _not_set(self, request: web.Request) -> web.StreamResponse:
+        raise AssertionError("set server.handler")
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        self.paths.append(request.path)
+        self.bodies.append(await request.json())
+        try:
+            return await self.handler(request)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.disconnected.set()
+            raise
+
+
+async def send_lines(
+    request: web.Request, pieces: list[bytes], *, delay: float = 0.0, forever: bool = False
+) -> web.StreamResponse:
+    """A 200 chunked answer that writes ``pieces`` one by one (each flushed)."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    while True:
+        for piece in pieces:
+            await resp.write(piece)
+            if delay:
+                await asyncio.sleep(delay)
+        if not forever:
+            break
+    await resp.write_eof()
+    return resp
+
+
+def message(text: str, code: int = 10000) -> dict[str, Any]:
+    return {"status": {"code": code}, "outputs": [{"data": {"text": {"raw": text}}}]}
+
+
+def line(text: str, code: int = 10000) -> bytes:
+    return msgspec.json.encode({"result": message(text, code)}) + b"\n"
+
+
+def status_body(code: int, description: str) -> bytes:
+    return msgspec.json.encode({"status": {"code": code, "description": description}})
+
+
+def text(chunk: types.MultiOutputResponse) -> str:
+    data = chunk.outputs[0].data
+    assert data is not None and data.text is not None
+    return data.text.raw
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[StreamServer]:
+    srv = StreamServer()
+    await srv.start()
+    yield srv
+    await srv.close()
+
+
+@pytest.fixture
+async def client(server: StreamServer) -> AsyncIterator[Client]:
+    retry = RetryConfig(max_retries=2, initial_backoff=0.01, model_not_ready_backoff=0.01)
+    async with Client("test-pat", base_url=server.url, app_id="app", retry=retry) as c:
+        yield c
+
+
+def request(**fields: Any) -> types.PostModelOutputsRequest:
+    prompt = types.Input(data=types.Data(text=types.Text(raw="hi")))
+    return types.PostModelOutputsRequest(model_id="llm", inputs=[prompt], **fields)
+
+
+async def read_all(stream: ResponseStream[types.MultiOutputResponse]) -> list[str]:
+    async with stream:
+        return [text(chunk) async for chunk in stream]
+
+
+# -- reading --------------------------------------------------------------------------
+
+
+async def test_typed_chunks_and_the_connection_goes_back_to_the_pool(
+    server: StreamServer, client: Client
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [line("Hel"), line("lo")])
+
+    server.handler = handler
+    stream = client.generate_model_outputs(request(version_id="v1"))
+    assert server.requests == 0  # nothing is sent until the stream is used
+    async with stream:
+        assert server.requests == 1  # the request starts on enter
+        chunks = [chunk async for chunk in stream]
+    assert all(isinstance(c, types.MultiOutputResponse) for c in chunks)
+    assert [text(c) for c in chunks] == ["Hel", "lo"]
+    assert server.paths == ["/v2/users/me/apps/app/models/llm/versions/v1/outputs/generate"]
+    assert server.bodies[0]["inputs"][0]["data"]["text"]["raw"] == "hi"
+    assert client.connections_in_use == 0
+    assert client.idle_connections == 1  # read to the end: kept for reuse
+
+
+async def test_long_lines_crlf_blank_lines_and_no_final_newline(
+    server: StreamServer, client: Client
+) -> None:
+    big = "x" * (1 << 20)
+    body = b"\r\n".join(
+        [
+            b"",
+            line("a").rstrip(),
+            b"",
+            line(big).rstrip(),
+            b"   ",
+            msgspec.json.encode(message("bare")),
+            line("last").rstrip(),  # no newline after it
+        ]
+    )
+    rng = random.Random(6)
+    cuts = sorted(rng.sample(range(1, len(body)), 40))
+    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, pieces)
+
+    server.handler = handler
+    assert await read_all(client.generate_model_outputs(request())) == [
+        "a",
+        big,
+        "bare",
+        "last",
+    ]
+
+
+async def test_plain_async_for_to_the_end_closes_without_warning(
+    server: StreamServer, client: Client
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [line("a"), line("b")])
+
+    server.handler = handler
+    got = [text(chunk) async for chunk in client.generate_model_outputs(request())]
+    assert got == ["a", "b"]
+    gc.collect()  # filterwarnings=error: a ResourceWarning would fail the test
+    assert client.connections_in_use == 0
+
+
+# -- errors ---------------------------------------------------------------------------
+
+
+async def test_error_frame_mid_stream(server: StreamServer, client: Client) -> None:
+    frame = b'{"error":{"code":13,"message":"model crashed","details":[]}}\n'
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [line("a"), frame, line("b")])
+
+    server.handler = handler
+    seen = []
+    with pytest.raises(StreamError) as info:
+        async for chunk in client.generate_model_outputs(request()):  # plain: closes on error
+            seen.append(text(chunk))
+    assert seen == ["a"]
+    assert (info.value.grpc_code, info.value.grpc_message) == (13, "model crashed")
+    assert server.requests == 1
+    assert client.connections_in_use == 0
+
+
+async def test_non_success_chunk_status_mid_stream_is_not_retried(
+    server: StreamServer, client: Client
+) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [line("a"), line("", code=21355), line("b")])
+
+    server.handler = handler
+    with pytest.raises(ModelNotReadyError):
+        await read_all(client.generate_model_outputs(request()))
+    assert server.requests == 1
+    assert client.connections_in_use == 0
+
+
+async def test_first_chunk_model_loading_then_success(server: StreamServer, client: Client) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if server.requests == 1:
+            return await send_lines(request, [line("", code=21355)])
+        return await send_lines(request, [line("a"), line("b")])
+
+    server.handler = handler
+    assert await read_all(client.generate_model_outputs(request())) == ["a", "b"]
+    assert server.requests == 2
+    assert client.connections_in_use == 0
+
+
+async def test_non_200_before_the_stream_raises_typed_errors(
+    server: StreamServer, client: Client
+) -> None:
+    async def not_found(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=404, body=status_body(21200, "Model does not exist"))
+
+    server.handler = not_found
+    with pytest.raises(NotFoundError) as info:
+        await read_all(client.generate_model_outputs(request()))
+    assert info.value.code == 21200 and info.value.http_status == 404
+    assert server.requests == 1  # not retried
+
+    async def unauthorized(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=401, body=status_body(11009, "API key not found"))
+
+    server.handler = unauthorized
+    with pytest.raises(AuthenticationError):
+        await read_all(client.generate_model_outputs(request()))
+    assert server.requests == 2
+    assert client.connections_in_use == 0
+
+
+async def test_503_before_the_stream_is_retried(server: StreamServer, client: Client) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        if server.requests == 1:
+            return web.Response(status=503, text="upstream unavailable")
+        return await send_lines(request, [line("ok")])
+
+    server.handler = handler
+    assert await read_all(client.generate_model_outputs(request())) == ["ok"]
+    assert server.requests == 2
+
+
+# -- cleanup ----------------------------------------------------------------------------
+
+
+def slow_forever(delay: float = 0.02) -> Handler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [line("tok")], delay=delay, forever=True)
+
+    return handler
+
+
+async def assert_dropped(server: StreamServer, client: Client) -> None:
+    """The server saw the disconnect and the pool holds nothing of this stream."""
+    await asyncio.wait_for(server.disconnected.wait(), 10)
+    assert client.connections_in_use == 0
+    assert client.idle_connections == 0  # half-read: dropped, never pooled
+
+
+async def test_break_after_first_chunk_drops_the_connection(
+    server: StreamServer, client: Client
+) -> None:
+    server.handler = slow_forever()
+    async with client.generate_model_outputs(request()) as stream:
+        async for chunk in stream:
+            assert text(chunk) == "tok"
+            break
+    assert client.connections_in_use == 0  # at once, before any await
+    await assert_dropped(server, client)
+
+
+async def test_consumer_exception_drops_the_connection(
+    server: StreamServer, client: Client
+) -> None:
+    server.handler = slow_forever()
+    with pytest.raises(LookupError):
+        async with client.generate_model_outputs(request()) as stream:
+            async for _ in stream:
+                raise LookupError("consumer failed")
+    await assert_dropped(server, client)
+
+
+async def test_cancellation_mid_stream(server: StreamServer, client: Client) -> None:
+    server.handler = slow_forever()
+    got_one = asyncio.Event()
+
+    async def consume() -> None:
+        async with client.generate_model_outputs(request()) as stream:
+            async for _ in stream:
+                got_one.set()
+
+    task = asyncio.create_task(consume())
+    await got_one.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_dropped(server, client)
+
+
+async def test_cancellation_of_a_plain_async_for(server: StreamServer, client: Client) -> None:
+    server.handler = slow_forever()
+    got_one = asyncio.Event()
+
+    async def consume() -> None:
+        async for _ in client.generate_model_outputs(request()):
+            got_one.set()
+
+    task = asyncio.create_task(consume())
+    await got_one.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_dropped(server, client)
+
+
+async def test_aclose_from_another_task_ends_the_reader(
+    server: StreamServer, client: Client
+) -> None:
+    server.handler = slow_forever(delay=0.2)
+    stream = client.generate_model_outputs(request())
+    got_one = asyncio.Event()
+    count = 0
+
+    async def consume() -> None:
+        nonlocal count
+        async for _ in stream:
+            count += 1
+            got_one.set()
+
+    task = asyncio.create_task(consume())
+    await got_one.wait()
+    await stream.aclose()
+    await asyncio.wait_for(task, 10)  # the reader's loop simply ends
+    assert count >= 1 and stream.closed
+    await assert_dropped(server, client)
+
+
+async def test_garbage_collected_stream_warns_and_closes(
+    server: StreamServer, client: Client
+) -> None:
+    server.handler = slow_forever()
+    stream = client.generate_model_outputs(request())
+    async for _ in stream:
+        break  # a plain async for does not close the stream on break
+    assert client.connections_in_use == 1
+    with pytest.warns(ResourceWarning, match="unclosed GenerateModelOutputs stream"):
+        del stream
+        gc.collect()
+    assert client.connections_in_use == 0
+    await assert_dropped(server, client)
+
+
+# -- timeouts ---------------------------------------------------------------------------
+
+
+async def test_idle_timeout_between_chunks(server: StreamServer, client: Client) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        resp = web.StreamResponse()
+        await resp.prepare(request)
+        await resp.write(line("a"))
+        await asyncio.sleep(30)  # cancelled when the client gives up
+        return resp
+
+    server.handler = handler
+    quick = client.with_options(timeout=Timeout(stream_idle=0.2))
+    seen = []
+    with pytest.raises(APITimeoutError) as info:
+        async with quick.generate_model_outputs(request()) as stream:
+            async for chunk in stream:
+                seen.append(text(chunk))
+    assert seen == ["a"]
+    assert info.value.kind == "read"
+    assert server.requests == 1  # after the first chunk: never retried
+    await assert_dropped(server, client)
+
+
+async def test_total_timeout_of_a_stream(server: StreamServer, client: Client) -> None:
+    server.handler = slow_forever()
+    limited = client.with_options(timeout=Timeout(stream_total=0.3, stream_idle=5))
+    count = 0
+    with pytest.raises(APITimeoutError) as info:
+        async with limited.generate_model_outputs(request()) as stream:
+            async for _ in stream:
+                count += 1
+    assert count > 0
+    assert info.value.kind == "total"
+    await assert_dropped(server, client)

@@ -1,0 +1,232 @@
+"""Input parsing, output records and resume bookkeeping of ``aioclarifai batch``."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from aioclarifai import OutputError, RateLimitError, types
+from aioclarifai._cli_io import (
+    ParsedLine,
+    ResultWriter,
+    count_inputs,
+    detect_format,
+    error_record,
+    iter_inputs,
+    load_done_ids,
+)
+
+
+def _write(tmp_path: Path, name: str, text: str | bytes) -> str:
+    path = tmp_path / name
+    if isinstance(text, str):
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.write_bytes(text)
+    return str(path)
+
+
+def _parse(
+    tmp_path: Path, name: str, text: str | bytes, fmt: str | None = None
+) -> list[ParsedLine]:
+    path = _write(tmp_path, name, text)
+    return list(iter_inputs(path, fmt or detect_format(path)))
+
+
+def test_detect_format() -> None:
+    assert detect_format("a.csv") == "csv"
+    assert detect_format("a.JSONL") == "jsonl"
+    assert detect_format("a.ndjson") == "jsonl"
+    assert detect_format("a.json") == "jsonl"
+    assert detect_format("urls.txt") == "text"
+    assert detect_format("inputs") == "text"
+
+
+def test_jsonl_simple_forms(tmp_path: Path) -> None:
+    png = base64.b64encode(b"\x89PNG-bytes").decode()
+    lines = _parse(
+        tmp_path,
+        "in.jsonl",
+        '{"id": "a", "text": "hello"}\n'
+        '{"id": "b", "url": "https://x.test/cat.jpg"}\n'
+        "\n"
+        f'{{"id": 7, "base64": "{png}"}}\n'
+        '{"text": "no id"}\n',
+    )
+    assert [p.id for p in lines] == ["a", "b", "7", "line-5"]
+    assert all(p.error is None for p in lines)
+    a, b, c, d = (p.input for p in lines)
+    assert a is not None and a.data is not None and a.data.text == types.Text(raw="hello")
+    assert b is not None and b.data is not None and b.data.image is not None
+    assert b.data.image.url == "https://x.test/cat.jpg"
+    assert c is not None and c.data is not None and c.data.image is not None
+    assert c.data.image.base64 == b"\x89PNG-bytes"
+    assert c.id == "7"
+    assert d is not None and d.id == "line-5"
+    assert [p.line for p in lines] == [1, 2, 4, 5]
+
+
+def test_jsonl_full_input(tmp_path: Path) -> None:
+    (p,) = _parse(
+        tmp_path,
+        "in.jsonl",
+        '{"id": "full", "data": {"image": {"url": "https://x.test/a.jpg"},'
+        ' "metadata": {"k": 1}}}\n',
+    )
+    assert p.error is None
+    assert p.input == types.Input(
+        id="full",
+        data=types.Data(image=types.Image(url="https://x.test/a.jpg"), metadata={"k": 1}),
+    )
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("{not json", "invalid JSON"),
+        ("[1, 2]", "expected a JSON object"),
+        ('{"id": "x"}', "expected exactly one of text, url, base64 (got none)"),
+        ('{"id": "x", "text": "a", "url": "b"}', "got text and url"),
+        ('{"id": "x", "text": 5}', "text must be a string"),
+        ('{"id": "x", "base64": "***"}', "not valid base64"),
+        ('{"id": "x", "text": "a", "colour": "red"}', "unknown field(s): colour"),
+        ('{"id": ["x"], "text": "a"}', "id must be a string or an integer"),
+        ('{"id": "x", "data": {"image": {"url": 5}}}', "invalid Input"),
+    ],
+)
+def test_jsonl_malformed_lines_become_errors(tmp_path: Path, line: str, needle: str) -> None:
+    lines = _parse(tmp_path, "in.jsonl", f'{{"id": "ok", "text": "fine"}}\n{line}\n')
+    assert lines[0].error is None
+    bad = lines[1]
+    assert bad.input is None
+    assert bad.error is not None and needle in bad.error
+    assert bad.line == 2
+    # Malformed lines still have a stable id: their own, else line-<N>.
+    assert bad.id in {"x", "line-2"}
+
+
+def test_csv(tmp_path: Path) -> None:
+    lines = _parse(
+        tmp_path,
+        "in.csv",
+        "id,text,url\n"
+        "a,hello,\n"
+        ",,https://x.test/b.jpg\n"
+        "\n"
+        'c,"multi, comma",\n'
+        "d,both,https://x.test/d.jpg\n"
+        "e,too,many,cells\n",
+    )
+    assert [(p.id, p.error is None) for p in lines] == [
+        ("a", True),
+        ("line-3", True),
+        ("c", True),
+        ("d", False),
+        ("line-7", False),
+    ]
+    c = lines[2].input
+    assert c is not None and c.data is not None and c.data.text == types.Text(raw="multi, comma")
+    assert lines[3].error is not None and "got text and url" in lines[3].error
+    assert lines[4].error == "expected 3 columns, got 4"
+
+
+def test_csv_bad_header_fails_before_any_work(tmp_path: Path) -> None:
+    path = _write(tmp_path, "in.csv", "name,colour\na,b\n")
+    with pytest.raises(ValueError, match="CSV header"):
+        iter_inputs(path, "csv")
+
+
+def test_text_lines(tmp_path: Path) -> None:
+    lines = _parse(
+        tmp_path, "in.txt", b"https://x.test/a.jpg\r\n\nA sentence here.\n\xff\xfe bad\nlast"
+    )
+    assert [p.id for p in lines] == ["line-1", "line-3", "line-4", "line-5"]
+    a, b, bad, last = lines
+    assert a.input is not None and a.input.data is not None and a.input.data.image is not None
+    assert a.input.data.image.url == "https://x.test/a.jpg"
+    assert b.input is not None and b.input.data is not None
+    assert b.input.data.text == types.Text(raw="A sentence here.")
+    assert bad.error == "line is not valid UTF-8"
+    assert last.input is not None and last.input.data is not None
+    assert last.input.data.text == types.Text(raw="last")
+
+
+def test_unknown_format(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown input format"):
+        iter_inputs(_write(tmp_path, "a", "x"), "xml")
+
+
+def test_count_inputs(tmp_path: Path) -> None:
+    assert count_inputs(_write(tmp_path, "a.txt", "a\n\n  \nb\nc"), "text") == 3
+    assert count_inputs(_write(tmp_path, "a.csv", "id,text\n1,a\n\n2,b\n"), "csv") == 2
+    assert count_inputs(_write(tmp_path, "e.csv", ""), "csv") == 0
+
+
+def test_load_done_ids_cuts_a_torn_last_line(tmp_path: Path) -> None:
+    path = tmp_path / "out.jsonl"
+    path.write_bytes(
+        b'{"id":"a","output":{}}\n'
+        b"\n"
+        b"garbage line\n"
+        b'{"id":"b","error":{"type":"X","message":"m"}}\n'
+        b'{"id":"c","outp'
+    )
+    assert load_done_ids(str(path)) == {"a", "b"}
+    assert path.read_bytes().endswith(b'"message":"m"}}\n')
+    assert load_done_ids(str(tmp_path / "missing.jsonl")) == set()
+
+
+def test_writer_records() -> None:
+    buf = io.BytesIO()
+    writer = ResultWriter(buf)
+    out = types.Output(
+        id="o1",
+        input=types.Input(id="a", data=types.Data(text=types.Text(raw="big echo"))),
+        data=types.Data(concepts=[types.Concept(id="c", name="cat", value=0.5)]),
+    )
+    writer.write_output("a", out)
+    writer.write_error("b", error_record("invalid JSON: x", 3))
+    assert buf.getvalue() == b""  # buffered until a flush
+    writer.flush()
+    first, second = buf.getvalue().splitlines()
+    assert msgspec.json.decode(first) == {
+        "id": "a",
+        "output": {"id": "o1", "data": {"concepts": [{"id": "c", "name": "cat", "value": 0.5}]}},
+    }
+    assert msgspec.json.decode(second) == {
+        "id": "b",
+        "error": {"type": "InputError", "message": "invalid JSON: x", "line": 3},
+    }
+    assert writer.written == 2
+
+
+def test_writer_flushes_on_schedule() -> None:
+    buf = io.BytesIO()
+    writer = ResultWriter(buf, flush_every=1.0)
+    writer.write_error("a", error_record("x"))
+    writer.maybe_flush(100.0)
+    assert buf.getvalue() != b""
+    writer.write_error("b", error_record("x"))
+    writer.maybe_flush(100.5)  # too soon
+    assert buf.getvalue().count(b"\n") == 1
+    writer.maybe_flush(101.0)
+    assert buf.getvalue().count(b"\n") == 2
+
+
+def test_error_record_of_typed_errors() -> None:
+    status = types.Status(code=30002, description="Download failed", req_id="r1")
+    rec = error_record(OutputError(None, status), 9)
+    assert rec["type"] == "OutputError"
+    assert rec["code"] == 30002
+    assert rec["code_name"] == "INPUT_DOWNLOAD_FAILED"
+    assert rec["req_id"] == "r1"
+    assert rec["line"] == 9
+    rate = error_record(RateLimitError(code=11005, description="slow down", http_status=429))
+    assert rate["type"] == "RateLimitError"
+    assert rate["code"] == 11005
+    assert "line" not in rate
+    assert error_record(RuntimeError()) == {"type": "RuntimeError", "message": "RuntimeError()"}

@@ -1,0 +1,164 @@
+"""TextStream and the generate request, over the fake core of test_streaming."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import msgspec
+import pytest
+
+from aioclarifai import ModelNotReadyError, ResponseStream, TextStream, types
+from aioclarifai._generate import (
+    GenerateOutput,
+    GenerateResponse,
+    generate_request,
+    text_of,
+)
+from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
+from tests.unit.test_streaming import FakeCore, drive
+
+
+def chunk(
+    raw: str | None = None,
+    *,
+    part: str | None = None,
+    code: int = 10000,
+    usage: tuple[Any, Any] | None = None,
+) -> bytes:
+    output: dict[str, Any] = {"data": {}}
+    if raw is not None:
+        output["data"]["text"] = {"raw": raw}
+    if part is not None:
+        output["data"]["parts"] = [{"data": {"string_value": part}}]
+    if usage is not None:
+        output["prompt_tokens"], output["completion_tokens"] = usage
+    body = {"status": {"code": code}, "outputs": [output]}
+    return msgspec.json.encode({"result": body}) + b"\n"
+
+
+def text_stream(core: FakeCore, **kwargs: Any) -> TextStream:
+    stream = ResponseStream(
+        cast(Any, core),
+        GENERATE_MODEL_OUTPUTS,
+        types.PostModelOutputsRequest(model_id="llm"),
+        response_type=GenerateResponse,
+    )
+    return TextStream(stream, **kwargs)
+
+
+async def deltas(stream: TextStream) -> list[str]:
+    async with stream:
+        return [delta async for delta in stream]
+
+
+# -- the request ------------------------------------------------------------------------
+
+
+def test_str_prompt_becomes_a_text_input() -> None:
+    req = generate_request("llm", "Write a haiku", version_id="v2")
+    assert req.model_id == "llm" and req.version_id == "v2"
+    assert req.inputs == [types.Input(data=types.Data(text=types.Text(raw="Write a haiku")))]
+    assert req.model is None
+
+
+def test_input_prompt_is_sent_as_is() -> None:
+    item = types.Input(id="q1", data=types.Data(text=types.Text(url="https://x/p.txt")))
+    assert generate_request("llm", item).inputs == [item]
+    with pytest.raises(TypeError, match="prompt must be"):
+        generate_request("llm", cast(Any, b"bytes"))
+
+
+def test_inference_params_go_to_output_info_params() -> None:
+    model = types.Model(
+        id="llm",
+        model_version=types.ModelVersion(
+            id="v1", output_info=types.OutputInfo(params={"temperature": 0.1, "top_p": 0.9})
+        ),
+    )
+    req = generate_request(
+        "llm", "hi", inference_params={"temperature": 0.7, "max_tokens": 50}, model=model
+    )
+    assert req.model is not None and req.model.model_version is not None
+    assert req.model.id == "llm" and req.model.model_version.id == "v1"
+    info = req.model.model_version.output_info
+    assert info is not None
+    assert info.params == {"temperature": 0.7, "top_p": 0.9, "max_tokens": 50}
+    wire = msgspec.json.decode(
+        msgspec.json.encode(generate_request("m", "x", inference_params={"a": 1}))
+    )
+    assert wire["model"] == {"model_version": {"output_info": {"params": {"a": 1}}}}
+
+
+def test_text_of_reads_text_then_parts() -> None:
+    decode = msgspec.json.Decoder(GenerateOutput).decode
+    assert text_of(decode(b'{"data":{"text":{"raw":"a"}}}')) == "a"
+    assert text_of(decode(b'{"data":{"parts":[{"data":{"string_value":"b"}}]}}')) == "b"
+    assert text_of(decode(b'{"data":{"parts":[{"data":{"text":{"raw":"c"}}}]}}')) == "c"
+    assert text_of(decode(b'{"data":{}}')) == ""
+    assert text_of(decode(b"{}")) == ""
+
+
+# -- the stream ---------------------------------------------------------------------------
+
+
+def test_deltas_skip_empty_chunks_and_counts_are_kept() -> None:
+    seen: list[GenerateResponse] = []
+    core = FakeCore(
+        [chunk("Hel"), chunk(part="lo"), chunk(""), chunk(" world", usage=("12", 3))],
+    )
+    stream = text_stream(core, on_chunk=seen.append)
+    assert drive(deltas(stream)) == ["Hel", "lo", " world"]
+    assert len(seen) == 4
+    assert all(isinstance(c, types.MultiOutputResponse) for c in seen)
+    assert stream.last_chunk is seen[-1]
+    assert (stream.prompt_tokens, stream.completion_tokens) == (12, 3)
+    assert stream.closed and core.opened[0].closed
+
+
+def test_counts_are_none_when_not_reported() -> None:
+    stream = text_stream(FakeCore([chunk("a")]))
+    drive(deltas(stream))
+    assert stream.prompt_tokens is None and stream.completion_tokens is None
+
+
+def test_text_needs_keep_text() -> None:
+    stream = text_stream(FakeCore([chunk("a"), chunk("b")]))
+    with pytest.raises(RuntimeError, match="keep_text"):
+        _ = stream.text
+    kept = text_stream(FakeCore([chunk("a"), chunk("b"), chunk("c")]), keep_text=True)
+
+    async def partly() -> None:
+        async with kept:
+            assert await kept.__anext__() == "a"
+            assert kept.text == "a"
+            assert await kept.__anext__() == "b"
+            assert kept.text == "ab"
+
+    drive(partly())
+
+
+def test_read_text_returns_everything_and_closes() -> None:
+    core = FakeCore([chunk("Once"), chunk(" upon"), chunk(" a time")])
+    stream = text_stream(core)
+    assert drive(stream.read_text()) == "Once upon a time"
+    assert core.opened[0].closed
+
+
+def test_chunks_iterates_full_messages() -> None:
+    stream = text_stream(FakeCore([chunk("a"), chunk("", usage=(5, 1))]))
+
+    async def run() -> list[GenerateResponse]:
+        async with stream:
+            return [c async for c in stream.chunks()]
+
+    got = drive(run())
+    assert len(got) == 2
+    assert got[1].outputs[0].prompt_tokens == 5
+    assert stream.prompt_tokens == 5
+
+
+def test_failed_chunk_raises_typed_error() -> None:
+    core = FakeCore([chunk("a"), chunk("", code=21355)])
+    with pytest.raises(ModelNotReadyError):
+        drive(deltas(text_stream(core)))
+    assert core.opened[0].closed
