@@ -6,16 +6,21 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test lint bench bench-quick generate
 
-$(VENV)/.installed: pyproject.toml
+# The demo needs only the package and tqdm; the tests also need the dev and ray extras.
+$(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[cli]'
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.base
 	$(PY) -m pip install -q -e '.[dev,cli,ray]'
 	touch $@
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.base
 	$(PY) -m aioclarifai demo
 
-lint: $(VENV)/.installed
+lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
@@ -24,13 +29,13 @@ lint: $(VENV)/.installed
 test: lint
 	$(PY) -m pytest
 
-generate: $(VENV)/.installed
+generate: $(VENV)/.dev
 	$(PY) tools/generate.py
 
-bench: $(VENV)/.installed
+bench: $(VENV)/.dev
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks
 
-bench-quick: $(VENV)/.installed
+bench-quick: $(VENV)/.dev
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks --quick

@@ -26,6 +26,7 @@ from . import _cli_io
 from ._cli_progress import Progress, make_progress
 from ._errors import (
     AuthenticationError,
+    BadRequestError,
     ClarifaiError,
     NotFoundError,
     OutputError,
@@ -58,6 +59,7 @@ class BatchStats:
     malformed: int = 0
     """Lines that could not be read as an input."""
     elapsed: float = 0.0
+    """Seconds this run took."""
     interrupted: bool = False
     """The job was stopped before every input was recorded."""
 
@@ -112,9 +114,11 @@ async def run_batch(
     stop = stop or asyncio.Event()
     in_flight: deque[tuple[str, int]] = deque()
     fatal: list[ClarifaiError] = []
+    read_all = False
 
     def feed() -> Generator[types.Input, None, None]:
         # Runs inside predict_many as it pulls inputs: it is the one reader of the file.
+        nonlocal read_all
         for parsed in lines:
             if stop.is_set():
                 return
@@ -129,6 +133,7 @@ async def run_batch(
                 continue
             in_flight.append((parsed.id, parsed.line))
             yield parsed.input
+        read_all = True
 
     progress = make_progress(
         stats.total,
@@ -178,7 +183,8 @@ async def run_batch(
             if close_lines is not None:
                 close_lines()
             stats.elapsed = time.monotonic() - start
-            stats.interrupted = stats.remaining > 0
+            # Judged by the reading, not by count_inputs (a quoted CSV cell may span lines).
+            stats.interrupted = not read_all or bool(fatal) or bool(in_flight)
             writer.flush()
             os.fsync(out.fileno())
             progress.update(stats.done, stats.errors)
@@ -189,9 +195,11 @@ async def run_batch(
 
 
 def _is_fatal(error: ClarifaiError, successes: int) -> bool:
-    if isinstance(error, OutputError):
+    # A bad request may be the fault of one input of the batch: record it, never abort
+    # on it, or a rerun would stop at the same place forever.
+    if isinstance(error, OutputError | BadRequestError):
         return False
-    # Before any success, any request-level error (no server, wrong URL) would repeat.
+    # Before any success, other request-level errors (no server, a wrong URL) would repeat.
     return isinstance(error, _FATAL) or successes == 0
 
 

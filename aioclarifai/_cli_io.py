@@ -12,8 +12,13 @@ line number in the file), so a rerun with ``--resume`` recognises it. A line
 that cannot be read becomes a :class:`ParsedLine` with an ``error`` and no
 input: the job records it and goes on.
 
-The output is JSONL, one line per input: ``{"id": …, "output": <Output>}`` or
-``{"id": …, "error": {"type": …, "message": …, …}}``.
+The output is JSONL, one line per input: ``{"id": …, "output": <Output>}``
+(the Output as the API returns it, less the echoed input) or ``{"id": …,
+"error": {"type", "message", "code", "code_name", "req_id", "line"}}`` (the
+error class, e.g. ``OutputError`` or ``InputError`` for an unreadable line;
+Clarifai's status code and request id when known; the input's line number).
+Two lines of the input with the same id are both predicted and recorded; with
+``--resume`` the id counts as done once either is.
 """
 
 from __future__ import annotations

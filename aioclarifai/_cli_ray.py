@@ -198,7 +198,7 @@ def run_batch_on_ray(
             "rate_limiter": limiter,
             **client_args,
         },
-        concurrency=actors,
+        compute=ray.data.ActorPoolStrategy(size=actors),
         num_cpus=cpus_per_actor,
         batch_size=batch_size,
         batch_format="pandas",

@@ -108,6 +108,7 @@ class Core:
         self.retry = retry
         self.on_request = on_request
         self.on_response = on_response
+        self._hooked = on_request is not None or on_response is not None
         # Too short to be a real PAT: redacting it would garble every message.
         self._secret = settings.pat if len(settings.pat) >= 4 else ""
         self._secret_bytes = self._secret.encode()
@@ -151,11 +152,7 @@ class Core:
         attempt = 0
         t0 = 0.0
         while True:
-            watched = (
-                self.on_request is not None
-                or self.on_response is not None
-                or logger.isEnabledFor(_DEBUG)
-            )
+            watched = self._hooked or logger.isEnabledFor(_DEBUG)
             if watched:
                 t0 = time.perf_counter()
                 if self.on_request is not None:
@@ -200,11 +197,7 @@ class Core:
         self, endpoint: Endpoint[Any, Any], built: BuiltRequest, attempt: int
     ) -> StreamingResponse:
         """Open one streaming attempt; a non-2xx answer raises its typed error."""
-        watched = (
-            self.on_request is not None
-            or self.on_response is not None
-            or logger.isEnabledFor(_DEBUG)
-        )
+        watched = self._hooked or logger.isEnabledFor(_DEBUG)
         t0 = time.perf_counter()
         if self.on_request is not None:
             await _run_hook(self.on_request, _request_event(endpoint, built, attempt))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import io
 import sys
 import time
 from collections import deque
@@ -37,6 +38,9 @@ USER_AGENT = (
     f"aiohttp/{'.'.join(aiohttp.__version__.split('.')[:2])}"
 )
 _JSON_HEADERS = {"Content-Type": "application/json"}
+# aiohttp writes raw bytes above 1 MiB in one go and warns that this may block
+# the loop; a BytesIO is written in chunks instead (and is fresh per attempt).
+_LARGE_BODY = 1 << 20
 
 
 class ClientState(enum.Enum):
@@ -262,6 +266,8 @@ class Transport:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._budget: ConnectionBudget | None = None
         self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
+        self._unary_timeout: Timeout | None = None
+        self._unary_ct = aiohttp.ClientTimeout()
         self._urls: dict[str, URL] = {}
         self.state = ClientState.UNOPENED
 
@@ -291,7 +297,6 @@ class Transport:
         self._session = session = aiohttp.ClientSession(
             connector=connector,
             headers={"Authorization": f"Key {self._pat}", "User-Agent": USER_AGENT},
-            skip_auto_headers=("Content-Type",),
             trust_env=self._trust_env,
             auto_decompress=True,
         )
@@ -366,6 +371,11 @@ class Transport:
             self._timeouts[key] = ct
         return ct
 
+    def _unary(self, timeout: Timeout) -> aiohttp.ClientTimeout:
+        ct = self._client_timeout(timeout, False)
+        self._unary_timeout, self._unary_ct = timeout, ct
+        return ct
+
     async def _wait_for_slot(
         self, budget: ConnectionBudget, timeout: Timeout, deadline: float | None, operation: str
     ) -> None:
@@ -401,16 +411,20 @@ class Transport:
         call already spent part of ``timeout.total``; without it the attempt
         gets all of ``timeout.total`` from now.
         """
-        session, budget = self._open()
+        session = self._session
+        budget = self._budget
+        if session is None or budget is None or asyncio.get_running_loop() is not self._loop:
+            session, budget = self._open()
         if budget.try_take():
-            ct = self._client_timeout(timeout, False)
+            # One Timeout per client is the rule: remember its aiohttp twin.
+            ct = self._unary_ct if timeout is self._unary_timeout else self._unary(timeout)
             if deadline is not None:
                 ct = _until(ct, deadline, operation)
         else:
             if deadline is None and timeout.total is not None:
                 deadline = time.monotonic() + timeout.total
             await self._wait_for_slot(budget, timeout, deadline, operation)
-            ct = self._client_timeout(timeout, False)
+            ct = self._unary(timeout)
             if deadline is not None:
                 try:
                     ct = _until(ct, deadline, operation)
@@ -421,7 +435,7 @@ class Transport:
             async with session.request(
                 method,
                 self.url(path_and_query),
-                data=body,
+                data=body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body),
                 headers=_JSON_HEADERS if body is not None else None,
                 timeout=ct,
                 allow_redirects=False,
@@ -444,7 +458,7 @@ class Transport:
             resp = await session.request(
                 method,
                 self.url(path_and_query),
-                data=body,
+                data=body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body),
                 headers=_JSON_HEADERS if body is not None else None,
                 timeout=self._client_timeout(timeout, True),
                 allow_redirects=False,

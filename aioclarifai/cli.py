@@ -326,9 +326,44 @@ async def _batch(args: argparse.Namespace) -> int:
     return _batch_exit_code(stats)
 
 
+def _batch_on_ray(args: argparse.Namespace) -> int:
+    """``batch --engine ray``: the same job on Ray Data (see :mod:`aioclarifai._cli_ray`)."""
+    model = parse_model(args.model)
+    settings = _resolve(args, model)
+    _check_batch_files(args)
+    if args.actors < 1:
+        raise UsageError("--actors must be at least 1")
+    try:
+        from ._cli_ray import run_batch_on_ray
+    except ImportError as exc:
+        raise UsageError(
+            f"--engine ray needs Ray Data: pip install 'aioclarifai[ray]' ({exc})"
+        ) from None
+    if args.batch_size is not None:
+        settings["max_batch_size"] = args.batch_size
+    stats = run_batch_on_ray(
+        model.model_id,
+        args.inputs,
+        args.output,
+        client_args=settings,
+        fmt=args.format,
+        version_id=args.version,
+        actors=args.actors,
+        requests_per_second=args.rate,
+        resume=args.resume,
+        address=args.address,
+        progress_stream=None if args.quiet else sys.stderr,
+    )
+    print(format_summary(stats, args.output))
+    return _batch_exit_code(stats)
+
+
 def _check_batch_files(args: argparse.Namespace) -> None:
     if not os.path.isfile(args.inputs):
         raise UsageError(f"no such input file: {args.inputs}")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if not os.path.isdir(out_dir):
+        raise UsageError(f"no such directory for the output: {out_dir}")
     if os.path.abspath(args.inputs) == os.path.abspath(args.output):
         raise UsageError("INPUTS and OUTPUT must be different files")
     if not args.resume and os.path.exists(args.output) and os.path.getsize(args.output) > 0:
@@ -464,8 +499,26 @@ def build_parser() -> argparse.ArgumentParser:
         "--format", choices=("jsonl", "csv", "text"), help="input format (default: by extension)"
     )
     b.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    b.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="run here (default) or on Ray Data (needs the 'ray' extra)",
+    )
+    b.add_argument("--address", metavar="ADDR", help="Ray cluster address (--engine ray)")
+    b.add_argument(
+        "--actors", type=int, default=2, metavar="N", help="Ray actors, one client each (default 2)"
+    )
+    b.add_argument(
+        "--rate",
+        type=float,
+        metavar="R",
+        help="requests per second shared by all Ray actors (default: no limit)",
+    )
     _connection_options(b)
-    b.set_defaults(handler=lambda a: _run(lambda: _batch(a)))
+    b.set_defaults(
+        handler=lambda a: _batch_on_ray(a) if a.engine == "ray" else _run(lambda: _batch(a))
+    )
 
     g = sub.add_parser("generate", help="stream a generation, printing text as it arrives")
     g.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
@@ -510,3 +563,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The client's early checks (an empty model id, a bad CSV header, ...).
         print(f"{_PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:
+        # Files that cannot be read or written (permissions, a full disk, ...).
+        print(f"{_PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED

@@ -12,7 +12,8 @@ Nothing here imports Ray until it is used; install it with the ``ray`` extra
         ClarifaiPredictor,
         fn_constructor_kwargs={"model_id": "general-image-recognition", "app_id": "my-app",
                                "rate_limiter": limiter},
-        concurrency=4,              # actors: each keeps one event loop and one Client for its life
+        compute=ray.data.ActorPoolStrategy(size=4),  # actors: one event loop + one Client each
+        num_cpus=0.5,               # actors mostly wait on the network
         batch_size=512,
         batch_format="pandas",
     )

@@ -141,7 +141,7 @@ def bench_upload(ctx: Ctx) -> None:
             "upload",
             "cancel halfway + resume",
             f"cancelled at {fmt_int(resumed['sent_before_cancel'] / 1e6)} MB, "
-            f"resumed in {resumed['wall']:.1f} s ({resumed['parts_resent']} of "
+            f"resumed in {resumed['wall']:.2f} s ({resumed['parts_resent']} of "
             f"{-(-size // part_size)} parts sent again)",
             f"{'byte-exact' if exact else 'HASH MISMATCH'}, peak RSS {resumed['peak_rss']:.0f} MB",
             where,

@@ -90,10 +90,7 @@ WELL_KNOWN = {
     "google.protobuf.BytesValue": "bytes",
     "google.protobuf.DoubleValue": "float",
     "google.protobuf.FloatValue": "float",
-    **{
-        f"google.protobuf.{n}Value": "int"
-        for n in ("Int32", "Int64", "UInt32", "UInt64")
-    },
+    **{f"google.protobuf.{n}Value": "int" for n in ("Int32", "Int64", "UInt32", "UInt64")},
 }
 
 
@@ -136,9 +133,12 @@ def _collect_class_docs(cls: ast.ClassDef, outer: str, docs: dict[str, str]) -> 
             _collect_class_docs(node, f"{name}.", docs)
         elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
             nxt = body[i + 1] if i + 1 < len(body) else None
-            if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant):
-                if isinstance(nxt.value.value, str):
-                    docs[f"{name}.{node.target.id}"] = nxt.value.value
+            if (
+                isinstance(nxt, ast.Expr)
+                and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)
+            ):
+                docs[f"{name}.{node.target.id}"] = nxt.value.value
         elif isinstance(node, ast.FunctionDef) and any(
             isinstance(d, ast.Name) and d.id == "property" for d in node.decorator_list
         ):
@@ -183,11 +183,7 @@ def load_operations() -> list[Operation]:
         verbs = {c[0] for c in chosen} | {c[2] for c in chosen}
         assert len(verbs) == 2, (name, chosen)
         response = method.output_type
-        repeated = [
-            f.name
-            for f in response.fields
-            if f.is_repeated and f.message_type is not None
-        ]
+        repeated = [f.name for f in response.fields if f.is_repeated and f.message_type is not None]
         request_fields = {f.name for f in method.input_type.fields}
         ops.append(
             Operation(
@@ -281,15 +277,18 @@ def docstring(text: str | None, indent: str) -> str:
     return f'{indent}"""{body}"""\n' if len(lines) == 1 else f'{indent}"""{body}\n{indent}"""\n'
 
 
-def field_doc_key(d: Descriptor) -> str:
-    full = d.full_name
+def field_doc_key(d: Descriptor | EnumDescriptor) -> str:
+    """The key of a message or enum in :func:`stub_docs` (its name without the package)."""
+    full: str = d.full_name
     for prefix in ("clarifai.api.status.", "clarifai.api.", "google.protobuf."):
         if full.startswith(prefix):
             return full[len(prefix) :]
     return full
 
 
-def render_types(messages: list[Descriptor], enums: list[EnumDescriptor], docs: dict[str, str]) -> str:
+def render_types(
+    messages: list[Descriptor], enums: list[EnumDescriptor], docs: dict[str, str]
+) -> str:
     out = [
         '"""Clarifai messages as msgspec Structs and enums as IntEnum constants.\n\n'
         "Fields are named exactly as on the wire (snake_case proto names). Message\n"
@@ -545,7 +544,9 @@ def generate() -> dict[Path, str]:
     messages, enums = reachable(ops)
     docs = stub_docs()
     return {
-        PACKAGE / "types" / "_generated.py": format_source(header + render_types(messages, enums, docs)),
+        PACKAGE / "types" / "_generated.py": format_source(
+            header + render_types(messages, enums, docs)
+        ),
         PACKAGE / "endpoints.py": format_source(header + render_endpoints(ops)),
         PACKAGE / "_operations.py": format_source(header + render_operations(ops)),
     }
@@ -559,7 +560,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         stale = [p for p, text in outputs.items() if not p.exists() or p.read_text() != text]
         for p in stale:
-            print(f"out of date: {p.relative_to(ROOT)} (run python tools/generate.py)", file=sys.stderr)
+            print(
+                f"out of date: {p.relative_to(ROOT)} (run python tools/generate.py)",
+                file=sys.stderr,
+            )
         if not stale:
             print(f"generated files up to date ({len(outputs)} files)")
         return 1 if stale else 0

@@ -8,6 +8,7 @@ import datetime
 import functools
 import itertools
 import random
+import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -168,6 +169,7 @@ class FakeClarifai:
         export_delay: seconds before a model version export reports done.
         log_limit: requests kept in :attr:`requests` (oldest dropped; 0 keeps none).
         log_body_limit: bodies larger than this many bytes are logged as ``None``.
+        max_body_size: larger request bodies get 413 (Clarifai takes up to 128 MB per request).
     """
 
     def __init__(
@@ -183,6 +185,7 @@ class FakeClarifai:
         export_delay: float = 0.2,
         log_limit: int = 10_000,
         log_body_limit: int = 256 * 1024,
+        max_body_size: int = 256 * 1024 * 1024,
     ) -> None:
         self.pat = pat
         self.user_id = user_id
@@ -191,12 +194,15 @@ class FakeClarifai:
         self.generate_chunks = generate_chunks
         self.generate_pace = generate_pace
         self.log_body_limit = log_body_limit
+        self.max_body_size = max_body_size
         self.state = FakeState(user_id, export_delay=export_delay)
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_limit)
         """The request log, oldest first."""
         self.missing_models: set[str] = set()
         """Model ids that answer 404 / 21200 (every other model id exists)."""
         self.request_count = 0
+        self.client_disconnects = 0
+        """Requests whose client went away before the answer was complete."""
         self._per_second: dict[int, int] = {}
         self._auth = f"Key {pat}"
         self._router = _Router(ENDPOINTS.values())
@@ -228,7 +234,18 @@ class FakeClarifai:
 
     async def start(self) -> None:
         """Start listening (``port`` 0 picks a free port; :attr:`url` tells which)."""
-        server = web.Server(self._handle, access_log=None)
+        loop = asyncio.get_running_loop()
+
+        def make_request(
+            message: Any, payload: Any, protocol: Any, writer: Any, task: Any
+        ) -> web.BaseRequest:
+            # aiohttp's default 1 MiB body limit is far below Clarifai's 128 MB.
+            return web.BaseRequest(
+                message, payload, protocol, writer, task, loop,
+                client_max_size=self.max_body_size,
+            )  # fmt: skip
+
+        server = web.Server(self._handle, request_factory=make_request, access_log=None)
         runner = web.ServerRunner(server, handle_signals=False, access_log=None)
         await runner.setup()
         site = web.TCPSite(runner, self.host, self.port, reuse_address=True)
@@ -341,7 +358,8 @@ class FakeClarifai:
         for app in self.state.apps.values():
             upload = app.uploads.get(upload_id)
             if upload is not None:
-                return bytes(upload.buffer[: upload.upload.content_length])
+                with memoryview(upload.buffer) as view:  # one copy, not two
+                    return bytes(view[: upload.upload.content_length])
         raise KeyError(upload_id)
 
     def set_upload_state(self, upload_id: str, code: int) -> None:
@@ -398,17 +416,29 @@ class FakeClarifai:
         found = self._router.match(method, path)
         endpoint, path_values = found if found is not None else (None, {})
         operation = endpoint.name if endpoint is not None else ""
-        body = await request.read() if request.body_exists else b""
+        rid = f"fake-{next(self._req_ids):08d}"
         self.request_count += 1
         second = int(time.monotonic())
         self._per_second[second] = self._per_second.get(second, 0) + 1
+        try:
+            body = await request.read() if request.body_exists else b""
+        except ConnectionError:
+            # The client went away mid-body (a cancelled upload): nobody to answer.
+            self.client_disconnects += 1
+            return web.Response(status=499)
+        except web.HTTPRequestEntityTooLarge:
+            size = request.content_length or 0
+            body = b""
+            too_large = f"the body ({size} bytes) exceeds the limit of {self.max_body_size} bytes"
+        else:
+            size = len(body)
+            too_large = ""
         if self.requests.maxlen:
             headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
-            kept = body if len(body) <= self.log_body_limit else None
-            self.requests.append(
-                RequestRecord(operation, method, path, query, kept, len(body), headers)
-            )
-        rid = f"fake-{next(self._req_ids):08d}"
+            kept = None if too_large or size > self.log_body_limit else body
+            self.requests.append(RequestRecord(operation, method, path, query, kept, size, headers))
+        if too_large:
+            return self._error(413, 11102, "Request too large", too_large, rid)
 
         if self._latency:
             latency = self._latency.get(operation) or self._latency.get(None)
@@ -608,16 +638,36 @@ class FakeClarifai:
         resp = web.StreamResponse(headers={"Content-Type": _JSON})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
-        for i in range(chunks):
+        try:
+            await self._stream_chunks(
+                request, resp, inputs, pieces, model=model, rid=rid, fault=fault
+            )
+        except ConnectionError:
+            # The client stopped reading (an early break): count it, as a server would log it.
+            self.client_disconnects += 1
+        return resp
+
+    async def _stream_chunks(
+        self,
+        request: web.BaseRequest,
+        resp: web.StreamResponse,
+        inputs: list[Any],
+        pieces: list[list[str]],
+        *,
+        model: msgspec.Raw,
+        rid: str,
+        fault: Fault | None,
+    ) -> None:
+        for i in range(len(pieces[0])):
             if fault is not None and fault.stream_error_after == i:
                 frame = {"error": {"code": 13, "message": "injected stream failure", "details": []}}
                 await resp.write(_encoder.encode(frame) + b"\n")
                 await resp.write_eof()
-                return resp
-            if fault is not None and fault.truncate and i == chunks // 2:
+                return
+            if fault is not None and fault.truncate and i == len(pieces[0]) // 2:
                 if request.transport is not None:
                     request.transport.abort()
-                return resp
+                return
             outputs = [
                 {
                     "id": f"output-{next(self._out_ids):08d}",
@@ -635,7 +685,6 @@ class FakeClarifai:
             if self.generate_pace:
                 await asyncio.sleep(self.generate_pace)
         await resp.write_eof()
-        return resp
 
 
 _DESCRIPTION = {10000: "Ok", 10010: "Mixed Success", 10020: "Failure"}
@@ -658,11 +707,15 @@ def generated_text(prompt: bytes, words: int = 48) -> str:
 
 
 def split_text(text: str, chunks: int) -> list[str]:
-    """``text`` cut into ``chunks`` consecutive pieces (deltas that join back into ``text``)."""
-    size, extra = divmod(len(text), chunks)
+    """``text`` cut at word boundaries into ``chunks`` deltas that join back into ``text``.
+
+    With more chunks than words, the last ones are empty.
+    """
+    words = re.findall(r"\S+\s*", text)
+    size, extra = divmod(len(words), chunks)
     out, start = [], 0
     for i in range(chunks):
         end = start + size + (1 if i < extra else 0)
-        out.append(text[start:end])
+        out.append("".join(words[start:end]))
         start = end
     return out

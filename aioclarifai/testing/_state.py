@@ -39,12 +39,17 @@ _DESCRIPTIONS: dict[int, str] = {
     10000: "Ok",
     10010: "Mixed Success",
     10020: "Failure",
+    10030: "Try again",
+    11005: "Making too many requests",
+    11007: "Insufficient scopes",
     11008: "API key is invalid",
     11100: "Bad request format",
     11101: "Resource does not exist",
     11102: "Invalid request",
     21500: "Model is exported",
     21501: "Model is exporting",
+    21354: "Model is busy, please retry",
+    21355: "Model is loading",
     30002: "Download failed; check URL",
 }
 
@@ -283,7 +288,11 @@ def _sorted(
 
 
 class FakeState:
-    """All applications of one FakeClarifai, and the handlers that read and change them."""
+    """All applications of one FakeClarifai, and the handlers that read and change them.
+
+    One handler per stateful operation, named as Clarifai names the operation
+    (``PostModules``), which is how the server finds it.
+    """
 
     def __init__(self, user_id: str, *, export_delay: float = 0.2) -> None:
         self.user_id = user_id
@@ -312,6 +321,7 @@ class FakeState:
     # -- modules -----------------------------------------------------------------
 
     def PostModules(self, req: t.PostModulesRequest) -> t.MultiModuleResponse:
+        """Create modules (ids required and new)."""
         app = self.app(req.user_app_id)
         created = []
         for m in req.modules:
@@ -341,6 +351,7 @@ class FakeState:
         return module
 
     def ListModules(self, req: t.ListModulesRequest) -> t.MultiModuleResponse:
+        """Modules, newest first unless a sort is asked for; ``search``/``name`` filter."""
         app = self.app(req.user_app_id)
         items: Iterable[t.Module] = app.modules.values()
         needle = (req.search or req.name).lower()
@@ -358,10 +369,12 @@ class FakeState:
         return _ok(t.MultiModuleResponse, modules=page_of(ordered, req.page, req.per_page))
 
     def GetModule(self, req: t.GetModuleRequest) -> t.SingleModuleResponse:
+        """One module, or 404 / 25300."""
         app = self.app(req.user_app_id)
         return _ok(t.SingleModuleResponse, module=self._module(app, req.module_id))
 
     def PatchModules(self, req: t.PatchModulesRequest) -> t.MultiModuleResponse:
+        """Merge, overwrite or remove fields of existing modules."""
         app = self.app(req.user_app_id)
         for m in req.modules:
             self._module(app, m.id)
@@ -372,6 +385,7 @@ class FakeState:
         return _ok(t.MultiModuleResponse, modules=out)
 
     def DeleteModules(self, req: t.DeleteModulesRequest) -> t.BaseResponse:
+        """Delete modules and their versions (404 if any is missing)."""
         app = self.app(req.user_app_id)
         for module_id in req.ids:
             self._module(app, module_id)
@@ -393,6 +407,7 @@ class FakeState:
         return version
 
     def PostModuleVersions(self, req: t.PostModuleVersionsRequest) -> t.MultiModuleVersionResponse:
+        """Create versions of a module (ids made up when absent)."""
         app = self.app(req.user_app_id)
         versions = self._versions(app, req.module_id)
         out = []
@@ -418,6 +433,7 @@ class FakeState:
         return _ok(t.MultiModuleVersionResponse, module_versions=out)
 
     def ListModuleVersions(self, req: t.ListModuleVersionsRequest) -> t.MultiModuleVersionResponse:
+        """A module's versions, newest first."""
         app = self.app(req.user_app_id)
         ordered = list(reversed(self._versions(app, req.module_id).values()))
         return _ok(
@@ -426,6 +442,7 @@ class FakeState:
         )
 
     def GetModuleVersion(self, req: t.GetModuleVersionRequest) -> t.SingleModuleVersionResponse:
+        """One module version; each fetch counts as a use."""
         app = self.app(req.user_app_id)
         version = self._version(app, req.module_id, req.module_version_id)
         # A fetch counts as a use, so usage counts move in tests.
@@ -435,6 +452,7 @@ class FakeState:
     def GetModuleVersionUsageCount(
         self, req: t.GetModuleVersionUsageCountRequest
     ) -> t.SingleModuleVersionUsageCountResponse:
+        """How many times the version was fetched."""
         app = self.app(req.user_app_id)
         version = self._version(app, req.module_id, req.module_version_id)
         count = app.module_version_uses[(req.module_id, version.id)]
@@ -443,6 +461,7 @@ class FakeState:
     def PatchModuleVersions(
         self, req: t.PatchModuleVersionsRequest
     ) -> t.MultiModuleVersionResponse:
+        """Merge, overwrite or remove fields of module versions."""
         app = self.app(req.user_app_id)
         versions = self._versions(app, req.module_id)
         for v in req.module_versions:
@@ -454,6 +473,7 @@ class FakeState:
         return _ok(t.MultiModuleVersionResponse, module_versions=out)
 
     def DeleteModuleVersions(self, req: t.DeleteModuleVersionsRequest) -> t.BaseResponse:
+        """Delete module versions (404 if any is missing)."""
         app = self.app(req.user_app_id)
         versions = self._versions(app, req.module_id)
         for vid in req.ids:
@@ -465,6 +485,7 @@ class FakeState:
     # -- scopes and counts -----------------------------------------------------------
 
     def MyScopes(self, req: t.MyScopesRequest) -> t.MultiScopeResponse:
+        """Every scope and every endpoint: the fake's key may do anything."""
         from ..endpoints import ENDPOINTS
 
         app = self.app(req.user_app_id)
@@ -477,6 +498,7 @@ class FakeState:
         )
 
     def GetResourceCounts(self, req: t.GetResourceCountsRequest) -> t.GetResourceCountsResponse:
+        """Counts of the application's workflows, modules, inputs and models seen."""
         app = self.app(req.user_app_id)
         return _ok(
             t.GetResourceCountsResponse,
@@ -502,6 +524,7 @@ class FakeState:
         ]
 
     def PostSearches(self, req: t.PostSearchesRequest) -> t.MultiSearchResponse:
+        """Run a query over the app's inputs; searches with ``save`` are stored."""
         app = self.app(req.user_app_id)
         saved = []
         query = req.query
@@ -534,15 +557,18 @@ class FakeState:
         return search
 
     def ListSearches(self, req: t.ListSearchesRequest) -> t.MultiSearchResponse:
+        """Saved searches, newest first."""
         app = self.app(req.user_app_id)
         ordered = list(reversed(app.searches.values()))
         return _ok(t.MultiSearchResponse, searches=page_of(ordered, req.page, req.per_page))
 
     def GetSearch(self, req: t.GetSearchRequest) -> t.SingleSearchResponse:
+        """One saved search, or 404 / 11101."""
         app = self.app(req.user_app_id)
         return _ok(t.SingleSearchResponse, search=self._search(app, req.id))
 
     def PatchSearches(self, req: t.PatchSearchesRequest) -> t.MultiSearchResponse:
+        """Merge, overwrite or remove fields of saved searches."""
         app = self.app(req.user_app_id)
         for s in req.searches:
             self._search(app, s.id)
@@ -553,12 +579,14 @@ class FakeState:
         return _ok(t.MultiSearchResponse, searches=out)
 
     def DeleteSearch(self, req: t.DeleteSearchRequest) -> t.BaseResponse:
+        """Delete a saved search."""
         app = self.app(req.user_app_id)
         self._search(app, req.id)
         del app.searches[req.id]
         return _ok(t.BaseResponse)
 
     def PostSearchesByID(self, req: t.PostSearchesByIDRequest) -> t.MultiSearchResponse:
+        """Run a saved search's query again, with its own pagination."""
         app = self.app(req.user_app_id)
         search = self._search(app, req.id)
         pagination = req.pagination or t.Pagination()
@@ -568,6 +596,7 @@ class FakeState:
     # -- stats ------------------------------------------------------------------------------
 
     def PostStatValues(self, req: t.PostStatValuesRequest) -> t.MultiStatValueResponse:
+        """Store stat values (``time`` defaults to now)."""
         app = self.app(req.user_app_id)
         stamp = now()
         stored = [msgspec.structs.replace(v, time=v.time or stamp) for v in req.stat_values]
@@ -577,6 +606,7 @@ class FakeState:
     def PostStatValuesAggregate(
         self, req: t.PostStatValuesAggregateRequest
     ) -> t.MultiStatValueAggregateResponse:
+        """Aggregate the stored values, one result per query (see :func:`aggregate`)."""
         app = self.app(req.user_app_id)
         results = [
             t.StatValueAggregateResult(
@@ -596,6 +626,7 @@ class FakeState:
         return task
 
     def PostTasks(self, req: t.PostTasksRequest) -> t.MultiTaskResponse:
+        """Create tasks (ids made up when absent), in progress."""
         app = self.app(req.user_app_id)
         out = []
         for task in req.tasks:
@@ -618,6 +649,7 @@ class FakeState:
         return _ok(t.MultiTaskResponse, tasks=out)
 
     def ListTasks(self, req: t.ListTasksRequest) -> t.MultiTaskResponse:
+        """Tasks, newest first, filtered by ids, worker and reviewer user ids."""
         app = self.app(req.user_app_id)
         items = list(reversed(app.tasks.values()))
         if req.ids:
@@ -637,10 +669,12 @@ class FakeState:
         return _ok(t.MultiTaskResponse, tasks=page_of(items, req.page, req.per_page))
 
     def GetTask(self, req: t.GetTaskRequest) -> t.SingleTaskResponse:
+        """One task, or 404 / 54102."""
         app = self.app(req.user_app_id)
         return _ok(t.SingleTaskResponse, task=self._task(app, req.task_id))
 
     def PatchTasks(self, req: t.PatchTasksRequest) -> t.MultiTaskResponse:
+        """Merge, overwrite or remove fields of tasks."""
         app = self.app(req.user_app_id)
         for task in req.tasks:
             self._task(app, task.id)
@@ -651,6 +685,7 @@ class FakeState:
         return _ok(t.MultiTaskResponse, tasks=out)
 
     def DeleteTasks(self, req: t.DeleteTasksRequest) -> t.BaseResponse:
+        """Delete tasks and their assignments."""
         app = self.app(req.user_app_id)
         for task_id in req.ids:
             self._task(app, task_id)
@@ -662,6 +697,7 @@ class FakeState:
     def ListNextTaskAssignments(
         self, req: t.ListNextTaskAssignmentsRequest, batch: int = 10
     ) -> t.MultiInputResponse:
+        """The next inputs of a task for the fake's user, assigning new ones as needed."""
         app = self.app(req.user_app_id)
         self._task(app, req.task_id)
         assignments = app.assignments.setdefault(req.task_id, {})
@@ -680,6 +716,7 @@ class FakeState:
         return _ok(t.MultiInputResponse, inputs=[a.input for a in mine[:batch]])
 
     def PutTaskAssignments(self, req: t.PutTaskAssignmentsRequest) -> t.MultiTaskAssignmentResponse:
+        """Move an input through labelling and review (REVIEW_START: list those awaiting review)."""
         app = self.app(req.user_app_id)
         task = self._task(app, req.task_id)
         assignments = app.assignments.setdefault(req.task_id, {})
@@ -758,12 +795,15 @@ class FakeState:
         return _ok(t.SingleTaskCountResponse, app_id=app.app_id, task_id=req.task_id, counts=counts)
 
     def GetTaskAnnotationCount(self, req: t.GetTaskCountRequest) -> t.SingleTaskCountResponse:
+        """Per worker: annotations by status."""
         return self._counts(req, annotations=True)
 
     def GetTaskInputCount(self, req: t.GetTaskCountRequest) -> t.SingleTaskCountResponse:
+        """Per worker: assigned inputs by status."""
         return self._counts(req, annotations=False)
 
     def GetInputSamples(self, req: t.GetInputSamplesRequest) -> t.MultiInputAnnotationResponse:
+        """Inputs with the annotations workers made on them."""
         app = self.app(req.user_app_id)
         self._task(app, req.task_id)
         users = set(req.user_ids)
@@ -784,6 +824,7 @@ class FakeState:
     def PatchAnnotationsStatus(
         self, req: t.PatchAnnotationsStatusRequest
     ) -> t.PatchAnnotationsStatusResponse:
+        """Overwrite the status of matching annotations; says how many changed."""
         app = self.app(req.user_app_id)
         self._task(app, req.task_id)
         if (req.action or "overwrite") != "overwrite":
@@ -808,6 +849,7 @@ class FakeState:
     # -- trending metrics ------------------------------------------------------------------
 
     def PostTrendingMetricsView(self, req: t.PostTrendingMetricsViewRequest) -> t.BaseResponse:
+        """Count one view of an object."""
         app = self.app(req.user_app_id)
         app.trending.setdefault(req.view_type, Counter())[req.object_id] += 1
         return _ok(t.BaseResponse)
@@ -815,6 +857,7 @@ class FakeState:
     def ListTrendingMetricsViews(
         self, req: t.ListTrendingMetricsViewsRequest
     ) -> t.MultiTrendingMetricsViewResponse:
+        """Objects of a view type, most viewed first."""
         app = self.app(req.user_app_id)
         views = app.trending.get(req.view_type, Counter())
         ordered = sorted(views.items(), key=lambda kv: (-kv[1], kv[0]))
@@ -835,6 +878,7 @@ class FakeState:
         return upload
 
     def PostUploads(self, req: t.PostUploadsRequest) -> t.MultiUploadResponse:
+        """Start uploads of ``content_length`` bytes (state 68000)."""
         app = self.app(req.user_app_id)
         if not req.uploads:
             raise invalid("uploads must not be empty")
@@ -857,6 +901,7 @@ class FakeState:
         return _ok(t.MultiUploadResponse, uploads=out)
 
     def PutUploadContentParts(self, req: t.PutUploadContentPartsRequest) -> t.SingleUploadResponse:
+        """Store parts at their byte offsets; done (68001) once every byte arrived."""
         app = self.app(req.user_app_id)
         state = self._upload(app, req.upload_id)
         if state.code not in (Code.UPLOAD_IN_PROGRESS, Code.UPLOAD_DONE):
@@ -886,15 +931,18 @@ class FakeState:
         )
 
     def GetUpload(self, req: t.GetUploadRequest) -> t.SingleUploadResponse:
+        """One upload with its state and ``percent_completed``."""
         app = self.app(req.user_app_id)
         return _ok(t.SingleUploadResponse, upload=self._upload(app, req.upload_id).view())
 
     def ListUploads(self, req: t.ListUploadsRequest) -> t.MultiUploadResponse:
+        """Uploads, newest first."""
         app = self.app(req.user_app_id)
         ordered = [u.view() for u in reversed(app.uploads.values())]
         return _ok(t.MultiUploadResponse, uploads=page_of(ordered, req.page, req.per_page))
 
     def DeleteUploads(self, req: t.DeleteUploadsRequest) -> t.BaseResponse:
+        """Delete uploads and their bytes."""
         app = self.app(req.user_app_id)
         for upload_id in req.ids:
             self._upload(app, upload_id)
@@ -932,10 +980,12 @@ class FakeState:
         return out
 
     def PostWorkflows(self, req: t.PostWorkflowsRequest) -> t.MultiWorkflowResponse:
+        """Create workflows (ids required and new)."""
         app = self.app(req.user_app_id)
         return _ok(t.MultiWorkflowResponse, workflows=self.add_workflows(app, req.workflows))
 
     def ListWorkflows(self, req: t.ListWorkflowsRequest) -> t.MultiWorkflowResponse:
+        """Workflows, newest first unless a sort is asked for; ``id``/search filters."""
         app = self.app(req.user_app_id)
         items: Iterable[t.Workflow] = app.workflows.values()
         if req.id:
@@ -958,6 +1008,7 @@ class FakeState:
         return _ok(t.MultiWorkflowResponse, workflows=page_of(ordered, req.page, req.per_page))
 
     def PatchWorkflows(self, req: t.PatchWorkflowsRequest) -> t.MultiWorkflowResponse:
+        """Merge, overwrite or remove fields of workflows."""
         app = self.app(req.user_app_id)
         for w in req.workflows:
             self._workflow(app, w.id)
@@ -968,6 +1019,7 @@ class FakeState:
         return _ok(t.MultiWorkflowResponse, workflows=out)
 
     def DeleteWorkflows(self, req: t.DeleteWorkflowsRequest) -> t.BaseResponse:
+        """Delete workflows by id, or all of them."""
         app = self.app(req.user_app_id)
         if req.delete_all:
             app.workflows.clear()
@@ -983,6 +1035,7 @@ class FakeState:
     def PutModelVersionExports(
         self, req: t.PutModelVersionExportsRequest
     ) -> t.SingleModelVersionExportResponse:
+        """Start an export; it reports done, with a URL, after ``export_delay``."""
         app = self.app(req.user_app_id)
         key = (req.model_id, req.version_id)
         started = app.exports.setdefault(key, time.monotonic())
@@ -1009,6 +1062,7 @@ class FakeState:
     def PostModelVersionMetrics(
         self, req: t.PostModelVersionMetricsRequest
     ) -> t.SingleModelVersionResponse:
+        """Evaluate a model version (deterministic metrics)."""
         app = self.app(req.user_app_id)
         d = _digest(f"{req.model_id}/{req.version_id}".encode())
         summary = t.MetricsSummary(
@@ -1037,6 +1091,7 @@ class FakeState:
     def GetModelVersionMetrics(
         self, req: t.GetModelVersionMetricsRequest
     ) -> t.SingleModelVersionResponse:
+        """The evaluation, or MODEL_NOT_EVALUATED; the confusion matrix only on request."""
         app = self.app(req.user_app_id)
         metrics = app.metrics.get((req.model_id, req.version_id))
         if metrics is None:
@@ -1050,6 +1105,7 @@ class FakeState:
         return _ok(t.SingleModelVersionResponse, model_version=version)
 
     def GetModelOutputInfo(self, req: t.GetModelRequest) -> t.SingleModelResponse:
+        """The model with the concepts predictions draw from."""
         app = self.app(req.user_app_id)
         concepts = [t.Concept(id=f"ai_{w}", name=w, app_id="main") for w in VOCABULARY]
         model = t.Model(
@@ -1066,6 +1122,7 @@ class FakeState:
         return _ok(t.SingleModelResponse, model=model)
 
     def ListModelInputs(self, req: t.ListModelInputsRequest) -> t.MultiInputResponse:
+        """The inputs added with :meth:`FakeClarifai.add_model_inputs`."""
         app = self.app(req.user_app_id)
         app.models_seen.add(req.model_id)
         inputs = app.model_inputs.get(req.model_id, [])

@@ -16,7 +16,7 @@ import sys
 import types as _pytypes
 import typing
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 import msgspec
 
@@ -153,11 +153,6 @@ def _strict_decoder(cls: type) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(_STRICT[cls], strict=False)
 
 
-@functools.cache
-def _typed_decoder(cls: type) -> msgspec.json.Decoder[Any]:
-    return msgspec.json.Decoder(cls, strict=False)
-
-
 def _bad_request(error: Exception) -> WireError:
     return WireError(11100, 400, "Bad request format", str(error))
 
@@ -168,21 +163,9 @@ def decode_body(cls: type, body: bytes, path_values: dict[str, Any]) -> Any:
     Unknown fields or wrongly typed values are a :class:`WireError` (400,
     11100). Enum names are accepted as well as numbers, as the live API does.
     """
-    if not body.strip():
-        body = b"{}"
-    try:
-        _strict_decoder(cls).decode(body)
-        message = _typed_decoder(cls).decode(body)
-    except msgspec.ValidationError:
-        # Possibly enum names: normalise them, then validate again.
-        try:
-            raw = _decode._enum_names_to_numbers(cls, msgspec.json.decode(body))
-            msgspec.convert(raw, _STRICT[cls], strict=False)
-            message = msgspec.convert(raw, cls, strict=False)
-        except msgspec.DecodeError as exc:  # ValidationError included
-            raise _bad_request(exc) from None
-    except msgspec.DecodeError as exc:
-        raise _bad_request(exc) from None
+    # Converting the strict twin copies references only: large base64 payloads
+    # (upload parts) are decoded once.
+    message: Any = msgspec.convert(decode_twin(cls, body), cls, from_attributes=True)
     if path_values:
         message = _with_path_values(message, path_values)
     return message
@@ -259,7 +242,8 @@ def decode_query(cls: type, query: str, path_values: dict[str, Any]) -> Any:
             if not pair:
                 continue
             key, _, value = pair.partition("=")
-            _assign(cls, raw, unquote(key).split("."), unquote(value))
+            # As Go's url.ParseQuery (grpc-gateway) reads it: "+" is a space.
+            _assign(cls, raw, unquote_plus(key).split("."), unquote_plus(value))
     for dotted, value in path_values.items():
         _assign(cls, raw, dotted.split("."), value)
     try:

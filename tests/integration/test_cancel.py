@@ -24,6 +24,7 @@ from .test_client_servers import (
     client_for,
     scripted,
     status_body,
+    wait_until,
 )
 from .test_timeouts import unreachable_server
 
@@ -49,8 +50,7 @@ async def test_500_in_flight_calls_cancelled() -> None:
 
     async with Loopback(handler) as server, client_for(server, max_connections=100) as client:
         tasks = [asyncio.create_task(client.list_workflows()) for _ in range(500)]
-        while len(server.requests) < 100:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: len(server.requests) >= 100)
         assert client.connections_in_use == 100  # the other 400 are queued for a connection
         await _cancel_all(tasks)
         _assert_pool_clean(client)
@@ -100,8 +100,7 @@ async def test_cancel_while_sending_a_body() -> None:
     big = types.Workflow(id="w", description="x" * (8 << 20))
     async with deaf_server() as url, Client(PAT, base_url=url, app_id="a") as client:
         tasks = [asyncio.create_task(client.post_workflows(workflows=[big])) for _ in range(4)]
-        while client.connections_in_use < 4:
-            await asyncio.sleep(0.01)
+        await wait_until(lambda: client.connections_in_use == 4)
         await asyncio.sleep(0.1)  # the socket buffers fill up; the writes block
         await _cancel_all(tasks)
         _assert_pool_clean(client)
@@ -139,18 +138,14 @@ async def test_anyio_move_on_after() -> None:
 
 
 @pytest.mark.parametrize("where", ["queued", "awaiting headers", "reading the body"])
-async def test_asyncio_timeout_scopes(where: str) -> None:
+async def test_asyncio_wait_for(where: str) -> None:
     action = StallMidBody() if where == "reading the body" else Hang()
     async with Loopback(scripted(action)) as server, client_for(server, max_connections=1) as c:
         blocker = asyncio.create_task(c.list_workflows()) if where == "queued" else None
         await asyncio.sleep(0.05)
 
-        async def call() -> None:
-            async with asyncio.timeout(0.1):
-                await c.list_workflows()
-
-        with pytest.raises(TimeoutError):
-            await call()
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(c.list_workflows(), 0.1)
         if blocker is not None:
             await _cancel_all([blocker])
         _assert_pool_clean(c)

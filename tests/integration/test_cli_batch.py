@@ -103,16 +103,20 @@ async def test_batch_csv_all_ok_exits_0(
 ) -> None:
     inputs, output = tmp_path / "in.csv", tmp_path / "out.jsonl"
     inputs.write_text(
-        "id,text,url\n" + "".join(f"r{i},hello {i},\n" for i in range(100)) + ",,https://x/1.jpg\n"
+        "id,text,url\n"
+        + "".join(f"r{i},hello {i},\n" for i in range(100))
+        + ",,https://x/1.jpg\n"
+        + 'multi,"a quoted cell\non two lines",\n'  # one input, two lines of the file
     )
     async with FakeClarifai() as fake:
         _env(monkeypatch, fake)
         code = await asyncio.to_thread(main, ["batch", "m", str(inputs), "-o", str(output), "-q"])
     assert code == 0
-    _assert_exactly_once(output, {f"r{i}" for i in range(100)} | {"line-102"})
+    _assert_exactly_once(output, {f"r{i}" for i in range(100)} | {"line-102", "multi"})
     captured = capsys.readouterr()
     assert captured.err == ""  # -q: no progress lines
-    assert "101 succeeded, 0 failed" in captured.out
+    assert captured.out.startswith("done: 102 inputs")
+    assert "102 succeeded, 0 failed" in captured.out
 
 
 async def test_stop_then_resume_records_every_input_once(
@@ -279,3 +283,34 @@ async def test_second_sigint_stops_at_once_keeping_finished_results(tmp_path: Pa
     records = _records(output)
     assert 0 < len(records) < 200
     assert len({r["id"] for r in records}) == len(records)
+
+
+async def test_whole_batch_failures_are_recorded_or_stop_the_job(tmp_path: Path) -> None:
+    from aioclarifai._batching import BatchConfig
+    from aioclarifai._cli_batch import BatchAborted
+
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("".join(f"text {i}\n" for i in range(100)))
+    async with FakeClarifai() as fake:
+
+        def client() -> Client:
+            config = BatchConfig(max_batch_size=10)
+            return Client(pat=fake.pat, base_url=fake.url, app_id="a", batching=config)
+
+        # A bad request may be one input's fault: recorded, and the job goes on.
+        fake.inject("post_model_outputs", code=11102, times=1)
+        async with client() as c:
+            stats = await run_batch(c, "m", str(inputs), str(tmp_path / "a.jsonl"), concurrency=10)
+        assert (stats.done, stats.errors, stats.interrupted) == (100, 10, False)
+        records = _records(tmp_path / "a.jsonl")
+        assert sum(r.get("error", {}).get("type") == "BadRequestError" for r in records) == 10
+
+        # A server error before anything succeeded would repeat: stop, record nothing.
+        fake.clear_faults()
+        fake.inject("post_model_outputs", http_status=503)
+        async with client() as c:
+            with pytest.raises(BatchAborted) as info:
+                await run_batch(c, "m", str(inputs), str(tmp_path / "b.jsonl"), concurrency=10)
+        assert info.value.stats.interrupted
+        assert info.value.error.__class__.__name__ == "ServerError"
+        assert (tmp_path / "b.jsonl").read_text() == ""

@@ -181,6 +181,12 @@ def _reset(writer: asyncio.StreamWriter) -> None:
     writer.transport.abort()
 
 
+async def wait_until(predicate: Callable[[], bool]) -> None:
+    """Poll ``predicate`` until it holds (the state it watches has no event to await)."""
+    while not predicate():  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+
+
 def fast_retry(max_retries: int = 2) -> RetryConfig:
     """Retries with millisecond backoffs, so tests stay fast."""
     return RetryConfig(max_retries=max_retries, initial_backoff=0.01, max_backoff=0.05)
@@ -199,4 +205,4 @@ def acquired_connections(client: Client) -> int:
     session = client._core.transport._session
     if session is None or session.connector is None:
         return 0
-    return len(session.connector._acquired)  # type: ignore[attr-defined]
+    return len(session.connector._acquired)

@@ -13,8 +13,8 @@ import pytest
 from aioclarifai import (
     APIConnectionError,
     AuthenticationError,
-    Client,
     ClarifaiError,
+    Client,
     NotFoundError,
     RateLimitError,
     RequestEvent,
@@ -320,11 +320,13 @@ async def test_pat_never_shown(caplog: pytest.LogCaptureFixture) -> None:
                 await call()
             errors.append(info.value)
         texts = [repr(client), repr(client._core), repr(client._core.transport)]
-    async with Loopback(scripted(Hang())) as server:
-        async with client_for(server, timeout=Timeout(total=0.3), retry=fast_retry(0)) as client:
-            with pytest.raises(ClarifaiError) as info:
-                await client.list_workflows()
-            errors.append(info.value)
+    async with (
+        Loopback(scripted(Hang())) as server,
+        client_for(server, timeout=Timeout(total=0.3), retry=fast_retry(0)) as client,
+    ):
+        with pytest.raises(ClarifaiError) as info:
+            await client.list_workflows()
+        errors.append(info.value)
     async with Client(PAT, base_url=_refused_url(), app_id="a", retry=fast_retry(0)) as client:
         with pytest.raises(ClarifaiError) as info:
             await client.list_workflows()

@@ -127,3 +127,20 @@ async def test_generate_wire_format(fake_clarifai: FakeClarifai) -> None:
     frames = [msgspec.json.decode(line) for line in lines]
     assert all(set(f) == {"result"} for f in frames)
     assert frames[0]["result"]["status"]["req_id"]
+
+
+async def test_early_break_closes_the_stream(
+    clarifai_client: Client, fake_clarifai: FakeClarifai
+) -> None:
+    import asyncio
+
+    fake_clarifai.generate_chunks, fake_clarifai.generate_pace = 50, 0.01
+    request = types.PostModelOutputsRequest(model_id="llm", inputs=[_text("hi")])
+    async with clarifai_client.generate_model_outputs(request) as stream:
+        async for _ in stream:
+            break
+    for _ in range(100):
+        if fake_clarifai.client_disconnects:
+            break
+        await asyncio.sleep(0.01)
+    assert fake_clarifai.client_disconnects == 1

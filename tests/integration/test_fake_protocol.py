@@ -157,3 +157,20 @@ async def test_requests_per_second(clarifai_client: Client, fake_clarifai: FakeC
     fake_clarifai._per_second = {k - 5: v for k, v in fake_clarifai._per_second.items()}
     rates = fake_clarifai.requests_per_second()
     assert sum(rates) == 3 and len(rates) >= 5
+
+
+async def test_body_size_limit() -> None:
+    from aioclarifai import BadRequestError
+
+    async with FakeClarifai(max_body_size=1000) as fake, Client(
+        base_url=fake.url, pat=fake.pat, app_id="a", max_retries=0
+    ) as client:  # fmt: skip
+        small = await client.post_uploads(uploads=[types.Upload(content_length=5000)])
+        upload_id = small.uploads[0].id
+        with pytest.raises(BadRequestError) as info:
+            await client.put_upload_content_parts(
+                upload_id=upload_id,
+                content_parts=[types.UploadContentPart(part_number=1, data=b"x" * 2000)],
+            )
+        assert (info.value.http_status, info.value.code) == (413, 11102)
+        assert fake.requests[-1].body is None and fake.requests[-1].body_size > 2000

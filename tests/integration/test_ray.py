@@ -80,7 +80,8 @@ def test_every_row_once_in_order_with_errors_in_their_column(ray_local: None) ->
                 "app_id": "app",
                 "base_url": fake.url,
             },
-            concurrency=2,
+            compute=ray.data.ActorPoolStrategy(size=2),
+            num_cpus=0.5,
             batch_size=100,
             batch_format="pandas",
         )
@@ -112,7 +113,8 @@ def test_shared_rate_budget_is_respected(ray_local: None) -> None:
                 "rate_limiter": limiter,
                 "max_batch_size": 4,  # 40 requests at least
             },
-            concurrency=2,
+            compute=ray.data.ActorPoolStrategy(size=2),
+            num_cpus=0.5,
             batch_size=40,
             batch_format="pandas",
         )
@@ -209,5 +211,28 @@ def test_cli_engine_same_records_and_resume_exactly_once(ray_local: None, tmp_pa
         assert stats.skipped == 150 and stats.done == 250
         ids = [msgspec.json.decode(line)["id"] for line in output.read_bytes().splitlines()]
         assert sorted(ids) == sorted(one_machine)  # every input exactly once
+    finally:
+        fake.stop()
+
+
+def test_cli_batch_engine_ray(
+    ray_local: None, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from aioclarifai.cli import main
+
+    fake = FakeProcess()
+    try:
+        inputs = tmp_path / "in.txt"
+        inputs.write_text("".join(f"text {i}\n" for i in range(120)) + "please fail\n")
+        out = tmp_path / "out.jsonl"
+        argv = [
+            *("batch", "general", str(inputs), "-o", str(out), "--engine", "ray", "-q"),
+            *("--pat", "ray-pat", "--app-id", "app", "--base-url", fake.url, "--rate", "50"),
+        ]
+        assert main(argv) == 1  # one input failed
+        ids = [msgspec.json.decode(line)["id"] for line in out.read_bytes().splitlines()]
+        assert sorted(ids) == sorted(f"line-{n}" for n in range(1, 122))
+        assert "120 succeeded, 1 failed" in capsys.readouterr().out
+        assert main([*argv[:8], "--actors", "0", *argv[8:]]) == 2
     finally:
         fake.stop()

@@ -6,7 +6,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 
@@ -23,6 +23,7 @@ from .test_client_servers import (
     fast_retry,
     scripted,
     status_body,
+    wait_until,
 )
 
 
@@ -100,8 +101,7 @@ async def test_pool_timeout_is_reported_as_pool() -> None:
         client_for(server, timeout=timeout, max_connections=1) as client,
     ):
         holder = asyncio.create_task(client.list_workflows())
-        while not server.requests:
-            await asyncio.sleep(0.005)
+        await wait_until(lambda: bool(server.requests))
         started = time.monotonic()
         with pytest.raises(APITimeoutError) as info:
             await client.list_workflows()
@@ -126,10 +126,8 @@ def unreachable_server() -> Iterator[str]:
     for _ in range(4):
         sock = socket.socket()
         sock.setblocking(False)
-        try:
+        with suppress(BlockingIOError):
             sock.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(sock)
     try:
         yield f"http://127.0.0.1:{port}"

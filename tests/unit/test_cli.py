@@ -60,6 +60,8 @@ def test_batch_checks_files_before_any_io(
     assert "pass --resume" in _one_line_error(capsys)
     assert main(["batch", "m", str(inputs), "-o", str(inputs)]) == 2
     assert "different files" in _one_line_error(capsys)
+    assert main(["batch", "m", str(inputs), "-o", str(tmp_path / "nodir" / "o.jsonl")]) == 2
+    assert "no such directory" in _one_line_error(capsys)
     out.unlink()
     assert main(["batch", "m", str(inputs), "-o", str(out), "--batch-size", "129"]) == 2
     assert "between 1 and 128" in _one_line_error(capsys)

@@ -177,7 +177,7 @@ def test_config_validation() -> None:
         RetryConfig(max_retries=-1)
     with pytest.raises(ValueError, match="initial_backoff"):
         RetryConfig(initial_backoff=-0.1)
-    with pytest.raises(ValueError, match="Timeout.read"):
+    with pytest.raises(ValueError, match=r"Timeout\.read"):
         Timeout(read=0)
     with pytest.raises(ValueError, match="timeout"):
         Timeout.of(-1)
