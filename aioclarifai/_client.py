@@ -159,8 +159,9 @@ class Client(Operations):
 
     # -- the core call used by every generated operation -------------------------------
 
-    async def _call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> RespT:
-        return await self._core.call(endpoint, request)
+    def _call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> Awaitable[RespT]:
+        # A plain def: the operation method awaits the core's coroutine directly.
+        return self._core.call(endpoint, request)
 
     def _stream(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> ResponseStream[RespT]:
         from ._streaming import ResponseStream

@@ -25,8 +25,8 @@ import msgspec
 from . import _decode
 from ._config import RetryConfig, Settings, Timeout
 from ._endpoint import Endpoint
-from ._errors import APIStatusError, ClarifaiError, ServerError, redact, status_error_class
-from ._requests import BuiltRequest, build_request, with_app_defaults
+from ._errors import APIStatusError, ClarifaiError, redact, status_error_class
+from ._requests import BuiltRequest, build_request
 from ._retry import parse_retry_after, retry_delay
 from ._transport import ClientState, RawResponse, StreamingResponse, Transport
 
@@ -131,9 +131,7 @@ class Core:
 
     def prepare(self, endpoint: Endpoint[Any, Any], request: Any) -> BuiltRequest:
         """Apply user/app defaults and build the wire request (raises ``ValueError`` early)."""
-        if hasattr(request, "user_app_id"):
-            request = with_app_defaults(request, self.settings.user_id, self.settings.app_id)
-        return build_request(endpoint, request)
+        return build_request(endpoint, request, self.settings.user_id, self.settings.app_id)
 
     # -- unary -------------------------------------------------------------------
 
@@ -205,22 +203,40 @@ class Core:
             resp = await self.transport.open_stream(
                 built.method, built.path_and_query, built.body, self.timeout, endpoint.name
             )
-            if 200 <= resp.status < 300:
-                return resp
-            try:
-                body = await resp.read_all(endpoint.name)
-            finally:
-                resp.close()
-            interpret(endpoint, RawResponse(resp.status, resp.headers, body), self._secret_bytes)
-            raise ServerError(
-                code=0, http_status=resp.status, operation=endpoint.name,
-                description="unexpected answer to a stream request", details=snippet(body),
-            )  # fmt: skip
         except ClarifaiError as exc:
             error = redact(exc, self._secret)
+        else:
+            if 200 <= resp.status < 300:
+                if watched:
+                    try:
+                        await self._observe(
+                            endpoint, built, attempt=attempt, t0=t0, http_status=resp.status,
+                            code=0, req_id="",
+                        )  # fmt: skip
+                    except BaseException:
+                        resp.close()
+                        raise
+                return resp
+            error = redact(await self._stream_error(endpoint, resp), self._secret)
         if watched:
             await self._observe_error(endpoint, built, attempt, t0, error)
         raise error
+
+    async def _stream_error(
+        self, endpoint: Endpoint[Any, Any], resp: StreamingResponse
+    ) -> ClarifaiError:
+        """The typed error a non-2xx answer to a stream request stands for."""
+        try:
+            body = await resp.read_all(endpoint.name)
+        except ClarifaiError as exc:
+            return exc
+        finally:
+            resp.close()
+        try:
+            interpret(endpoint, RawResponse(resp.status, resp.headers, body), self._secret_bytes)
+        except ClarifaiError as exc:
+            return exc
+        raise AssertionError("interpret() raises for every non-2xx answer")  # pragma: no cover
 
     def retry_delay(
         self, endpoint: Endpoint[Any, Any], error: ClarifaiError, attempt: int

@@ -38,7 +38,7 @@ class Operations:
 
     __slots__ = ()
 
-    async def _call(self, endpoint: Endpoint[_Req, _Resp], request: _Req) -> _Resp:
+    def _call(self, endpoint: Endpoint[_Req, _Resp], request: _Req) -> Awaitable[_Resp]:
         raise NotImplementedError
 
     def _stream(self, endpoint: Endpoint[_Req, _Resp], request: _Req) -> ResponseStream[_Resp]:

@@ -14,12 +14,10 @@ from urllib.parse import quote
 import msgspec
 
 from ._endpoint import Endpoint, PathTemplate
-from .types import UserAppIDSet
 
 __all__ = ["BuiltRequest", "build_request", "quote_segment"]
 
 _encoder = msgspec.json.Encoder()
-_MISSING = object()
 
 
 @functools.lru_cache(maxsize=4096)
@@ -40,21 +38,6 @@ class BuiltRequest(msgspec.Struct, gc=False):
     body: bytes | None
 
 
-def with_app_defaults(request: Any, user_id: str, app_id: str) -> Any:
-    """Fill ``user_app_id`` from the client's defaults where the request left it unset."""
-    uai = request.user_app_id
-    if uai is None:
-        return msgspec.structs.replace(
-            request, user_app_id=UserAppIDSet(user_id=user_id, app_id=app_id)
-        )
-    if not uai.user_id or not uai.app_id:
-        return msgspec.structs.replace(
-            request,
-            user_app_id=UserAppIDSet(user_id=uai.user_id or user_id, app_id=uai.app_id or app_id),
-        )
-    return request
-
-
 def _get(obj: Any, path: tuple[str, ...]) -> Any:
     for name in path:
         obj = getattr(obj, name, None)
@@ -63,31 +46,81 @@ def _get(obj: Any, path: tuple[str, ...]) -> Any:
     return obj
 
 
-def _choose_template(endpoint: Endpoint[Any, Any], request: Any) -> tuple[PathTemplate, list[str]]:
-    for template in endpoint.templates:
-        values = [_get(request, f) for f in template.fields]
-        if all(values):
-            return template, values
-    # Name the first empty field of the least specific template.
-    last = endpoint.templates[-1]
-    for f in last.fields:
-        if not _get(request, f):
-            name = ".".join(f)
-            hint = " (pass app_id= to Client or set CLARIFAI_APP_ID)" if f[-1] == "app_id" else ""
-            raise ValueError(f"{endpoint.name}: {name} must be set{hint}")
+class _Plan:
+    """A path template compiled for one request type: how to read and clear its fields."""
+
+    __slots__ = ("clear", "template")
+
+    def __init__(self, template: PathTemplate, request_type: type) -> None:
+        self.template = template
+        defaults = _defaults(request_type)
+        clear: dict[str, Any] = {}
+        nested: dict[str, set[str]] = {}
+        for path in template.fields:
+            if len(path) == 1:
+                clear[path[0]] = defaults[path[0]]
+            else:
+                nested.setdefault(path[0], set()).add(path[1])
+        for parent, subs in nested.items():
+            # Clarifai's nested path fields (user_app_id.user_id/app_id) cover their
+            # whole message, so the message is left out of the body altogether.
+            if not set(_defaults(_field_struct_type(request_type, parent))) <= subs:
+                raise NotImplementedError(f"{template.template}: {parent} is only partly a path")
+            clear[parent] = None
+        #: Path fields reset in one ``replace``, so they are not sent twice.
+        self.clear = clear
+
+
+def _field_struct_type(cls: type, name: str) -> type:
+    for f in msgspec.structs.fields(cls):
+        if f.name == name:
+            args = [a for a in getattr(f.type, "__args__", (f.type,)) if a is not type(None)]
+            return args[0]  # type: ignore[no-any-return]
+    raise KeyError(name)
+
+
+_PLANS: dict[int, tuple[_Plan, ...]] = {}
+
+
+def _plans(endpoint: Endpoint[Any, Any]) -> tuple[_Plan, ...]:
+    plans = _PLANS.get(id(endpoint))
+    if plans is None:
+        plans = tuple(_Plan(t, endpoint.request_type) for t in endpoint.templates)
+        _PLANS[id(endpoint)] = plans
+    return plans
+
+
+def _path_values(plan: _Plan, request: Any, user_id: str, app_id: str) -> list[Any] | None:
+    values: list[Any] = []
+    for path in plan.template.fields:
+        if path[0] == "user_app_id":
+            # The request's own user/app, else the client's defaults.
+            value = _get(request, path) or (user_id if path[1] == "user_id" else app_id)
+        elif len(path) == 1:
+            value = getattr(request, path[0])
+        else:
+            value = _get(request, path)
+        if not value:
+            return None
+        values.append(value)
+    return values
+
+
+def _missing_field(endpoint: Endpoint[Any, Any], request: Any, user_id: str, app_id: str) -> str:
+    """A clear message naming the first empty field of the least specific template."""
+    last = _plans(endpoint)[-1]
+    for path in last.template.fields:
+        value = (
+            _get(request, path) or (user_id if path[1] == "user_id" else app_id)
+            if path[0] == "user_app_id"
+            else _get(request, path)
+        )
+        if not value:
+            hint = (
+                " (pass app_id= to Client or set CLARIFAI_APP_ID)" if path[-1] == "app_id" else ""
+            )
+            return f"{endpoint.name}: {'.'.join(path)} must be set{hint}"
     raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _clear(obj: Any, path: tuple[str, ...]) -> Any:
-    """``obj`` with the field at ``path`` reset to its default; empty parents become absent."""
-    head = path[0]
-    if len(path) == 1:
-        default = _default_of(type(obj), head)
-        return msgspec.structs.replace(obj, **{head: default})
-    child = _clear(getattr(obj, head), path[1:])
-    if child == type(child)():
-        child = None
-    return msgspec.structs.replace(obj, **{head: child})
 
 
 @functools.cache
@@ -101,27 +134,36 @@ def _defaults(cls: type) -> dict[str, Any]:
     return out
 
 
-def _default_of(cls: type, name: str) -> Any:
-    return _defaults(cls)[name]
+def build_request(
+    endpoint: Endpoint[Any, Any], request: Any, user_id: str = "me", app_id: str = ""
+) -> BuiltRequest:
+    """Path, query and body for ``request``.
 
-
-def build_request(endpoint: Endpoint[Any, Any], request: Any) -> BuiltRequest:
-    """Path, query and body for ``request`` (whose ``user_app_id`` is already filled)."""
-    if not isinstance(request, endpoint.request_type):
+    The most specific path whose fields are all set is used; an unset
+    ``user_app_id`` (or an empty part of it) takes ``user_id`` / ``app_id``.
+    Raises ``TypeError`` for a request of the wrong type and ``ValueError``
+    naming the missing field, before any I/O.
+    """
+    if type(request) is not endpoint.request_type and not isinstance(
+        request, endpoint.request_type
+    ):
         raise TypeError(
             f"{endpoint.name} takes a {endpoint.request_type.__name__}, "
             f"not {type(request).__name__}"
         )
-    template, values = _choose_template(endpoint, request)
-    lits = template.literals
+    for plan in _plans(endpoint):
+        values = _path_values(plan, request, user_id, app_id)
+        if values is not None:
+            break
+    else:
+        raise ValueError(_missing_field(endpoint, request, user_id, app_id))
+    lits = plan.template.literals
     parts = [lits[0]]
     for value, lit in zip(values, lits[1:], strict=True):
         parts.append(quote_segment(value if isinstance(value, str) else str(value)))
         parts.append(lit)
     path = "".join(parts)
-    rest = request
-    for f in template.fields:
-        rest = _clear(rest, f)
+    rest = msgspec.structs.replace(request, **plan.clear)
     if endpoint.body:
         return BuiltRequest(endpoint.http_method, path, _encoder.encode(rest))
     query = encode_query(msgspec.to_builtins(rest), endpoint.name)

@@ -415,23 +415,15 @@ class Transport:
         budget = self._budget
         if session is None or budget is None or asyncio.get_running_loop() is not self._loop:
             session, budget = self._open()
-        if budget.try_take():
+        if not budget.try_take():
+            if deadline is None and timeout.total is not None:
+                deadline = time.monotonic() + timeout.total
+            await self._wait_for_slot(budget, timeout, deadline, operation)
+        try:
             # One Timeout per client is the rule: remember its aiohttp twin.
             ct = self._unary_ct if timeout is self._unary_timeout else self._unary(timeout)
             if deadline is not None:
                 ct = _until(ct, deadline, operation)
-        else:
-            if deadline is None and timeout.total is not None:
-                deadline = time.monotonic() + timeout.total
-            await self._wait_for_slot(budget, timeout, deadline, operation)
-            ct = self._unary(timeout)
-            if deadline is not None:
-                try:
-                    ct = _until(ct, deadline, operation)
-                except BaseException:
-                    budget.give()
-                    raise
-        try:
             async with session.request(
                 method,
                 self.url(path_and_query),

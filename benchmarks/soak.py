@@ -59,7 +59,8 @@ THROTTLED = json.dumps(
 ).encode()
 _RST = b"\x01\x00\x00\x00\x00\x00\x00\x00"  # struct linger {on, 0 s}: close with an RST
 
-TIMEOUT = Timeout(total=5.0, connect=2.0, read=0.5, pool=30.0)
+BUDGET = 5.0
+TIMEOUT = Timeout(total=BUDGET, connect=2.0, read=0.5, pool=30.0)
 RETRY = RetryConfig(max_retries=3, initial_backoff=0.02, max_backoff=0.2)
 
 
@@ -164,12 +165,16 @@ async def soak(url: str, calls: int, concurrency: int) -> dict[str, Any]:
     outcomes: collections.Counter[str] = collections.Counter()
     retries: collections.Counter[str] = collections.Counter()
     final: collections.Counter[str] = collections.Counter()
+    post_retries: collections.Counter[str] = collections.Counter()
     hangs = 0
     latencies: list[float] = []
 
     def on_response(event: ResponseEvent) -> None:
         if event.error is not None:
-            (retries if event.retry_delay is not None else final)[fault_of(event.error)] += 1
+            fault = fault_of(event.error)
+            (retries if event.retry_delay is not None else final)[fault] += 1
+            if event.retry_delay is not None and event.operation == "PostWorkflows":
+                post_retries[fault] += 1
 
     workflow = types.Workflow(id="soak")
     async with Client(
@@ -193,8 +198,8 @@ async def soak(url: str, calls: int, concurrency: int) -> dict[str, Any]:
                     else client.list_workflows(per_page=10)
                 )
                 try:
-                    # The watchdog: the client's own budget is TIMEOUT.total.
-                    await asyncio.wait_for(call, TIMEOUT.total + 5.0)
+                    # The watchdog: the client's own budget is BUDGET.
+                    await asyncio.wait_for(call, BUDGET + 5.0)
                     outcomes["success"] += 1
                 except asyncio.TimeoutError:
                     hangs += 1
@@ -216,6 +221,7 @@ async def soak(url: str, calls: int, concurrency: int) -> dict[str, Any]:
         "outcomes": outcomes,
         "retries": retries,
         "final": final,
+        "post_retries": post_retries,
         "hangs": hangs,
         "in_use": in_use,
         "acquired": acquired,
@@ -274,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  server saw {stats['requests']} requests")
     print(_row("faults injected by the server:", stats["injected"]))
     print(_row("retries made by the client:", result["retries"]))
+    print(_row("  of which post_workflows:", result["post_retries"]))
     print(_row("attempts that ended their call:", result["final"]))
     print(
         "  (a reset before any answer on a reused keep-alive connection is retried once\n"

@@ -434,7 +434,7 @@ def render_operations(ops: list[Operation]) -> str:
         "class Operations:\n"
         '    """The 50 Clarifai operations; mixed into :class:`aioclarifai.Client`."""\n\n'
         "    __slots__ = ()\n\n"
-        "    async def _call(self, endpoint: Endpoint[_Req, _Resp], request: _Req) -> _Resp:\n"
+        "    def _call(self, endpoint: Endpoint[_Req, _Resp], request: _Req) -> Awaitable[_Resp]:\n"
         "        raise NotImplementedError\n\n"
         "    def _stream(\n"
         "        self, endpoint: Endpoint[_Req, _Resp], request: _Req\n"

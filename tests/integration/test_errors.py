@@ -53,16 +53,22 @@ async def test_429_retry_after_then_success() -> None:
 
 
 async def test_retry_after_ms_and_http_date() -> None:
-    in_ms = Reply(429, status_body(11005), {"retry-after-ms": "150"})
-    when = email.utils.formatdate(time.time() + 1.5, usegmt=True)  # whole seconds: 0.5-1.5 s
-    as_date = Reply(503, b"<html>maintenance</html>", {"Retry-After": when})
-    handler = scripted(in_ms, as_date, Reply())
+    def handler(seen: Seen) -> Reply:
+        n = len(server.requests)
+        if n == 1:
+            return Reply(429, status_body(11005), {"retry-after-ms": "150"})
+        if n == 2:
+            # An HTTP date has whole seconds: 2 s ahead means a wait of 1-2 s.
+            when = email.utils.formatdate(time.time() + 2, usegmt=True)
+            return Reply(503, b"<html>maintenance</html>", {"Retry-After": when})
+        return Reply()
+
     async with Loopback(handler) as server, client_for(server) as client:
         started = time.monotonic()
         await client.list_workflows()
         elapsed = time.monotonic() - started
     assert len(server.requests) == 3
-    assert elapsed >= 0.15 + 0.4
+    assert elapsed >= 0.15 + 1.0
 
 
 async def test_retry_after_above_the_cap_raises_at_once() -> None:
@@ -336,3 +342,21 @@ async def test_pat_never_shown(caplog: pytest.LogCaptureFixture) -> None:
     texts.append(caplog.text)
     assert all(PAT not in text for text in texts)
     assert "***" in str(errors[0])  # the echo was blanked, not dropped
+
+
+async def test_stream_open_errors_are_typed_and_observed() -> None:
+    events: list[ResponseEvent] = []
+    body = status_body(21200, "Model does not exist")
+    async with (
+        Loopback(scripted(Reply(404, body))) as server,
+        client_for(server, on_response=events.append) as client,
+    ):
+        with pytest.raises(NotFoundError) as info:
+            async with client.generate_model_outputs(model_id="m") as stream:
+                async for _ in stream:
+                    pass
+        assert client.connections_in_use == 0
+    assert info.value.code == 21200
+    assert len(server.requests) == 1
+    assert [(e.http_status, e.code) for e in events] == [(404, 21200)]
+    assert isinstance(events[0].error, NotFoundError)

@@ -173,3 +173,15 @@ async def test_with_options_overrides_per_call() -> None:
         with pytest.raises(ServerError):
             await client.list_workflows()
         assert len(server.requests) == 5  # the client itself still retries twice
+
+
+async def test_attempt_past_the_deadline_gives_its_slot_back() -> None:
+    async with Loopback(scripted(Reply())) as server, client_for(server) as client:
+        await client.list_workflows()
+        transport = client._core.transport
+        past = time.monotonic() - 0.01
+        with pytest.raises(APITimeoutError) as info:
+            await transport.send("GET", "/v2/x", None, Timeout(), "Op", deadline=past)
+        assert info.value.kind == "total"
+        assert client.connections_in_use == 0
+        assert len(server.requests) == 1

@@ -9,7 +9,7 @@ import msgspec
 import pytest
 
 from aioclarifai import Client, types
-from aioclarifai._requests import build_request, encode_query, quote_segment, with_app_defaults
+from aioclarifai._requests import build_request, encode_query, quote_segment
 from aioclarifai._transport import ClientState
 from aioclarifai.endpoints import ENDPOINTS
 
@@ -174,12 +174,12 @@ async def test_value_errors_come_before_any_io() -> None:
 
 
 def test_user_app_id_defaults() -> None:
-    unset = with_app_defaults(types.ListTasksRequest(), "me", "app")
-    assert unset.user_app_id == types.UserAppIDSet(user_id="me", app_id="app")
+    endpoint = ENDPOINTS["list_tasks"]
+    unset = build_request(endpoint, types.ListTasksRequest(), "me", "app")
+    assert unset.path_and_query == "/v2/users/me/apps/app/tasks"
     partial = types.ListTasksRequest(user_app_id=types.UserAppIDSet(app_id="other"))
-    assert with_app_defaults(partial, "me", "app").user_app_id == types.UserAppIDSet(
-        user_id="me", app_id="other"
-    )
+    built = build_request(endpoint, partial, "me", "app")
+    assert built.path_and_query == "/v2/users/me/apps/other/tasks"
     full = types.ListTasksRequest(user_app_id=types.UserAppIDSet(user_id="u", app_id="a"))
-    assert with_app_defaults(full, "me", "app") is full
+    assert build_request(endpoint, full, "me", "app").path_and_query == "/v2/users/u/apps/a/tasks"
     assert partial.user_app_id == types.UserAppIDSet(app_id="other")  # the input is untouched
