@@ -29,6 +29,7 @@ from ._errors import (
     StreamError,
 )
 from ._generate import TextStream
+from ._pagination import Page, Paginator
 from ._streaming import ResponseStream
 from ._transport import ClientState
 from ._uploads import UploadError
@@ -50,6 +51,8 @@ __all__ = [
     "ModelNotReadyError",
     "NotFoundError",
     "OutputError",
+    "Page",
+    "Paginator",
     "PermissionDeniedError",
     "RateLimitError",
     "RequestEvent",

@@ -239,9 +239,7 @@ class Batcher:
         )
         if not self._enabled:
             return await self._predict_alone(lane, input)
-        if self._queued < self._max_queue and not self._admission:
-            self._queued += 1
-        else:
+        if not self._try_reserve():
             await self._admit()
         return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
 
@@ -318,14 +316,7 @@ class Batcher:
         try:
             while True:
                 while pending and pending[0].done():
-                    fut = pending.popleft()
-                    exc = fut.exception()
-                    if exc is None:
-                        yield fut.result()
-                    elif return_exceptions and isinstance(exc, Exception):
-                        yield exc
-                    else:
-                        raise exc
+                    yield _result(pending.popleft(), return_exceptions)
                 if not exhausted and len(pending) < concurrency:
                     item = await pull()
                     if item is _END:
@@ -364,13 +355,7 @@ class Batcher:
                 while completed:
                     fut = completed.popleft()
                     outstanding.discard(fut)
-                    exc = fut.exception()
-                    if exc is None:
-                        yield fut.result()
-                    elif return_exceptions and isinstance(exc, Exception):
-                        yield exc
-                    else:
-                        raise exc
+                    yield _result(fut, return_exceptions)
                 if not exhausted and len(outstanding) < concurrency:
                     item = await pull()
                     if item is _END:
@@ -399,9 +384,7 @@ class Batcher:
             return fut
         if self._closed:
             raise RuntimeError(_CLOSED)
-        if self._queued < self._max_queue and not self._admission:
-            self._queued += 1
-        else:
+        if not self._try_reserve():
             await self._admit()
         return self._enqueue(self._lanes.setdefault(lane.key, lane), item)
 
@@ -498,6 +481,13 @@ class Batcher:
             model=model,
             runner_selector=runner_selector,
         )
+
+    def _try_reserve(self) -> bool:
+        """Reserve a queue slot if one is free and nobody waits before us (never awaits)."""
+        if self._queued < self._max_queue and not self._admission:
+            self._queued += 1
+            return True
+        return False
 
     async def _admit(self) -> None:
         """Wait for room in the queue; on return one slot is reserved for the caller."""
@@ -651,6 +641,16 @@ def _fail(futures: list[Future[types.Output]], error: BaseException) -> None:
     for fut in futures:
         if not fut.done():
             fut.set_exception(error)
+
+
+def _result(fut: Future[types.Output], return_exceptions: bool) -> types.Output | Exception:
+    """A done predict's output or its error (returned if ``return_exceptions``, else raised)."""
+    exc = fut.exception()
+    if exc is None:
+        return fut.result()
+    if return_exceptions and isinstance(exc, Exception):
+        return exc
+    raise exc
 
 
 def _withdraw(futures: Iterable[Future[types.Output]]) -> None:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from . import types
     from ._batching import BatchConfig, Batcher
     from ._endpoint import Endpoint
+    from ._generate import TextStream
     from ._pagination import Paginator
     from ._streaming import ResponseStream
     from ._uploads import Source
@@ -132,11 +133,21 @@ class Client(Operations):
         await self.aclose()
 
     async def aclose(self) -> None:
-        """Flush pending batched predicts, then close every connection. Idempotent."""
+        """Flush pending batched predicts, then close every connection. Idempotent.
+
+        The pool is closed even when ``aclose`` itself is cancelled (say, by a
+        timeout around it) while predicts are being flushed. Closing from
+        another event loop than the client's is a ``RuntimeError`` that
+        changes nothing.
+        """
         root = self._root()
-        if root._batcher is not None:
-            await root._batcher.aclose()
-        await self._core.transport.aclose()
+        transport = self._core.transport
+        transport.check_loop()  # before the batcher: a refused close must leave it usable
+        try:
+            if root._batcher is not None:
+                await root._batcher.aclose()
+        finally:
+            await transport.aclose()
 
     def with_options(
         self, *, timeout: Timeout | float | None = None, max_retries: int | None = None
@@ -253,8 +264,15 @@ class Client(Operations):
         user_app_id: types.UserAppIDSet | None = None,
         inference_params: dict[str, Any] | None = None,
         model: types.Model | None = None,
-    ) -> Any:
-        """Stream a generation as text deltas (see :class:`aioclarifai.TextStream`)."""
+    ) -> TextStream:
+        """Stream a generation of ``model_id`` for ``prompt`` as text deltas.
+
+        ``async with client.generate("llm", "Write a haiku") as stream: async for
+        delta in stream: ...`` — nothing is sent until the stream is entered or
+        iterated; bad arguments raise here. ``inference_params`` (temperature,
+        max_tokens, ...) go to the model's output info. See :class:`TextStream`
+        for the full chunks and token counts.
+        """
         from ._generate import TextStream
 
         return TextStream.create(

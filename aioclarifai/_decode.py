@@ -81,10 +81,9 @@ def _shape(tp: Any) -> tuple[str, type | None]:
 
 def _fix_value(value: Any, enum_cls: type | None) -> Any:
     if enum_cls is not None and isinstance(value, str) and not value.lstrip("-").isdigit():
-        try:
-            return int(getattr(enum_cls, value))
-        except AttributeError:
-            return value  # unknown name: let the typed pass report it
+        # Members only: getattr would also find "mro", "__class__", ... and int() them.
+        member = enum_cls.__members__.get(value)  # type: ignore[attr-defined]
+        return value if member is None else int(member)  # unknown: the typed pass reports it
     return value
 
 

@@ -14,11 +14,13 @@ The tree::
     │   ├── ModelNotReadyError          21351 deploying, 21354 busy, 21355 loading
     │   └── ServerError                 10030 try again, 98xxx/99xxx, 5xx, unreadable bodies
     ├── StreamError                     an error frame inside a streamed answer
-    └── OutputError                     one input of a batch failed (``predict``)
+    ├── OutputError                     one input of a batch failed (``predict``)
+    └── UploadError                     an upload failed (68002-68006) or never finished
 
 Classification reads the body's ``status.code`` first and the HTTP status
 second; every code lands in some family. ``asyncio.CancelledError`` is never
 caught or converted. No message, repr or log line contains the PAT.
+``UploadError`` lives with the upload helpers (:mod:`aioclarifai._uploads`).
 """
 
 from __future__ import annotations

@@ -288,7 +288,13 @@ class TextStream:
     def _absorb(self, chunk: GenerateResponse) -> str:
         self.last_chunk = chunk
         if self.on_chunk is not None:
-            self.on_chunk(chunk)
+            try:
+                self.on_chunk(chunk)
+            except BaseException:
+                # The iteration fails here, like a failed chunk: drop the connection
+                # now rather than leave it to the garbage collector.
+                self._stream._finish()
+                raise
         if not chunk.outputs:
             return ""
         output = chunk.outputs[0]

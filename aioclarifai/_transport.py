@@ -253,7 +253,6 @@ class Transport:
         pat: str,
         max_connections: int,
         max_keepalive: float,
-        trust_env: bool = False,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
@@ -261,7 +260,6 @@ class Transport:
         self._pat = pat
         self._max_connections = max_connections
         self._keepalive = max_keepalive
-        self._trust_env = trust_env
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._budget: ConnectionBudget | None = None
@@ -297,7 +295,6 @@ class Transport:
         self._session = session = aiohttp.ClientSession(
             connector=connector,
             headers={"Authorization": f"Key {self._pat}", "User-Agent": USER_AGENT},
-            trust_env=self._trust_env,
             auto_decompress=True,
         )
         self._loop = loop
@@ -314,10 +311,7 @@ class Transport:
         """
         if self.state is ClientState.CLOSED:
             return
-        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
-            raise RuntimeError(
-                "this Client is bound to the event loop that first used it; close it from that loop"
-            )
+        self.check_loop()
         self.state = ClientState.CLOSED
         session, self._session = self._session, None
         if self._budget is not None:
@@ -329,6 +323,13 @@ class Transport:
                 if proto.transport is not None:
                     proto.transport.abort()
             await session.close()
+
+    def check_loop(self) -> None:
+        """Raise ``RuntimeError`` unless called from the loop the pool is bound to (if any)."""
+        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+            raise RuntimeError(
+                "this Client is bound to the event loop that first used it; close it from that loop"
+            )
 
     @property
     def connections_in_use(self) -> int:

@@ -14,6 +14,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, TypeVar
 
 import msgspec
@@ -259,6 +260,38 @@ def _default(cls: type, name: str) -> Any:
     raise KeyError(name)  # pragma: no cover
 
 
+V = TypeVar("V")
+
+
+def _find(store: dict[str, V], ident: str, code: int, what: str) -> V:
+    """``store[ident]``, or the 404 the live API answers for a missing ``what``."""
+    found = store.get(ident)
+    if found is None:
+        raise not_found(code, what, ident)
+    return found
+
+
+def _patch_each(
+    store: dict[str, Any], patches: Sequence[Any], find: Callable[[str], object], action: str
+) -> list[Any]:
+    """Patch the stored messages ``patches`` name by id; none changes unless all exist."""
+    for p in patches:
+        find(p.id)  # raises the resource's 404
+    out = []
+    for p in patches:
+        store[p.id] = patch_message(store[p.id], p, action)
+        out.append(store[p.id])
+    return out
+
+
+def _delete_each(store: dict[str, Any], ids: Sequence[str], find: Callable[[str], object]) -> None:
+    """Delete the entries ``ids`` name (an id listed twice is deleted once); all must exist."""
+    for ident in ids:
+        find(ident)  # raises the resource's 404
+    for ident in ids:
+        store.pop(ident, None)
+
+
 def _sorted(
     items: Iterable[S],
     *,
@@ -345,10 +378,7 @@ class FakeState:
         return _ok(t.MultiModuleResponse, modules=created)
 
     def _module(self, app: AppState, module_id: str) -> t.Module:
-        module = app.modules.get(module_id)
-        if module is None:
-            raise not_found(Code.MODULE_DOES_NOT_EXIST, "Module", module_id)
-        return module
+        return _find(app.modules, module_id, Code.MODULE_DOES_NOT_EXIST, "Module")
 
     def ListModules(self, req: t.ListModulesRequest) -> t.MultiModuleResponse:
         """Modules, newest first unless a sort is asked for; ``search``/``name`` filter."""
@@ -376,21 +406,14 @@ class FakeState:
     def PatchModules(self, req: t.PatchModulesRequest) -> t.MultiModuleResponse:
         """Merge, overwrite or remove fields of existing modules."""
         app = self.app(req.user_app_id)
-        for m in req.modules:
-            self._module(app, m.id)
-        out = []
-        for m in req.modules:
-            app.modules[m.id] = patch_message(app.modules[m.id], m, req.action)
-            out.append(app.modules[m.id])
+        out = _patch_each(app.modules, req.modules, partial(self._module, app), req.action)
         return _ok(t.MultiModuleResponse, modules=out)
 
     def DeleteModules(self, req: t.DeleteModulesRequest) -> t.BaseResponse:
         """Delete modules and their versions (404 if any is missing)."""
         app = self.app(req.user_app_id)
+        _delete_each(app.modules, req.ids, partial(self._module, app))
         for module_id in req.ids:
-            self._module(app, module_id)
-        for module_id in req.ids:
-            del app.modules[module_id]
             app.module_versions.pop(module_id, None)
         return _ok(t.BaseResponse)
 
@@ -401,10 +424,8 @@ class FakeState:
         return app.module_versions.setdefault(module_id, {})
 
     def _version(self, app: AppState, module_id: str, version_id: str) -> t.ModuleVersion:
-        version = self._versions(app, module_id).get(version_id)
-        if version is None:
-            raise not_found(Code.MODULE_DOES_NOT_EXIST, "Module version", version_id)
-        return version
+        versions = self._versions(app, module_id)
+        return _find(versions, version_id, Code.MODULE_DOES_NOT_EXIST, "Module version")
 
     def PostModuleVersions(self, req: t.PostModuleVersionsRequest) -> t.MultiModuleVersionResponse:
         """Create versions of a module (ids made up when absent)."""
@@ -464,22 +485,15 @@ class FakeState:
         """Merge, overwrite or remove fields of module versions."""
         app = self.app(req.user_app_id)
         versions = self._versions(app, req.module_id)
-        for v in req.module_versions:
-            self._version(app, req.module_id, v.id)
-        out = []
-        for v in req.module_versions:
-            versions[v.id] = patch_message(versions[v.id], v, req.action)
-            out.append(versions[v.id])
+        find = partial(self._version, app, req.module_id)
+        out = _patch_each(versions, req.module_versions, find, req.action)
         return _ok(t.MultiModuleVersionResponse, module_versions=out)
 
     def DeleteModuleVersions(self, req: t.DeleteModuleVersionsRequest) -> t.BaseResponse:
         """Delete module versions (404 if any is missing)."""
         app = self.app(req.user_app_id)
         versions = self._versions(app, req.module_id)
-        for vid in req.ids:
-            self._version(app, req.module_id, vid)
-        for vid in req.ids:
-            del versions[vid]
+        _delete_each(versions, req.ids, partial(self._version, app, req.module_id))
         return _ok(t.BaseResponse)
 
     # -- scopes and counts -----------------------------------------------------------
@@ -551,10 +565,7 @@ class FakeState:
         )
 
     def _search(self, app: AppState, search_id: str) -> t.Search:
-        search = app.searches.get(search_id)
-        if search is None:
-            raise not_found(Code.CONN_DOES_NOT_EXIST, "Search", search_id)
-        return search
+        return _find(app.searches, search_id, Code.CONN_DOES_NOT_EXIST, "Search")
 
     def ListSearches(self, req: t.ListSearchesRequest) -> t.MultiSearchResponse:
         """Saved searches, newest first."""
@@ -570,12 +581,7 @@ class FakeState:
     def PatchSearches(self, req: t.PatchSearchesRequest) -> t.MultiSearchResponse:
         """Merge, overwrite or remove fields of saved searches."""
         app = self.app(req.user_app_id)
-        for s in req.searches:
-            self._search(app, s.id)
-        out = []
-        for s in req.searches:
-            app.searches[s.id] = patch_message(app.searches[s.id], s, req.action)
-            out.append(app.searches[s.id])
+        out = _patch_each(app.searches, req.searches, partial(self._search, app), req.action)
         return _ok(t.MultiSearchResponse, searches=out)
 
     def DeleteSearch(self, req: t.DeleteSearchRequest) -> t.BaseResponse:
@@ -620,10 +626,7 @@ class FakeState:
     # -- tasks ------------------------------------------------------------------------------
 
     def _task(self, app: AppState, task_id: str) -> t.Task:
-        task = app.tasks.get(task_id)
-        if task is None:
-            raise not_found(Code.TASK_MISSING, "Task", task_id)
-        return task
+        return _find(app.tasks, task_id, Code.TASK_MISSING, "Task")
 
     def PostTasks(self, req: t.PostTasksRequest) -> t.MultiTaskResponse:
         """Create tasks (ids made up when absent), in progress."""
@@ -676,21 +679,14 @@ class FakeState:
     def PatchTasks(self, req: t.PatchTasksRequest) -> t.MultiTaskResponse:
         """Merge, overwrite or remove fields of tasks."""
         app = self.app(req.user_app_id)
-        for task in req.tasks:
-            self._task(app, task.id)
-        out = []
-        for task in req.tasks:
-            app.tasks[task.id] = patch_message(app.tasks[task.id], task, req.action)
-            out.append(app.tasks[task.id])
+        out = _patch_each(app.tasks, req.tasks, partial(self._task, app), req.action)
         return _ok(t.MultiTaskResponse, tasks=out)
 
     def DeleteTasks(self, req: t.DeleteTasksRequest) -> t.BaseResponse:
         """Delete tasks and their assignments."""
         app = self.app(req.user_app_id)
+        _delete_each(app.tasks, req.ids, partial(self._task, app))
         for task_id in req.ids:
-            self._task(app, task_id)
-        for task_id in req.ids:
-            del app.tasks[task_id]
             app.assignments.pop(task_id, None)
         return _ok(t.BaseResponse)
 
@@ -872,10 +868,7 @@ class FakeState:
     # -- uploads -------------------------------------------------------------------------------
 
     def _upload(self, app: AppState, upload_id: str) -> UploadState:
-        upload = app.uploads.get(upload_id)
-        if upload is None:
-            raise not_found(Code.CONN_DOES_NOT_EXIST, "Upload", upload_id)
-        return upload
+        return _find(app.uploads, upload_id, Code.CONN_DOES_NOT_EXIST, "Upload")
 
     def PostUploads(self, req: t.PostUploadsRequest) -> t.MultiUploadResponse:
         """Start uploads of ``content_length`` bytes (state 68000)."""
@@ -944,19 +937,13 @@ class FakeState:
     def DeleteUploads(self, req: t.DeleteUploadsRequest) -> t.BaseResponse:
         """Delete uploads and their bytes."""
         app = self.app(req.user_app_id)
-        for upload_id in req.ids:
-            self._upload(app, upload_id)
-        for upload_id in req.ids:
-            del app.uploads[upload_id]
+        _delete_each(app.uploads, req.ids, partial(self._upload, app))
         return _ok(t.BaseResponse)
 
     # -- workflows ------------------------------------------------------------------------------
 
     def _workflow(self, app: AppState, workflow_id: str) -> t.Workflow:
-        workflow = app.workflows.get(workflow_id)
-        if workflow is None:
-            raise not_found(Code.WORKFLOW_DOES_NOT_EXIST, "Workflow", workflow_id)
-        return workflow
+        return _find(app.workflows, workflow_id, Code.WORKFLOW_DOES_NOT_EXIST, "Workflow")
 
     def add_workflows(self, app: AppState, workflows: Iterable[t.Workflow]) -> list[t.Workflow]:
         """Store ``workflows`` (ids required and new) with creation times; return them."""
@@ -1010,12 +997,8 @@ class FakeState:
     def PatchWorkflows(self, req: t.PatchWorkflowsRequest) -> t.MultiWorkflowResponse:
         """Merge, overwrite or remove fields of workflows."""
         app = self.app(req.user_app_id)
-        for w in req.workflows:
-            self._workflow(app, w.id)
-        out = []
-        for w in req.workflows:
-            app.workflows[w.id] = patch_message(app.workflows[w.id], w, req.action)
-            out.append(app.workflows[w.id])
+        find = partial(self._workflow, app)
+        out = _patch_each(app.workflows, req.workflows, find, req.action)
         return _ok(t.MultiWorkflowResponse, workflows=out)
 
     def DeleteWorkflows(self, req: t.DeleteWorkflowsRequest) -> t.BaseResponse:
@@ -1024,10 +1007,7 @@ class FakeState:
         if req.delete_all:
             app.workflows.clear()
             return _ok(t.BaseResponse)
-        for workflow_id in req.ids:
-            self._workflow(app, workflow_id)
-        for workflow_id in req.ids:
-            del app.workflows[workflow_id]
+        _delete_each(app.workflows, req.ids, partial(self._workflow, app))
         return _ok(t.BaseResponse)
 
     # -- models ---------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
@@ -126,3 +127,41 @@ async def test_with_options_shares_the_pool() -> None:
             await task
         assert client.connections_in_use == 0
     assert PAT not in repr(client) + repr(view)
+
+
+PREDICTION = {"status": {"code": 10000}, "outputs": [{"status": {"code": 10000}}]}
+
+
+async def test_refused_close_from_another_loop_leaves_batching_usable() -> None:
+    async with Loopback(scripted(Reply(body=PREDICTION))) as server:
+        client = Client(PAT, base_url=server.url, app_id="app")
+        with other_loop() as loop:
+
+            def on_loop(coro: Any) -> Any:
+                return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+            await on_loop(client.predict("m", types.Input(id="a")))
+            with pytest.raises(RuntimeError, match="bound to the event loop"):
+                await client.aclose()
+            # The refused close changed nothing: predicts still go out.
+            out = await on_loop(client.predict("m", types.Input(id="b")))
+            assert out.input is not None and out.input.id == "b"
+            await on_loop(client.aclose())
+        assert state(client) is ClientState.CLOSED
+        assert len(server.requests) == 2
+
+
+async def test_cancelled_close_still_closes_the_pool() -> None:
+    async with Loopback(scripted(Hang())) as server:
+        client = Client(PAT, base_url=server.url, app_id="app")
+        predict = asyncio.create_task(client.predict("m", types.Input(id="a")))
+        await wait_until(lambda: bool(server.requests))
+        closing = asyncio.create_task(client.aclose())
+        await asyncio.sleep(0.01)  # aclose is now waiting for the batch in flight
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert state(client) is ClientState.CLOSED
+        assert client.connections_in_use == 0
+        with pytest.raises(RuntimeError, match="closed before this predict completed"):
+            await predict

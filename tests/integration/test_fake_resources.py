@@ -314,8 +314,13 @@ async def test_workflow_flow(clarifai_client: Client) -> None:
         await c.patch_workflows(workflows=[types.Workflow(id="missing")], action="merge")
     assert info.value.code == Code.WORKFLOW_DOES_NOT_EXIST
 
-    await c.delete_workflows(ids=["wf-0", "wf-1"])
+    with pytest.raises(NotFoundError):  # all or nothing: wf-0 stays
+        await c.delete_workflows(ids=["wf-0", "missing"])
+    await c.delete_workflows(ids=["wf-0", "wf-1", "wf-0"])  # a repeated id is no 500
     assert len((await c.list_workflows()).workflows) == 3
+    await c.post_modules(modules=[types.Module(id="mod")])
+    await c.delete_modules(ids=["mod", "mod"])
+    assert (await c.list_modules()).modules == []
     await c.delete_workflows(delete_all=True)
     assert (await c.list_workflows()).workflows == []
 

@@ -56,6 +56,16 @@ def test_unknown_enum_name_is_a_validation_error() -> None:
         decode(types.Status, '{"code": "NO_SUCH_CODE"}')
 
 
+@pytest.mark.parametrize("name", ["mro", "__class__", "__members__", "name"])
+def test_enum_class_attributes_are_not_member_names(name: str) -> None:
+    # Attributes of the enum class that are not members must fail validation like
+    # any unknown name, never leak a TypeError from int(<method>).
+    with pytest.raises(msgspec.ValidationError):
+        decode(types.Status, f'{{"code": "{name}"}}')
+    with pytest.raises(msgspec.ValidationError):
+        convert(types.Status, {"code": name})
+
+
 @pytest.mark.parametrize(
     ("wire", "expected"),
     [

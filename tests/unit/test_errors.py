@@ -56,6 +56,30 @@ def test_tree_matches_the_docstring() -> None:
         assert getattr(aioclarifai, cls.__name__) is cls
 
 
+def test_drawn_tree_is_the_real_tree() -> None:
+    # Every exported error is drawn, under its real base class.
+    doc = aioclarifai._errors.__doc__ or ""
+    drawn: dict[str, str] = {}
+    parents: list[tuple[int, str]] = []
+    for line in doc.split("The tree::", 1)[1].split("\n\n", 2)[1].splitlines():
+        name = line.lstrip(" │├└─").split()[0]
+        column = line.index(name)
+        while parents and parents[-1][0] >= column:
+            parents.pop()
+        drawn[name] = parents[-1][1] if parents else ""
+        parents.append((column, name))
+    exported = {
+        name: value
+        for name in aioclarifai.__all__
+        if isinstance(value := getattr(aioclarifai, name), type)
+        and issubclass(value, ClarifaiError)
+    }
+    assert set(drawn) == set(exported)
+    for name, parent in drawn.items():
+        base = exported[name].__bases__[0]
+        assert (base.__name__ if base is not Exception else "") == parent, name
+
+
 @pytest.mark.parametrize("code", [int(c) for c in types.StatusCode])
 def test_every_status_code_lands_in_a_family(code: int) -> None:
     for http_status in (200, 400, 500):

@@ -5,11 +5,16 @@ from __future__ import annotations
 import inspect
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 import msgspec
 
 import aioclarifai
 from aioclarifai import endpoints, types
+
+if TYPE_CHECKING:
+    from typing_extensions import assert_type
 
 
 def test_all_names_resolve() -> None:
@@ -76,3 +81,27 @@ def test_import_does_not_load_anyio_or_cli() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_high_level_helpers_have_precise_return_types() -> None:
+    # mypy checks the assert_type lines: an ``Any`` return would fail them.
+    client = aioclarifai.Client(pat="k", app_id="app", base_url="http://127.0.0.1:9")
+    stream = client.generate("llm", "hi")
+    assert isinstance(stream, aioclarifai.TextStream)
+    many = client.predict_many("m", [types.Input(id="a")])
+    assert isinstance(many, AsyncIterator)
+    if TYPE_CHECKING:
+        assert_type(stream, aioclarifai.TextStream)
+        assert_type(many, AsyncIterator[types.Output | Exception])
+    # Nothing was sent: neither object holds a connection or a pending task.
+    del stream, many
+
+
+def test_objects_the_client_returns_are_exported() -> None:
+    # Users annotate with these: each must be importable from the package itself.
+    from aioclarifai._pagination import Page, Paginator
+
+    client = aioclarifai.Client(pat="k", app_id="app", base_url="http://127.0.0.1:9")
+    assert type(client.paginate(client.list_workflows)) is aioclarifai.Paginator is Paginator
+    assert aioclarifai.Page is Page
+    assert type(client.generate("llm", "hi")) is aioclarifai.TextStream

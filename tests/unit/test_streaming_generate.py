@@ -162,3 +162,23 @@ def test_failed_chunk_raises_typed_error() -> None:
     with pytest.raises(ModelNotReadyError):
         drive(deltas(text_stream(core)))
     assert core.opened[0].closed
+
+
+@pytest.mark.parametrize("via_chunks", [False, True])
+def test_failing_on_chunk_closes_the_stream(via_chunks: bool) -> None:
+    # A plain ``async for`` (no ``async with``): the failure comes from the stream's
+    # own callback, so the stream must drop its connection itself, not wait for GC.
+    def on_chunk(chunk: GenerateResponse) -> None:
+        raise LookupError("consumer callback failed")
+
+    core = FakeCore([chunk("a"), chunk("b")])
+    stream = text_stream(core, on_chunk=on_chunk)
+
+    async def run() -> None:
+        source = stream.chunks() if via_chunks else stream
+        async for _ in source:
+            pass  # pragma: no cover - the first chunk fails
+
+    with pytest.raises(LookupError):
+        drive(run())
+    assert stream.closed and core.opened[0].closed
