@@ -722,7 +722,11 @@ def _partial_outputs(
 
 
 def _match(outputs: list[types.Output], ids: list[str], n: int) -> list[types.Output | None]:
-    """Outputs for each of ``n`` sent inputs: by echoed input id, then by position."""
+    """Outputs for each of ``n`` sent inputs: by echoed input id, then by position.
+
+    Only outputs that name no input of the batch fall back to their position:
+    one that echoes a sent id belongs to that input, or to nobody.
+    """
     matched: list[types.Output | None] = [None] * n
     index: dict[str, int] | None = None
     unmatched: list[int] = []
@@ -737,10 +741,11 @@ def _match(outputs: list[types.Output], ids: list[str], n: int) -> list[types.Ou
             slot = index.get(oid, -1)
         else:
             slot = -1
-        if slot >= 0 and matched[slot] is None:
-            matched[slot] = out
-        else:
+        if slot < 0:
             unmatched.append(pos)
+        elif matched[slot] is None:
+            matched[slot] = out
+        # else: a second output for an input already answered is nobody else's either.
     for pos in unmatched:
         if pos < n and matched[pos] is None:
             matched[pos] = outputs[pos]

@@ -238,6 +238,29 @@ class Core:
             return exc
         raise AssertionError("interpret() raises for every non-2xx answer")  # pragma: no cover
 
+    def redact(self, error: ClarifaiError) -> ClarifaiError:
+        """Blank the PAT out of ``error`` (in place), in case the server echoed it; returns it.
+
+        Besides its texts, the decoded ``response`` and a stream error frame's
+        ``details`` are cleaned too (unary answers are cleaned before decoding).
+        """
+        redact(error, self._secret)
+        secret = self._secret_bytes
+        if not secret:
+            return error
+        for name in ("response", "details"):
+            value = getattr(error, name, None)
+            if value is None or isinstance(value, str):
+                continue
+            raw = msgspec.json.encode(value)
+            if secret in raw:
+                clean = raw.replace(secret, b"***")
+                if isinstance(value, msgspec.Struct):
+                    setattr(error, name, _decode.decode(type(value), clean))
+                else:
+                    setattr(error, name, msgspec.json.decode(clean))
+        return error
+
     def retry_delay(
         self, endpoint: Endpoint[Any, Any], error: ClarifaiError, attempt: int
     ) -> float | None:

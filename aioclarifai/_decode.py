@@ -9,6 +9,7 @@ generated ``ENUM_FIELDS`` table, and converts the result to the typed message.
 
 from __future__ import annotations
 
+import enum
 import functools
 import types as _pytypes
 import typing
@@ -53,9 +54,9 @@ def convert(cls: type[T], raw: Any) -> T:
 
 
 @functools.cache
-def _struct_children(cls: type) -> dict[str, tuple[str, type | None, type | None]]:
+def _struct_children(cls: type) -> dict[str, tuple[str, type | None, type[enum.IntEnum] | None]]:
     """Per wire name: (kind, message type, enum type) for fields that need walking."""
-    out: dict[str, tuple[str, type | None, type | None]] = {}
+    out: dict[str, tuple[str, type | None, type[enum.IntEnum] | None]] = {}
     enums = _generated.ENUM_FIELDS.get(cls.__name__, {})
     for f in msgspec.structs.fields(cls):
         enum_cls = enums.get(f.name)
@@ -79,10 +80,10 @@ def _shape(tp: Any) -> tuple[str, type | None]:
     return ("one", None)
 
 
-def _fix_value(value: Any, enum_cls: type | None) -> Any:
+def _fix_value(value: Any, enum_cls: type[enum.IntEnum] | None) -> Any:
     if enum_cls is not None and isinstance(value, str) and not value.lstrip("-").isdigit():
         # Members only: getattr would also find "mro", "__class__", ... and int() them.
-        member = enum_cls.__members__.get(value)  # type: ignore[attr-defined]
+        member = enum_cls.__members__.get(value)
         return value if member is None else int(member)  # unknown: the typed pass reports it
     return value
 

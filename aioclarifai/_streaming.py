@@ -245,6 +245,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                         return
                     first = await self._first_message()
                 except ClarifaiError as error:
+                    core.redact(error)  # a chunk's status or error frame may echo the PAT
                     self._drop_response()
                     if self._state == _DONE:  # aclose() cut the first read
                         return
@@ -300,8 +301,10 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._pos = pos + 1
         try:
             return self._decode_line(lines[pos])
-        except BaseException:
+        except BaseException as exc:
             self._finish()
+            if isinstance(exc, ClarifaiError):
+                self._core.redact(exc)  # a chunk's status or error frame may echo the PAT
             raise
 
     async def _first_message(self) -> T | None:

@@ -168,29 +168,17 @@ class StreamingResponse:
         """The next piece of the body as it arrives; ``b""`` at the end."""
         try:
             return await self._response.content.readany()
-        except aiohttp.ClientError as exc:
-            raise map_exception(exc, operation) from exc
-        except asyncio.TimeoutError as exc:
-            # The idle (sock_read) timeout arrives as a ClientError above; a bare
-            # TimeoutError here is aiohttp's total timer: the stream's total budget.
-            raise APITimeoutError(
-                f"{operation}: the stream exceeded its total timeout",
-                operation=operation,
-                kind="total",
-            ) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            # The idle timeout (sock_read) maps to kind "read"; a bare TimeoutError
+            # is aiohttp's total timer: the stream's total budget.
+            raise map_exception(exc, operation) from _cause(exc)
 
     async def read_all(self, operation: str) -> bytes:
         """The rest of the body."""
         try:
             return await self._response.read()
-        except aiohttp.ClientError as exc:
-            raise map_exception(exc, operation) from exc
-        except asyncio.TimeoutError as exc:
-            raise APITimeoutError(
-                f"{operation}: the answer exceeded its total timeout",
-                operation=operation,
-                kind="total",
-            ) from exc
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            raise map_exception(exc, operation) from _cause(exc)
 
     def close(self) -> None:
         """Drop the connection unless the body was read to the end; release the budget."""
@@ -325,8 +313,8 @@ class Transport:
             await session.close()
 
     def check_loop(self) -> None:
-        """Raise ``RuntimeError`` unless called from the loop the pool is bound to (if any)."""
-        if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+        """Raise ``RuntimeError`` unless called from the loop an open pool is bound to."""
+        if self.state is ClientState.OPEN and asyncio.get_running_loop() is not self._loop:
             raise RuntimeError(
                 "this Client is bound to the event loop that first used it; close it from that loop"
             )

@@ -425,3 +425,29 @@ async def test_total_timeout_of_a_stream(server: StreamServer, client: Client) -
     assert count > 0
     assert info.value.kind == "total"
     await assert_dropped(server, client)
+
+
+@pytest.mark.parametrize("first", [True, False])
+async def test_the_pat_is_blanked_out_of_stream_errors(
+    server: StreamServer, client: Client, first: bool
+) -> None:
+    # A proxy or server that echoes the Authorization header into a stream's
+    # error frame or a chunk's status must not put the PAT into our errors.
+    echo = "bad header Authorization: Key test-pat"
+    frame = msgspec.json.encode({"error": {"code": 3, "message": echo, "details": [echo]}})
+    frame += b"\n"
+    failed = msgspec.json.encode(
+        {"result": {"status": {"code": 21200, "description": echo, "details": echo}}}
+    )
+    before = [] if first else [line("a")]
+    for bad, kind in ((frame, StreamError), (failed + b"\n", NotFoundError)):
+
+        async def handler(request: web.Request, bad: bytes = bad) -> web.StreamResponse:
+            return await send_lines(request, [*before, bad])
+
+        server.handler = handler
+        with pytest.raises(kind) as info:
+            await read_all(client.generate_model_outputs(request()))
+        error = info.value
+        assert "test-pat" not in str(error) + repr(error) + repr(vars(error))
+        assert "***" in str(error)

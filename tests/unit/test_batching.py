@@ -370,6 +370,23 @@ async def test_outputs_matched_by_position_when_ids_are_not_echoed() -> None:
     assert outs[0].input is inputs[0]
 
 
+async def test_a_repeated_output_is_not_given_to_another_caller() -> None:
+    async def answers_the_first_twice(
+        req: types.PostModelOutputsRequest,
+    ) -> types.MultiOutputResponse:
+        first = req.inputs[0]
+        return types.MultiOutputResponse(status=OK, outputs=[echo_output(first)] * 2)
+
+    batcher, _ = make(answers_the_first_twice)
+    results = await asyncio.gather(
+        *(batcher.predict("m", text_input(t, id=t)) for t in ["a", "b"]),
+        return_exceptions=True,
+    )
+    assert text_of(cast(types.Output, results[0])) == "A"
+    # The second output echoes "a": it is not b's answer, whatever its position.
+    assert isinstance(results[1], OutputError) and results[1].output is None
+
+
 async def test_missing_output_fails_only_that_caller() -> None:
     async def drops_one(req: types.PostModelOutputsRequest) -> types.MultiOutputResponse:
         outs = [echo_output(i) for i in req.inputs if text_of(i) != "lost"]

@@ -65,7 +65,7 @@ class FakeResponse:
 
 
 class FakeCore:
-    """Just what ResponseStream uses of ``Core``: prepare, open_stream, retry_delay."""
+    """Just what ResponseStream uses of ``Core``: prepare, open_stream, redact, retry_delay."""
 
     def __init__(
         self, *bodies: Iterable[bytes] | FakeResponse | ClarifaiError, retries: int = 2
@@ -84,6 +84,9 @@ class FakeCore:
         resp = body if isinstance(body, FakeResponse) else FakeResponse(body)
         self.opened.append(resp)
         return resp
+
+    def redact(self, error: ClarifaiError) -> ClarifaiError:
+        return error
 
     def retry_delay(self, endpoint: Any, error: ClarifaiError, attempt: int) -> float | None:
         if attempt >= self.retries or not isinstance(error, ModelNotReadyError | ServerError):
