@@ -250,9 +250,9 @@ def field_decl(f: FieldDescriptor) -> tuple[str, str]:
     """(annotation, default) for field ``f``."""
     if f.message_type is not None and f.message_type.GetOptions().map_entry:
         key, val = f.message_type.fields_by_name["key"], f.message_type.fields_by_name["value"]
-        return f"dict[{value_type(key)}, {value_type(val)}]", "{}"
+        return f"dict[{value_type(key)}, {value_type(val)}]", "EMPTY_DICT"
     if f.is_repeated:
-        return f"list[{value_type(f)}]", "[]"
+        return f"list[{value_type(f)}]", "EMPTY_LIST"
     vt = value_type(f)
     if vt == "Any":
         # A google.protobuf.Value can be JSON null, so absence is UNSET, not None.
@@ -302,7 +302,7 @@ def render_types(
         "import enum\n"
         "from typing import Any\n\n"
         "import msgspec\n\n"
-        "from ._base import Message\n\n",
+        "from ._base import EMPTY_DICT, EMPTY_LIST, Message\n\n",
     ]
     names = [python_name(e.full_name) for e in enums] + [python_name(m.full_name) for m in messages]
     out.append("__all__ = [\n" + "".join(f'    "{n}",\n' for n in sorted(names)) + "]\n\n")

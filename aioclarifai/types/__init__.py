@@ -3,8 +3,8 @@
 Fields are named exactly as on the wire. See :mod:`aioclarifai.types._generated`.
 """
 
-from ._base import Message
+from ._base import EMPTY_DICT, EMPTY_LIST, Message
 from ._generated import *  # noqa: F403
 from ._generated import __all__ as _generated_all
 
-__all__ = ["Message", *_generated_all]  # noqa: PLE0604
+__all__ = ["EMPTY_DICT", "EMPTY_LIST", "Message", *_generated_all]  # noqa: PLE0604

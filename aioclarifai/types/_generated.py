@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import Message
+from ._base import EMPTY_DICT, EMPTY_LIST, Message
 
 __all__ = [
     "AiAssistParameters",
@@ -903,7 +903,7 @@ class AiAssistParameters(Message, kw_only=True):
     min_threshold: float = 0.0
     """Min and max threshold values for approving annotations by default based on prediction score"""
     max_threshold: float = 0.0
-    concept_relation_ids: list[str] = []
+    concept_relation_ids: list[str] = EMPTY_LIST
     """ids of concept relations. Used in AI assist workflow"""
 
 
@@ -1314,9 +1314,9 @@ class Cluster(Message, kw_only=True):
     """The score assigned to this cluster.
         For List Clusters endpoint, this represents percentage of inputs in the app assigned to this cluster.
     """
-    hits: list[Hit] = []
+    hits: list[Hit] = EMPTY_LIST
     """Representative hits for cluster (for now we only return 1)"""
-    projection: list[float] = []
+    projection: list[float] = EMPTY_LIST
 
 
 class Color(Message, kw_only=True):
@@ -1411,7 +1411,7 @@ class ComputeInfo(Message, kw_only=True):
         field can be left empty.
         This setting will cause an error if num_accelerators == 0
     """
-    accelerator_type: list[str] = []
+    accelerator_type: list[str] = EMPTY_LIST
     """Or should it be removed completely and use the nodepool accelerator type itself.
     These are the supported accelerators that the model can run on.
     """
@@ -1480,8 +1480,8 @@ class ConceptExtraInfo(Message, kw_only=True):
 class ConfusionMatrix(Message, kw_only=True):
     """ConfusionMatrix"""
 
-    matrix: list[ConfusionMatrixEntry] = []
-    concept_ids: list[str] = []
+    matrix: list[ConfusionMatrixEntry] = EMPTY_LIST
+    concept_ids: list[str] = EMPTY_LIST
     """These concept_ids are ordered by the strength of the diagonal in the ConfusionMatrix."""
 
 
@@ -1498,8 +1498,8 @@ class ConfusionMatrixEntry(Message, kw_only=True):
 class CooccurrenceMatrix(Message, kw_only=True):
     """CooccurrenceMatrix"""
 
-    matrix: list[CooccurrenceMatrixEntry] = []
-    concept_ids: list[str] = []
+    matrix: list[CooccurrenceMatrixEntry] = EMPTY_LIST
+    concept_ids: list[str] = EMPTY_LIST
     """These concept_ids are ordered by the strength of the diagonal in the ConfusionMatrix."""
 
 
@@ -1520,7 +1520,7 @@ class Data(Message, kw_only=True):
     """Input and output images."""
     video: Video | None = None
     """Input and output videos."""
-    concepts: list[Concept] = []
+    concepts: list[Concept] = EMPTY_LIST
     """A list of concepts."""
     metadata: dict[str, Any] | None = None
     """To handle arbitrary json metadata you can use a struct field:
@@ -1528,29 +1528,29 @@ class Data(Message, kw_only=True):
     """
     geo: Geo | None = None
     """Geography information."""
-    colors: list[Color] = []
+    colors: list[Color] = EMPTY_LIST
     """The dominant colors within an image."""
-    clusters: list[Cluster] = []
+    clusters: list[Cluster] = EMPTY_LIST
     """Clustering centroids for inputs."""
-    embeddings: list[Embedding] = []
+    embeddings: list[Embedding] = EMPTY_LIST
     """Embedding vectors representing each input."""
-    regions: list[Region] = []
+    regions: list[Region] = EMPTY_LIST
     """For recursing into localized regions of an input."""
-    frames: list[Frame] = []
+    frames: list[Frame] = EMPTY_LIST
     """For temporal content like video."""
     text: Text | None = None
     """Input, output or annotation text."""
     audio: Audio | None = None
     """Input and output audio."""
-    tracks: list[Track] = []
+    tracks: list[Track] = EMPTY_LIST
     """Track information."""
-    time_segments: list[TimeSegment] = []
+    time_segments: list[TimeSegment] = EMPTY_LIST
     """Time segments information."""
-    hits: list[Hit] = []
+    hits: list[Hit] = EMPTY_LIST
     """Holds score, rank, and user, app, input IDs and search hit data"""
-    heatmaps: list[Image] = []
+    heatmaps: list[Image] = EMPTY_LIST
     """Heatmap as 2d image"""
-    parts: list[Part] = []
+    parts: list[Part] = EMPTY_LIST
     """For data messages that have multiple parts such as multi-modal
     requests, we allow you to specify those as a list of Data objects.
     """
@@ -1648,7 +1648,7 @@ class DatasetVersion(Message, kw_only=True):
     created, then the dataset default_processing_info is copied instead. Later
     updates to default_processing_info will not apply to existing versions.
     """
-    metrics: dict[str, DatasetVersionMetrics] = {}
+    metrics: dict[str, DatasetVersionMetrics] = EMPTY_DICT
     """Dataset version metrics"""
     export_info: DatasetVersionExportInfo | None = None
     """Dataset version exports"""
@@ -1661,7 +1661,7 @@ class DatasetVersion(Message, kw_only=True):
     To be visible to the public the App that contains it AND the User that contains the App must
     also be publicly visible.
     """
-    embed_model_version_ids: list[str] = []
+    embed_model_version_ids: list[str] = EMPTY_LIST
     """The embedding models to return embeddings for. If empty, no embeddings are returned."""
     request_origin: int = 0
     """Enum ``DatasetVersionRequestOrigin``. Read Only. Cannot be Set
@@ -1770,14 +1770,14 @@ class DeleteModuleVersionsRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
 
 
 class DeleteModulesRequest(Message, kw_only=True):
     """Request to delete several things by the list of ids."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
 
 
 class DeleteSearchRequest(Message, kw_only=True):
@@ -1791,21 +1791,21 @@ class DeleteTasksRequest(Message, kw_only=True):
     """Request to delete a list of tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
 
 
 class DeleteUploadsRequest(Message, kw_only=True):
     """Stops or deletes multipart upload"""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
 
 
 class DeleteWorkflowsRequest(Message, kw_only=True):
     """Request to delete several things by the list of ids."""
 
     user_app_id: UserAppIDSet | None = None
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
     delete_all: bool = False
 
 
@@ -1821,7 +1821,7 @@ class Deployment(Message, kw_only=True):
     """The user who owns the deployment. These live in the user/org account."""
     autoscale_config: AutoscaleConfig | None = None
     """How to autoscale the object."""
-    nodepools: list[Nodepool] = []
+    nodepools: list[Nodepool] = EMPTY_LIST
     """You can configure different autoscaling per nodepool(s).
     These nodepools have to be also owned by the same user_id/org as this deployment.
     If there is more than one nodepool we use the model's ComputeInfo to match
@@ -1864,7 +1864,7 @@ class EmailAddress(Message, kw_only=True):
 class Embedding(Message, kw_only=True):
     """Embedding"""
 
-    vector: list[float] = []
+    vector: list[float] = EMPTY_LIST
     num_dimensions: int = 0
 
 
@@ -1897,11 +1897,11 @@ class EvalMetrics(Message, kw_only=True):
     confusion_matrix: ConfusionMatrix | None = None
     cooccurrence_matrix: CooccurrenceMatrix | None = None
     label_counts: LabelDistribution | None = None
-    binary_metrics: list[BinaryMetrics] = []
-    test_set: list[EvalTestSetEntry] = []
-    metrics_by_area: list[BinaryMetrics] = []
-    metrics_by_class: list[BinaryMetrics] = []
-    tracker_metrics: list[TrackerMetrics] = []
+    binary_metrics: list[BinaryMetrics] = EMPTY_LIST
+    test_set: list[EvalTestSetEntry] = EMPTY_LIST
+    metrics_by_area: list[BinaryMetrics] = EMPTY_LIST
+    metrics_by_class: list[BinaryMetrics] = EMPTY_LIST
+    tracker_metrics: list[TrackerMetrics] = EMPTY_LIST
     eval_info: EvalInfo | None = None
     """Evaluation parameters to pass. Expected to match what
     is defined in the model type for the respective model.
@@ -1914,8 +1914,8 @@ class EvalTestSetEntry(Message, kw_only=True):
 
     input: Input | None = None
     """the input information"""
-    predicted_concepts: list[Concept] = []
-    ground_truth_concepts: list[Concept] = []
+    predicted_concepts: list[Concept] = EMPTY_LIST
+    ground_truth_concepts: list[Concept] = EMPTY_LIST
     """All the ground truth concepts will be show on the top level"""
     annotation: Annotation | None = None
     """Only region-based/frame-based app contains this annotation
@@ -2114,7 +2114,7 @@ class Geo(Message, kw_only=True):
 
     geo_point: GeoPoint | None = None
     geo_limit: GeoLimit | None = None
-    geo_box: list[GeoBoxedPoint] = []
+    geo_box: list[GeoBoxedPoint] = EMPTY_LIST
     """NOTE: inconsistency: should have been geo_boxed_points"""
 
 
@@ -2143,7 +2143,7 @@ class GetInputSamplesRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     """URL param. If zero ids provided, returns for all task labelers"""
 
 
@@ -2158,7 +2158,7 @@ class GetModelRequest(Message, kw_only=True):
     """
     language: str = ""
     trained_before: bool = False
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
     """(optional URL parameter) List of additional fields to be included in the response. Currently supported: all, stars, outputs, presets"""
 
 
@@ -2181,7 +2181,7 @@ class GetModuleRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
 
 
 class GetModuleVersionRequest(Message, kw_only=True):
@@ -2233,19 +2233,19 @@ class GetTaskCountRequest(Message, kw_only=True):
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
     """task_id for which count per user per status is needed"""
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     """Only return counts for these user IDs, effectively operating as an
     OR among them to filter down the results.
     If model_version_ids or workflow_version_ids are also provided, these user_ids are OR'd with them as well because
     we want the union of all worker (user, model or workflow) counts in the results.
     """
-    model_version_ids: list[str] = []
+    model_version_ids: list[str] = EMPTY_LIST
     """Only return counts for these model version IDs, effectively operating as an
     OR among them to filter down the results.
     If user_ids or workflow_version_ids are also provided, these model_version_ids are OR'd with them as well because
     we want the union of all worker (user, model or workflow) counts in the results.
     """
-    workflow_version_ids: list[str] = []
+    workflow_version_ids: list[str] = EMPTY_LIST
     """Only return counts for these workflow version IDs, effectively operating as an
     OR among them to filter down the results.
     If user_ids or model_version_ids are also provided, these workflow_version_ids are OR'd with them as well because
@@ -2258,7 +2258,7 @@ class GetTaskRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     task_id: str = ""
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
     """(optional URL parameter) List of additional fields to be included in the response.
     Currently supported additional fields:
     - all
@@ -2326,7 +2326,7 @@ class HostedURL(Message, kw_only=True):
     """Prefix of the URL of every hosted image."""
     suffix: str = ""
     """Suffix of an image stored in different sizes."""
-    sizes: list[str] = []
+    sizes: list[str] = EMPTY_LIST
     """The sizes field lists which images of the different sizes are hosted in our storage. The URL
     of each hosted image can be obtained by joining the prefix, one of the sizes and suffix.
     """
@@ -2356,7 +2356,7 @@ class Image(Message, kw_only=True):
     """The hosted field lists images in different sizes hosted in Clarifai storage."""
     image_info: ImageInfo | None = None
     """image info for original size. for image info for other sizes, use hosted_image_info"""
-    hosted_image_info: dict[str, ImageInfo] = {}
+    hosted_image_info: dict[str, ImageInfo] = EMPTY_DICT
     """The map of hosted image info of different sizes (see hosted.sizes), excluding the original image.
     Note: keys(hosted_image_info) = hosted.sizes - "orig"
     """
@@ -2402,7 +2402,7 @@ class Input(Message, kw_only=True):
     """This is the status at a per Input level which allows for
     partial failures.
     """
-    dataset_ids: list[str] = []
+    dataset_ids: list[str] = EMPTY_LIST
     """List of dataset IDs that this input is part of
     Currently, this field is ONLY used to
     * search inputs part of dataset(s), e.g. in `PostSearches`, `PostInputsSearches` and `PostAnnotationsSearches` endpoints, and
@@ -2448,9 +2448,9 @@ class InputsAddJob(Message, kw_only=True):
     The format is https://www.ietf.org/rfc/rfc3339.txt.
     Example: "2006-01-02T15:04:05.999999Z".
     """
-    extraction_jobs: list[InputsExtractionJob] = []
+    extraction_jobs: list[InputsExtractionJob] = EMPTY_LIST
     """Sub-jobs that extract inputs from the cloud and/or archives"""
-    uploads: list[Upload] = []
+    uploads: list[Upload] = EMPTY_LIST
     """Archive uploads"""
     status: Status | None = None
     """Status of the job"""
@@ -2524,11 +2524,11 @@ class Key(Message, kw_only=True):
     """The type of key, it can be api_key or personal_access_token, the default value is api_key"""
     description: str = ""
     """The description"""
-    scopes: list[str] = []
+    scopes: list[str] = EMPTY_LIST
     """The low-level scopes this key has"""
-    endpoints: list[str] = []
+    endpoints: list[str] = EMPTY_LIST
     """The endpoint-level scopes this key has"""
-    apps: list[App] = []
+    apps: list[App] = EMPTY_LIST
     """The apps that this key give you access to, it is empty if this key is personal_access_token
     API key can only give you access to a single app.
     """
@@ -2541,7 +2541,7 @@ class Key(Message, kw_only=True):
     """
     expires_at: datetime.datetime | None = None
     """When does the key expires, the key won't expire if this is empty"""
-    authorized_idp_ids: list[str] = []
+    authorized_idp_ids: list[str] = EMPTY_LIST
     """list of idp ids at which key is currently authorized"""
 
 
@@ -2555,9 +2555,9 @@ class KeypointEdge(Message, kw_only=True):
 class KeypointInfo(Message, kw_only=True):
     """Clarifai message ``clarifai.api.KeypointInfo``."""
 
-    keypoint_names: list[str] = []
+    keypoint_names: list[str] = EMPTY_LIST
     """Names of the keypoints"""
-    skeleton: list[KeypointEdge] = []
+    skeleton: list[KeypointEdge] = EMPTY_LIST
     """Defines the connections between keypoint_names. Each value represents the index in keypoint_names."""
 
 
@@ -2610,13 +2610,13 @@ class LabelCount(Message, kw_only=True):
 class LabelDistribution(Message, kw_only=True):
     """LabelDistribution"""
 
-    positive_label_counts: list[LabelCount] = []
+    positive_label_counts: list[LabelCount] = EMPTY_LIST
 
 
 class LabelSubmitConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.LabelSubmitConfig``."""
 
-    task_assignments: list[TaskAssignment] = []
+    task_assignments: list[TaskAssignment] = EMPTY_LIST
 
 
 class ListModelInputsRequest(Message, kw_only=True):
@@ -2662,7 +2662,7 @@ class ListModulesRequest(Message, kw_only=True):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
     sort_ascending: bool = False
     """Sorting options:
         Whether to sort in ascending order. If false, will order in descending order.
@@ -2736,17 +2736,17 @@ class ListTasksRequest(Message, kw_only=True):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    worker_user_ids: list[str] = []
+    worker_user_ids: list[str] = EMPTY_LIST
     """Get tasks that have ANY user from this list assigned as worker."""
-    review_user_ids: list[str] = []
+    review_user_ids: list[str] = EMPTY_LIST
     """Get tasks that have ANY user from this list assigned as reviewer."""
-    label_order_ids: list[str] = []
+    label_order_ids: list[str] = EMPTY_LIST
     """Get tasks that are associated to ANY label order from this list."""
     including_label_order_tasks: bool = False
     """Get label order tasks as well
         It is automatically set to true if label_order_ids is set.
     """
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
     """(optional URL parameter) List of additional fields to be included in the response.
     Currently supported additional fields:
     - all
@@ -2758,7 +2758,7 @@ class ListTasksRequest(Message, kw_only=True):
     - metrics.review.inputs_count_estimated
     - metrics.review.inputs_percent_estimated
     """
-    ids: list[str] = []
+    ids: list[str] = EMPTY_LIST
     """(optional) task IDs to filter on"""
 
 
@@ -2805,7 +2805,7 @@ class ListWorkflowsRequest(Message, kw_only=True):
     """(optional URL parameter) The number of results that will be contained in each page. Defaults
         to 128.
     """
-    additional_fields: list[str] = []
+    additional_fields: list[str] = EMPTY_LIST
     """(optional URL parameter) List of additional fields to be included in the response. Currently supported: all, stars"""
     sort_ascending: bool = False
     """Sorting options:
@@ -2875,7 +2875,7 @@ class MatrixUint64(Message, kw_only=True):
 
     n_cols: int = 0
     """Number of columns"""
-    data: list[int] = []
+    data: list[int] = EMPTY_LIST
     """Matrix data stored as an array.
     In order to access matrix element at row i & column j, use data[i*n_cols+j].
     """
@@ -2894,7 +2894,7 @@ class MetricsSummary(Message, kw_only=True):
     macro_avg_recall: float = 0.0
     mean_avg_precision_iou_50: float = 0.0
     mean_avg_precision_iou_range: float = 0.0
-    lopq_metrics: list[LOPQEvalResult] = []
+    lopq_metrics: list[LOPQEvalResult] = EMPTY_LIST
 
 
 class Model(Message, kw_only=True):
@@ -2962,15 +2962,15 @@ class Model(Message, kw_only=True):
     """Notes for the model
         This field should be used for in-depth notes and supports up to 64Kbs.
     """
-    toolkits: list[str] = []
+    toolkits: list[str] = EMPTY_LIST
     """Tags from toolkits category"""
-    use_cases: list[str] = []
+    use_cases: list[str] = EMPTY_LIST
     """Tags from use_cases category"""
-    languages: list[str] = []
+    languages: list[str] = EMPTY_LIST
     """Tags from languages category."""
-    languages_full: list[FullTag] = []
+    languages_full: list[FullTag] = EMPTY_LIST
     """Tags from languages category with names, only used in responses."""
-    check_consents: list[str] = []
+    check_consents: list[str] = EMPTY_LIST
     is_starred: bool = False
     """Is starred by the requesting user (only showed on get/list requests)
         Please use PostModelStars/DeleteModelStars endpoints to star/unstar a model
@@ -3007,7 +3007,7 @@ class ModelTypeEnumOption(Message, kw_only=True):
 
     id: str = ""
     """The unique value of the enum option."""
-    aliases: list[ModelTypeEnumOptionAlias] = []
+    aliases: list[ModelTypeEnumOptionAlias] = EMPTY_LIST
     """List of other ID values that are equivalent with this ID.
     This allows the user to choose this option by multiple IDs.
     Example: if enum is "Phone Number Prefix", you could add an option that is selectable by two values:
@@ -3016,7 +3016,7 @@ class ModelTypeEnumOption(Message, kw_only=True):
     """
     description: str = ""
     """Optional description for this enum option."""
-    model_type_fields: list[ModelTypeField] = []
+    model_type_fields: list[ModelTypeField] = EMPTY_LIST
     """These are additional fields that are specific to this enum choice. This allows
     us to use enums to control configuration settings as well.
     """
@@ -3060,7 +3060,7 @@ class ModelTypeField(Message, kw_only=True):
     """Description for this field."""
     placeholder: str = ""
     """Placeholder text for the UI element."""
-    model_type_enum_options: list[ModelTypeEnumOption] = []
+    model_type_enum_options: list[ModelTypeEnumOption] = EMPTY_LIST
     """List of options of the ENUM type and potentially additional fields they bring with them."""
     internal_only: bool = False
     """If this field should appear for internal users only."""
@@ -3259,7 +3259,7 @@ class ModuleVersion_ModuleNav(Message, kw_only=True):
             We have this in the version so that users can change those settings
             when releasing a new version of their module.
     """
-    module_sub_navs: list[ModuleVersion_ModuleSubNav] = []
+    module_sub_navs: list[ModuleVersion_ModuleSubNav] = EMPTY_LIST
     """A list of subnav elements to put under the module title."""
 
 
@@ -3280,14 +3280,14 @@ class MultiInputAnnotationResponse(Message, kw_only=True):
     """MultiInputAnnotationResponse"""
 
     status: Status | None = None
-    hits: list[Hit] = []
+    hits: list[Hit] = EMPTY_LIST
 
 
 class MultiInputResponse(Message, kw_only=True):
     """MultiInputResponse"""
 
     status: Status | None = None
-    inputs: list[Input] = []
+    inputs: list[Input] = EMPTY_LIST
     inputs_add_job: InputsAddJob | None = None
 
 
@@ -3295,21 +3295,21 @@ class MultiModuleResponse(Message, kw_only=True):
     """MultiModuleResponse"""
 
     status: Status | None = None
-    modules: list[Module] = []
+    modules: list[Module] = EMPTY_LIST
 
 
 class MultiModuleVersionResponse(Message, kw_only=True):
     """MultiModuleVersionResponse"""
 
     status: Status | None = None
-    module_versions: list[ModuleVersion] = []
+    module_versions: list[ModuleVersion] = EMPTY_LIST
 
 
 class MultiOutputResponse(Message, kw_only=True):
     """MultiOutputResponse"""
 
     status: Status | None = None
-    outputs: list[Output] = []
+    outputs: list[Output] = EMPTY_LIST
     """For each input processed during model prediction we create one output."""
 
 
@@ -3318,11 +3318,11 @@ class MultiScopeResponse(Message, kw_only=True):
 
     status: Status | None = None
     """The status of the request."""
-    scopes: list[str] = []
+    scopes: list[str] = EMPTY_LIST
     """This is a list of the scopes that your key has."""
     app: App | None = None
     """The app that the key has access to."""
-    endpoints: list[str] = []
+    endpoints: list[str] = EMPTY_LIST
     """This is a list of endpoint permissions that your key has."""
     user_feature_flags: str = ""
 
@@ -3334,13 +3334,13 @@ class MultiSearchResponse(Message, kw_only=True):
     """Status of whether the search was successful."""
     id: str = ""
     """A unique id which uniquely identifies a search"""
-    hits: list[Hit] = []
+    hits: list[Hit] = EMPTY_LIST
     """The list of search result Hits."""
     query: Query | None = None
     """The original query provided in the request."""
-    searches: list[Search] = []
+    searches: list[Search] = EMPTY_LIST
     """The original Searches provided in the request."""
-    hit_counts: list[HitCount] = []
+    hit_counts: list[HitCount] = EMPTY_LIST
     """The counts of hits for each search, in the same order as searches.
     Only returned if the request set only_count.
     """
@@ -3351,7 +3351,7 @@ class MultiStatValueAggregateResponse(Message, kw_only=True):
 
     status: Status | None = None
     """The response status."""
-    stat_value_aggregate_results: list[StatValueAggregateResult] = []
+    stat_value_aggregate_results: list[StatValueAggregateResult] = EMPTY_LIST
     """The aggregate results for each query passedin."""
 
 
@@ -3360,7 +3360,7 @@ class MultiStatValueResponse(Message, kw_only=True):
 
     status: Status | None = None
     """The response status."""
-    stat_values: list[StatValue] = []
+    stat_values: list[StatValue] = EMPTY_LIST
     """The returned stats values."""
 
 
@@ -3368,35 +3368,35 @@ class MultiTaskAssignmentResponse(Message, kw_only=True):
     """Clarifai message ``clarifai.api.MultiTaskAssignmentResponse``."""
 
     status: Status | None = None
-    task_assignments: list[TaskAssignment] = []
+    task_assignments: list[TaskAssignment] = EMPTY_LIST
 
 
 class MultiTaskResponse(Message, kw_only=True):
     """Response with multiple Tasks."""
 
     status: Status | None = None
-    tasks: list[Task] = []
+    tasks: list[Task] = EMPTY_LIST
 
 
 class MultiTrendingMetricsViewResponse(Message, kw_only=True):
     """MultiTrendingMetricsViewResponse"""
 
     status: Status | None = None
-    metrics: list[TrendingMetric] = []
+    metrics: list[TrendingMetric] = EMPTY_LIST
 
 
 class MultiUploadResponse(Message, kw_only=True):
     """Clarifai message ``clarifai.api.MultiUploadResponse``."""
 
     status: Status | None = None
-    uploads: list[Upload] = []
+    uploads: list[Upload] = EMPTY_LIST
 
 
 class MultiWorkflowResponse(Message, kw_only=True):
     """MultiWorkflowResponse"""
 
     status: Status | None = None
-    workflows: list[Workflow] = []
+    workflows: list[Workflow] = EMPTY_LIST
 
 
 class MyScopesRequest(Message, kw_only=True):
@@ -3417,7 +3417,7 @@ class NDArray(Message, kw_only=True):
 
     buffer: bytes = b""
     """The bytes of data from the array from array.tobytes()"""
-    shape: list[int] = []
+    shape: list[int] = EMPTY_LIST
     """Simply the shape of the numpy array. array.shape."""
     dtype: str = ""
     """Dtype for numpy. You can get it back from this string format using:
@@ -3431,7 +3431,7 @@ class NodeCapacityType(Message, kw_only=True):
     with a preference for spot until they are not available.
     """
 
-    capacity_types: list[int] = []
+    capacity_types: list[int] = EMPTY_LIST
     """Enum ``NodeCapacityType_CapacityType``."""
 
 
@@ -3459,7 +3459,7 @@ class Nodepool(Message, kw_only=True):
     compute_cluster: ComputeCluster | None = None
     """Which cluster this nodepool is within."""
     node_capacity_type: NodeCapacityType | None = None
-    instance_types: list[InstanceType] = []
+    instance_types: list[InstanceType] = EMPTY_LIST
     min_instances: int = 0
     """Minimum number of instances in this nodepool. This allows the nodepool to scale down to this
         amount.
@@ -3532,7 +3532,7 @@ class OutputConfig(Message, kw_only=True):
         Defaults to 0.0 which means we won't do any thresholding as all probabilities will
         likely be > 0.0.
     """
-    select_concepts: list[Concept] = []
+    select_concepts: list[Concept] = EMPTY_LIST
     """For concept model predictions: Select concepts in result by name or by id"""
     training_timeout: int = 0
     """For custom concept model training: Training timeout of the model (in seconds)"""
@@ -3587,7 +3587,7 @@ class OutputInfo(Message, kw_only=True):
     that the ModelTypeField defines. During inference, the settings contained within are sent
     to the model predictor to alter predictions from this Model.
     """
-    params_specs: list[ModelTypeField] = []
+    params_specs: list[ModelTypeField] = EMPTY_LIST
 
 
 class Pagination(Message, kw_only=True):
@@ -3610,11 +3610,11 @@ class PatchAnnotationsStatusRequest(Message, kw_only=True):
     """PatchAnnotationsStatusRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     """Filter by user IDs"""
     task_id: str = ""
     """Filter by task ID"""
-    status_codes: list[int] = []
+    status_codes: list[int] = EMPTY_LIST
     """Enum ``StatusCode``. Filter by Status codes"""
     action: str = ""
     """'overwrite' is supported"""
@@ -3626,7 +3626,7 @@ class PatchAnnotationsStatusResponse(Message, kw_only=True):
     """PatchAnnotationsStatusResponse"""
 
     status: Status | None = None
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     updated_count: int = 0
 
 
@@ -3635,7 +3635,7 @@ class PatchModuleVersionsRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    module_versions: list[ModuleVersion] = []
+    module_versions: list[ModuleVersion] = EMPTY_LIST
     """This allows you to modify the module version details.
     ########## Supported fields ##########
     - description
@@ -3658,7 +3658,7 @@ class PatchModulesRequest(Message, kw_only=True):
     """PatchModulesRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    modules: list[Module] = []
+    modules: list[Module] = EMPTY_LIST
     action: str = ""
     """The action to perform on the patched objects
         Supported values: 'overwrite' and 'remove'.
@@ -3673,7 +3673,7 @@ class PatchSearchesRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     """The user_id and app_id to query from."""
-    searches: list[Search] = []
+    searches: list[Search] = EMPTY_LIST
     """The searches to be patched"""
     action: str = ""
     """The action to perform on the patched Search objects
@@ -3685,7 +3685,7 @@ class PatchTasksRequest(Message, kw_only=True):
     """Request to patch a list of tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    tasks: list[Task] = []
+    tasks: list[Task] = EMPTY_LIST
     action: str = ""
     """The action to perform on the patched objects
         For now, only 'overwrite' action is supported
@@ -3696,7 +3696,7 @@ class PatchWorkflowsRequest(Message, kw_only=True):
     """PatchWorkflowsRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    workflows: list[Workflow] = []
+    workflows: list[Workflow] = EMPTY_LIST
     action: str = ""
     """The action to perform on the patched objects
         For now actions 'merge', 'overwrite', and 'remove' are supported
@@ -3727,7 +3727,7 @@ class Point(Message, kw_only=True):
 class Polygon(Message, kw_only=True):
     """Polygon"""
 
-    points: list[Point] = []
+    points: list[Point] = EMPTY_LIST
     """A list of points connected together to form the polygon."""
 
 
@@ -3741,7 +3741,7 @@ class PostModelOutputsRequest(Message, kw_only=True):
     user_app_id: UserAppIDSet | None = None
     model_id: str = ""
     version_id: str = ""
-    inputs: list[Input] = []
+    inputs: list[Input] = EMPTY_LIST
     model: Model | None = None
     """This allows you to specify config options for the model such as
     the language which appear's in the model's output_info.
@@ -3767,7 +3767,7 @@ class PostModuleVersionsRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     module_id: str = ""
-    module_versions: list[ModuleVersion] = []
+    module_versions: list[ModuleVersion] = EMPTY_LIST
     """This allows you to create one or more module by posting it to the API."""
 
 
@@ -3775,7 +3775,7 @@ class PostModulesRequest(Message, kw_only=True):
     """PostModulesRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    modules: list[Module] = []
+    modules: list[Module] = EMPTY_LIST
     """This allows you to create one or more module by posting it to the API."""
 
 
@@ -3798,7 +3798,7 @@ class PostSearchesRequest(Message, kw_only=True):
     """The query; this specifies how the data to be searched
     this will be replaced by "Searches"
     """
-    searches: list[Search] = []
+    searches: list[Search] = EMPTY_LIST
     """The searched to be executed or saved
     Eventually the request level fields will be deprecated in favor of this object
     """
@@ -3811,7 +3811,7 @@ class PostStatValuesAggregateRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     """Ids present in the url of the request."""
-    stat_value_aggregate_queries: list[StatValueAggregateQuery] = []
+    stat_value_aggregate_queries: list[StatValueAggregateQuery] = EMPTY_LIST
     """Query to retrieve aggregate values."""
 
 
@@ -3820,7 +3820,7 @@ class PostStatValuesRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     """The user and app information for the request."""
-    stat_values: list[StatValue] = []
+    stat_values: list[StatValue] = EMPTY_LIST
     """The stats to post, can post more than one at a time."""
 
 
@@ -3828,7 +3828,7 @@ class PostTasksRequest(Message, kw_only=True):
     """Request to create Tasks."""
 
     user_app_id: UserAppIDSet | None = None
-    tasks: list[Task] = []
+    tasks: list[Task] = EMPTY_LIST
 
 
 class PostTrendingMetricsViewRequest(Message, kw_only=True):
@@ -3846,22 +3846,22 @@ class PostUploadsRequest(Message, kw_only=True):
     """Start a multipart upload"""
 
     user_app_id: UserAppIDSet | None = None
-    uploads: list[Upload] = []
+    uploads: list[Upload] = EMPTY_LIST
 
 
 class PostWorkflowsRequest(Message, kw_only=True):
     """PostWorkflowsRequest"""
 
     user_app_id: UserAppIDSet | None = None
-    workflows: list[Workflow] = []
+    workflows: list[Workflow] = EMPTY_LIST
 
 
 class PrecisionRecallCurve(Message, kw_only=True):
     """PrecisionRecallCurve"""
 
-    recall: list[float] = []
-    precision: list[float] = []
-    thresholds: list[float] = []
+    recall: list[float] = EMPTY_LIST
+    precision: list[float] = EMPTY_LIST
+    thresholds: list[float] = EMPTY_LIST
 
 
 class PretrainedModelConfig(Message, kw_only=True):
@@ -3917,13 +3917,13 @@ class PutUploadContentPartsRequest(Message, kw_only=True):
 
     user_app_id: UserAppIDSet | None = None
     upload_id: str = ""
-    content_parts: list[UploadContentPart] = []
+    content_parts: list[UploadContentPart] = EMPTY_LIST
 
 
 class Query(Message, kw_only=True):
     """This is the search query used in /searches, model training requests, bulk data exports, etc."""
 
-    ands: list[And] = []
+    ands: list[And] = EMPTY_LIST
     """The query syntax is simply a list of And operatiosn that will be ANDed together to fetch
     results which are returned to the user as Hit messages.
 
@@ -3935,11 +3935,11 @@ class Query(Message, kw_only=True):
         based searches. This currently only affects public Models Output searches when those public
         Models have translations for their Concepts.
     """
-    filters: list[Filter] = []
+    filters: list[Filter] = EMPTY_LIST
     """filters in this query
     e.q. only fetch annotations that have certain metadata
     """
-    ranks: list[Rank] = []
+    ranks: list[Rank] = EMPTY_LIST
     """rankings in this query
     e.g. visual search by a url
     """
@@ -3948,11 +3948,11 @@ class Query(Message, kw_only=True):
 class ROC(Message, kw_only=True):
     """ROC"""
 
-    fpr: list[float] = []
-    tpr: list[float] = []
-    thresholds: list[float] = []
-    fpr_per_image: list[float] = []
-    fpr_per_object: list[float] = []
+    fpr: list[float] = EMPTY_LIST
+    tpr: list[float] = EMPTY_LIST
+    thresholds: list[float] = EMPTY_LIST
+    fpr_per_image: list[float] = EMPTY_LIST
+    fpr_per_object: list[float] = EMPTY_LIST
 
 
 class Rank(Message, kw_only=True):
@@ -4023,7 +4023,7 @@ class RegionInfo(Message, kw_only=True):
     """Span char sequence for NLP."""
     token: Token | None = None
     """Token char sequence for NLP."""
-    keypoint_locations: list[Point] = []
+    keypoint_locations: list[Point] = EMPTY_LIST
     """The locations of detected keypoints, which are to be used in conjunction with the detected concept's skeleton to connect the keypoint locations.
     These will be in the same order as the respective keypoint_names inside the concept.
     """
@@ -4032,28 +4032,28 @@ class RegionInfo(Message, kw_only=True):
 class ReviewApproveConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewApproveConfig``."""
 
-    task_assignments: list[TaskAssignment] = []
-    workers: list[Worker] = []
+    task_assignments: list[TaskAssignment] = EMPTY_LIST
+    workers: list[Worker] = EMPTY_LIST
 
 
 class ReviewRejectConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewRejectConfig``."""
 
-    task_assignments: list[TaskAssignment] = []
-    workers: list[Worker] = []
+    task_assignments: list[TaskAssignment] = EMPTY_LIST
+    workers: list[Worker] = EMPTY_LIST
 
 
 class ReviewRequestChangesConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewRequestChangesConfig``."""
 
-    task_assignments: list[TaskAssignment] = []
-    workers: list[Worker] = []
+    task_assignments: list[TaskAssignment] = EMPTY_LIST
+    workers: list[Worker] = EMPTY_LIST
 
 
 class ReviewStartConfig(Message, kw_only=True):
     """Clarifai message ``clarifai.api.ReviewStartConfig``."""
 
-    workers: list[Worker] = []
+    workers: list[Worker] = EMPTY_LIST
     """Review the work done by these workers.
     If empty, review the work for all workers.
     """
@@ -4085,7 +4085,7 @@ class Runner(Message, kw_only=True):
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     This is an optional arg.
     """
-    labels: list[str] = []
+    labels: list[str] = EMPTY_LIST
     """Labels to match in order to find work."""
     worker: Worker | None = None
     """Instead of just matching on labels we might want to have more explicit matching of what
@@ -4242,7 +4242,7 @@ class SingleTaskCountResponse(Message, kw_only=True):
     status: Status | None = None
     app_id: str = ""
     task_id: str = ""
-    counts: list[TaskStatusCountPerUser] = []
+    counts: list[TaskStatusCountPerUser] = EMPTY_LIST
 
 
 class SingleTaskResponse(Message, kw_only=True):
@@ -4274,7 +4274,7 @@ class StatValue(Message, kw_only=True):
     """The time of the event. Defaults to now()."""
     value: float = 0.0
     """A value for the metric you're recording."""
-    tags: list[str] = []
+    tags: list[str] = EMPTY_LIST
     """List of tags to attach to this stat. Each should contain one colon so that the first part will
     be used as a tag group while the second being the tag itself. For example: ["task_id:a",
     "worker_id:1"]. These tag groups like "task_id" or "worker_id" are important for aggregating
@@ -4294,7 +4294,7 @@ class StatValueAggregate(Message, kw_only=True):
     """The value aggregated according to the stat_value_agg_type"""
     count: int = 0
     """The count of the stat values that were used in this aggregation."""
-    tags: list[str] = []
+    tags: list[str] = EMPTY_LIST
     """The tags for this aggregated_value and count. This will be filled in if tag groups were used in
     the query to group aggregations.
     """
@@ -4303,11 +4303,11 @@ class StatValueAggregate(Message, kw_only=True):
 class StatValueAggregateQuery(Message, kw_only=True):
     """StatValueAggregateQuery"""
 
-    tags: list[str] = []
+    tags: list[str] = EMPTY_LIST
     """These tags are used to filter down the values before they are aggregated. For example,
     if you want to aggregate values for "task_id:a" you could specify that as a tag here.
     """
-    tag_groups: list[str] = []
+    tag_groups: list[str] = EMPTY_LIST
     """These are tag groups to aggregate over. So for example if you added stat values with tags
     "task_id:a" and others with "task_id:b", then added ["task_id"] to the task group, it the
     aggregation would return StatValueAggregate values for each task_id. If you provide more than
@@ -4342,7 +4342,7 @@ class StatValueAggregateQuery(Message, kw_only=True):
 class StatValueAggregateResult(Message, kw_only=True):
     """StatValueAggregateResult"""
 
-    stat_value_aggregates: list[StatValueAggregate] = []
+    stat_value_aggregates: list[StatValueAggregate] = EMPTY_LIST
     """The list of repeated aggregate values and their counts."""
     stat_value_aggregate_query: StatValueAggregateQuery | None = None
     """The query that created these results."""
@@ -4360,7 +4360,7 @@ class Status(Message, kw_only=True):
         These details may be exposed to non-technical users.
         For technical details, try to use developer_notes field.
     """
-    stack_trace: list[str] = []
+    stack_trace: list[str] = EMPTY_LIST
     """For some environment we may return a stack trace to help debug
     any issues.
     """
@@ -4402,7 +4402,7 @@ class Task(Message, kw_only=True):
     """Description of the task."""
     worker: TaskWorker | None = None
     """Worker details."""
-    concept_ids: list[str] = []
+    concept_ids: list[str] = EMPTY_LIST
     """List of concept ids used in the work of this task.
     DEPRECATED: Use task.concepts instead.
     """
@@ -4430,7 +4430,7 @@ class Task(Message, kw_only=True):
     """The user the task belongs to."""
     label_order_id: str = ""
     """The label order the task belongs to."""
-    concepts: list[TaskConcept] = []
+    concepts: list[TaskConcept] = EMPTY_LIST
     """Ignore Task.concept_ids field if Task.TaskConcept are supplied."""
     delete_previous_annotations: bool = False
     """Specify whether existing Annotations within the same app that are generated by other auto annotation tasks
@@ -4530,11 +4530,11 @@ class TaskReview(Message, kw_only=True):
 
     strategy: int = 0
     """Enum ``TaskReview_TaskReviewStrategy``. Task review strategy."""
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     """Who will review this task.
     DEPRECATED: Use users.id instead.
     """
-    users: list[User] = []
+    users: list[User] = EMPTY_LIST
     """Users who will review this task.
     When the 'review.users' field is additionally requested, then all user
     info is filled for the reviewers. Otherwise, only the user 'id' is filled.
@@ -4616,18 +4616,18 @@ class TaskWorker(Message, kw_only=True):
 
     strategy: int = 0
     """Enum ``TaskWorker_TaskWorkerStrategy``. Worker strategy."""
-    user_ids: list[str] = []
+    user_ids: list[str] = EMPTY_LIST
     """Who will work on this task.
     DEPRECATED: Use workers.user.id instead.
     """
-    users: list[User] = []
+    users: list[User] = EMPTY_LIST
     """Users who will work on this task.
     When the 'worker.users' field is additionally requested, then all user
     info is filled for the workers. Otherwise, only the user 'id' is filled.
     DEPRECATED: Use workers.user instead.
     """
     partitioned_strategy_info: TaskWorkerPartitionedStrategyInfo | None = None
-    workers: list[Worker] = []
+    workers: list[Worker] = EMPTY_LIST
     """Workers that will work on this task.
 
     For Auto Annotation Tasks:
@@ -4872,7 +4872,7 @@ class User(Message, kw_only=True):
     """To handle arbitrary json metadata you can use a struct field:
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     """
-    email_addresses: list[EmailAddress] = []
+    email_addresses: list[EmailAddress] = EMPTY_LIST
     two_factor_auth_enabled: bool = False
     teams_count: int = 0
     is_starred: bool = False
@@ -4920,7 +4920,7 @@ class UserDetail(Message, kw_only=True):
     """To handle arbitrary json metadata you can use a struct field:
     https://github.com/google/protobuf/blob/master/src/google/protobuf/struct.proto
     """
-    email_addresses: list[EmailAddress] = []
+    email_addresses: list[EmailAddress] = EMPTY_LIST
     two_factor_auth_enabled: bool = False
     teams_count: int = 0
     country: str = ""
@@ -5029,7 +5029,7 @@ class Workflow(Message, kw_only=True):
     the following from the API:
     "2017-04-11T21:50:50.223962Z"
     """
-    nodes: list[WorkflowNode] = []
+    nodes: list[WorkflowNode] = EMPTY_LIST
     """The list of nodes retrieved from latest workflow version.
     Each node can specify an input node that it connects to in order to define the graph.
     """
@@ -5062,9 +5062,9 @@ class Workflow(Message, kw_only=True):
     """Notes for the workflow
         This field should be used for in-depth notes and supports up to 64Kbs.
     """
-    use_cases: list[str] = []
+    use_cases: list[str] = EMPTY_LIST
     """Tags from use_cases category"""
-    check_consents: list[str] = []
+    check_consents: list[str] = EMPTY_LIST
     """Tags for check consents"""
     bookmark_origin: BookmarkOrigin | None = None
     """bookmark info. When set, this workflow is a bookmarked workflow of this app.
@@ -5085,7 +5085,7 @@ class WorkflowNode(Message, kw_only=True):
     """The model that will do the processing at this node. We only vlidate the model.id and
     model.model_version.id fields.
     """
-    node_inputs: list[NodeInput] = []
+    node_inputs: list[NodeInput] = EMPTY_LIST
     """Each WorkflowNode can connect to multiple input nodes so that we can handle multi-model data
     and more complex workflow operations.
     """
@@ -5119,7 +5119,7 @@ class WorkflowVersion(Message, kw_only=True):
     To be visible to the public the App that contains it AND the User that contains the App must
     also be publicly visible.
     """
-    nodes: list[WorkflowNode] = []
+    nodes: list[WorkflowNode] = EMPTY_LIST
     """The list of nodes that make up the workflow version. Each node can specify an input node
     that it connects to in order to define the graph.
     """

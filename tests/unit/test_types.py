@@ -107,11 +107,11 @@ def test_fields_match_the_official_definition(descriptor: Descriptor) -> None:
                 _expected_value_type(key),
                 _expected_value_type(value),
             )
-            assert ours.default_factory is dict
+            assert ours.default is types.EMPTY_DICT  # shared, read-only: nothing allocated
         elif f.is_repeated:
             assert typing.get_origin(ours.type) is list, f.name
             assert typing.get_args(ours.type) == (_expected_value_type(f),), f.name
-            assert ours.default_factory is list
+            assert ours.default is types.EMPTY_LIST  # shared, read-only: nothing allocated
         elif mt is not None:
             # Absent is None (UNSET for Value, which can hold null): never an empty message.
             want_default = msgspec.UNSET if mt.full_name == "google.protobuf.Value" else None
@@ -148,3 +148,16 @@ def test_value_null_is_not_absent_on_the_wire() -> None:
 def test_messages_are_keyword_only() -> None:
     with pytest.raises(TypeError):
         types.Status(10000)  # type: ignore[call-arg]
+
+
+def test_unset_repeated_fields_share_one_read_only_default() -> None:
+    data = types.Data()
+    assert data.concepts == [] and data.concepts is types.EMPTY_LIST
+    with pytest.raises(TypeError, match="assign a new one"):
+        data.concepts.append(types.Concept(id="c"))
+    with pytest.raises(TypeError, match="assign a new one"):
+        types.Image().hosted_image_info.update({"a": types.ImageInfo()})  # a map field
+    data.concepts = [types.Concept(id="c")]  # assigning a new list works
+    assert msgspec.json.encode(data) == b'{"concepts":[{"id":"c"}]}'
+    decoded = msgspec.json.decode(b"{}", type=types.Data)
+    assert decoded.concepts is types.EMPTY_LIST  # decoding allocates no empty lists
