@@ -117,6 +117,17 @@ def _frame_decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
     return msgspec.json.Decoder(frame, strict=False)
 
 
+@functools.cache
+def _frames_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
+    """Decodes the lines of one network chunk at once, joined into a JSON array.
+
+    One call per chunk instead of one per line: when a burst of lines arrives
+    together this halves the Python work per message.
+    """
+    frame = _frame_decoder(cls).type
+    return msgspec.json.Decoder(list[frame], strict=False)  # type: ignore[valid-type]
+
+
 class ResponseStream(Generic[T], AsyncIterator[T]):
     """The typed messages of one streamed answer.
 
@@ -139,11 +150,13 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
     """
 
     __slots__ = (
+        "_batch_decoder",
         "_built",
         "_core",
         "_decoder",
         "_endpoint",
         "_first",
+        "_frames",
         "_has_status",
         "_lines",
         "_pos",
@@ -170,6 +183,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         rtype: Any = response_type or endpoint.response_type
         self._type: type[T] = rtype
         self._decoder = _frame_decoder(rtype)
+        self._batch_decoder = _frames_decoder(rtype)
+        self._frames: list[Any] | None = None
         self._has_status = "status" in rtype.__struct_fields__
         self._splitter = LineSplitter()
         self._lines: Sequence[bytes] = _NO_LINES
@@ -300,6 +315,12 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             pos = 0
         self._pos = pos + 1
         try:
+            frames = self._frames
+            if frames is not None:
+                message = frames[pos].result
+                return self._checked(
+                    message if message is not None else self._decode_other(lines[pos])
+                )
             return self._decode_line(lines[pos])
         except BaseException as exc:
             self._finish()
@@ -327,6 +348,11 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             if lines or not chunk:
                 self._lines = lines
                 self._pos = 0
+                self._frames = None
+                if len(lines) > 1:
+                    # An odd line among them (not JSON, an enum by name): one by one.
+                    with contextlib.suppress(msgspec.DecodeError):
+                        self._frames = self._batch_decoder.decode(b"[" + b",".join(lines) + b"]")
                 return lines
 
     # -- decoding --------------------------------------------------------------------
@@ -339,6 +365,10 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             message = None
         if message is None:
             message = self._decode_other(line)
+        return self._checked(message)
+
+    def _checked(self, message: T) -> T:
+        """``message``, unless its status says it failed (then its typed error)."""
         if self._has_status:
             status = message.status  # type: ignore[attr-defined]
             if status is not None and status.code not in _SUCCESS_CODES:
