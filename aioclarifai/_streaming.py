@@ -106,6 +106,12 @@ class LineSplitter:
         return (rest,) if rest and not rest.isspace() else _NO_LINES
 
 
+#: Lines decoded together when several arrive in one network chunk.
+_GROUP = 16
+_NO_FRAMES: Sequence[Any] = ()
+_ALONE: Sequence[Any] = (None,)
+
+
 @functools.cache
 def _frame_decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
     """A cached typed decoder of ``{"result": cls}`` lines, the usual framing.
@@ -157,6 +163,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_endpoint",
         "_first",
         "_frames",
+        "_frames_at",
         "_has_status",
         "_lines",
         "_pos",
@@ -184,7 +191,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._type: type[T] = rtype
         self._decoder = _frame_decoder(rtype)
         self._batch_decoder = _frames_decoder(rtype)
-        self._frames: list[Any] | None = None
+        self._frames: Sequence[Any] = _NO_FRAMES
+        self._frames_at = 0
         self._has_status = "status" in rtype.__struct_fields__
         self._splitter = LineSplitter()
         self._lines: Sequence[bytes] = _NO_LINES
@@ -316,12 +324,15 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._pos = pos + 1
         try:
             frames = self._frames
-            if frames is not None:
-                message = frames[pos].result
-                return self._checked(
-                    message if message is not None else self._decode_other(lines[pos])
-                )
-            return self._decode_line(lines[pos])
+            i = pos - self._frames_at
+            if i >= len(frames):
+                frames = self._decode_group(lines, pos)
+                i = 0
+            frame = frames[i]
+            if frame is None:
+                return self._decode_line(lines[pos])
+            message = frame.result
+            return self._checked(message if message is not None else self._decode_other(lines[pos]))
         except BaseException as exc:
             self._finish()
             if isinstance(exc, ClarifaiError):
@@ -348,12 +359,27 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             if lines or not chunk:
                 self._lines = lines
                 self._pos = 0
-                self._frames = None
-                if len(lines) > 1:
-                    # An odd line among them (not JSON, an enum by name): one by one.
-                    with contextlib.suppress(msgspec.DecodeError):
-                        self._frames = self._batch_decoder.decode(b"[" + b",".join(lines) + b"]")
+                self._frames = _NO_FRAMES
+                self._frames_at = 0
                 return lines
+
+    def _decode_group(self, lines: Sequence[bytes], pos: int) -> Sequence[Any]:
+        """Frames of the next few lines from ``pos``, decoded in one call.
+
+        A small group, not the whole chunk, so a burst of lines never holds
+        more than a few decoded messages at once. ``None`` entries: decode
+        that line alone (a single line, or a group with an odd line in it).
+        """
+        group = lines[pos : pos + _GROUP]
+        frames: Sequence[Any] = _ALONE
+        if len(group) > 1:
+            try:
+                frames = self._batch_decoder.decode(b"[" + b",".join(group) + b"]")
+            except msgspec.DecodeError:  # not JSON, or an enum by name: one by one
+                frames = (None,) * len(group)
+        self._frames = frames
+        self._frames_at = pos
+        return frames
 
     # -- decoding --------------------------------------------------------------------
 
