@@ -28,7 +28,7 @@ from ._endpoint import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, status_error_class
 from ._requests import BuiltRequest, build_request
 from ._retry import parse_retry_after, retry_delay
-from ._transport import ClientState, RawResponse, StreamingResponse, Transport
+from ._transport import BodyStream, ClientState, RawResponse, StreamingResponse, Transport
 
 __all__ = ["Core", "Hook", "RequestEvent", "ResponseEvent", "interpret"]
 
@@ -135,11 +135,14 @@ class Core:
 
     # -- unary -------------------------------------------------------------------
 
-    async def call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> RespT:
+    async def call(
+        self, endpoint: Endpoint[ReqT, RespT], request: ReqT, stream: BodyStream | None = None
+    ) -> RespT:
         """Send ``request`` and return the typed response, retrying as allowed.
 
         ``timeout.total`` bounds the whole call: a retry whose wait would not
         fit in what is left is not made, and the last error is raised.
+        ``stream`` replaces the encoded body on the wire (see ``BodyStream``).
         """
         built = self.prepare(endpoint, request)
         send = self.transport.send
@@ -158,7 +161,7 @@ class Core:
             try:
                 raw = await send(
                     built.method, built.path_and_query, built.body, timeout, name,
-                    deadline=deadline,
+                    deadline=deadline, stream=stream,
                 )  # fmt: skip
                 result = interpret(endpoint, raw, self._secret_bytes)
             except ClarifaiError as exc:

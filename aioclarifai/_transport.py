@@ -21,8 +21,8 @@ import io
 import sys
 import time
 from collections import deque
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import AsyncIterator, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 from yarl import URL
@@ -31,7 +31,14 @@ from ._config import Timeout
 from ._errors import APIConnectionError, APITimeoutError
 from ._version import __version__
 
-__all__ = ["ClientState", "ConnectionBudget", "RawResponse", "StreamingResponse", "Transport"]
+__all__ = [
+    "BodyStream",
+    "ClientState",
+    "ConnectionBudget",
+    "RawResponse",
+    "StreamingResponse",
+    "Transport",
+]
 
 USER_AGENT = (
     f"aioclarifai/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]} "
@@ -41,6 +48,17 @@ _JSON_HEADERS = {"Content-Type": "application/json"}
 # aiohttp writes raw bytes above 1 MiB in one go and warns that this may block
 # the loop; a BytesIO is written in chunks instead (and is fresh per attempt).
 _LARGE_BODY = 1 << 20
+
+
+class BodyStream(Protocol):
+    """A request body produced piece by piece while it is sent (never whole in memory)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Content-Type and Content-Length of the body."""
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        """The body's bytes, from the start (called again for each attempt)."""
 
 
 class ClientState(enum.Enum):
@@ -393,12 +411,14 @@ class Transport:
         operation: str,
         *,
         deadline: float | None = None,
+        stream: BodyStream | None = None,
     ) -> RawResponse:
         """One request, its answer read in full.
 
         ``deadline`` (``time.monotonic()`` based) bounds the attempt when the
         call already spent part of ``timeout.total``; without it the attempt
-        gets all of ``timeout.total`` from now.
+        gets all of ``timeout.total`` from now. ``stream``, when given, is sent
+        as the body instead of ``body`` (which then only serves the logs).
         """
         session = self._session
         budget = self._budget
@@ -413,11 +433,17 @@ class Transport:
             ct = self._unary_ct if timeout is self._unary_timeout else self._unary(timeout)
             if deadline is not None:
                 ct = _until(ct, deadline, operation)
+            if stream is not None:
+                data: Any = stream.chunks()
+                headers: Mapping[str, str] | None = stream.headers
+            else:
+                data = body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body)
+                headers = _JSON_HEADERS if body is not None else None
             async with session.request(
                 method,
                 self.url(path_and_query),
-                data=body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body),
-                headers=_JSON_HEADERS if body is not None else None,
+                data=data,
+                headers=headers,
                 timeout=ct,
                 allow_redirects=False,
             ) as resp:

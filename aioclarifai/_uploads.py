@@ -21,16 +21,20 @@ by its id: the API does not say which parts it holds, only how far along it is
 from __future__ import annotations
 
 import asyncio
+import base64
 import inspect
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from ._config import RetryConfig
 from ._errors import APIStatusError, ClarifaiError, code_name
 from ._retry import retry_delay
-from .types import Upload, UploadContentPart
+from .endpoints import PUT_UPLOAD_CONTENT_PARTS
+from .types import PutUploadContentPartsRequest, Upload, UploadContentPart
 
 if TYPE_CHECKING:
     from ._client import Client
@@ -54,6 +58,7 @@ UPLOAD_DONE = 68001
 #: Failed, unexpected error, expired, canceled, conflict.
 UPLOAD_FAILURE_STATES = frozenset(range(68002, 68007))
 _UPLOAD_STATES = range(UPLOAD_IN_PROGRESS, 68007)
+_encoder = msgspec.json.Encoder()
 
 Source = bytes | bytearray | memoryview | str | os.PathLike[str] | AsyncIterable[bytes]
 """Bytes, a file path, or an async iterator of bytes (then ``content_length`` is required)."""
@@ -352,13 +357,14 @@ async def _put_part(
     attempt = 0
     while True:
         try:
-            response = await client.put_upload_content_parts(
+            # The part's bytes are base64-encoded while they are sent, so a part
+            # in flight costs its raw bytes only, not a whole encoded JSON copy.
+            request = PutUploadContentPartsRequest(
                 upload_id=upload_id,
-                content_parts=[
-                    UploadContentPart(
-                        range_start=part.offset, part_number=part.number, data=part.data
-                    )
-                ],
+                content_parts=[UploadContentPart(range_start=part.offset, part_number=part.number)],
+            )
+            response = await client._core.call(
+                PUT_UPLOAD_CONTENT_PARTS, request, _PartBody(request, part.data)
             )
         except ClarifaiError as error:
             if isinstance(error, APIStatusError) and error.code in _UPLOAD_STATES:
@@ -377,6 +383,28 @@ async def _put_part(
             return response.upload
         await asyncio.sleep(delay)
         attempt += 1
+
+
+class _PartBody:
+    """The JSON body of one part, its ``data`` field base64-encoded slice by slice."""
+
+    _SLICE = 3 * (1 << 18)  # a multiple of 3: slices encode without padding in between
+
+    def __init__(self, request: PutUploadContentPartsRequest, data: bytes) -> None:
+        encoded = _encoder.encode(request.content_parts[0])  # {"range_start":…,"part_number":…}
+        self._head = b'{"content_parts":[' + encoded[:-1] + b',"data":"'
+        self._tail = b'"}]}'
+        self._data = data
+        size = len(self._head) + 4 * -(-len(data) // 3) + len(self._tail)
+        self.headers = {"Content-Type": "application/json", "Content-Length": str(size)}
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body from the start; each call begins a new attempt."""
+        yield self._head
+        view = memoryview(self._data)
+        for start in range(0, len(view), self._SLICE):
+            yield base64.b64encode(view[start : start + self._SLICE])
+        yield self._tail
 
 
 # -- waiting for the server ----------------------------------------------------------

@@ -9,6 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
+import msgspec
 import pytest
 
 from aioclarifai import APIConnectionError, BadRequestError, ServerError, UploadError, types
@@ -35,7 +36,19 @@ class Uploads:
         self.held = 0
         self.held_more = asyncio.Event()
         self.done_after_gets = 0  # polls answered "in progress" before "done"
-        self._core = SimpleNamespace(retry=RetryConfig(max_retries=2, initial_backoff=0.001))
+        self._core = SimpleNamespace(
+            retry=RetryConfig(max_retries=2, initial_backoff=0.001), call=self._core_call
+        )
+
+    async def _core_call(self, endpoint: Any, request: Any, stream: Any) -> Any:
+        # Parts arrive as a streamed JSON body: read it as the server would.
+        assert endpoint.name == "PutUploadContentParts"
+        body = b"".join([chunk async for chunk in stream.chunks()])
+        assert len(body) == int(stream.headers["Content-Length"])
+        sent = msgspec.json.decode(body, type=types.PutUploadContentPartsRequest)
+        return await self.put_upload_content_parts(
+            upload_id=request.upload_id, content_parts=sent.content_parts
+        )
 
     def content(self, upload_id: str) -> bytes:
         return b"".join(data for _, (_, data) in sorted(self.parts[upload_id].items()))
@@ -429,3 +442,20 @@ async def _held(fake: Uploads, n: int) -> None:
 
 def _other_tasks() -> set[asyncio.Task[Any]]:
     return {t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()}
+
+
+async def test_part_body_is_encoded_slice_by_slice() -> None:
+    from aioclarifai._uploads import _PartBody
+
+    data = bytes(range(256)) * 10_000  # 2.56 MB: several slices
+    request = types.PutUploadContentPartsRequest(
+        upload_id="u", content_parts=[types.UploadContentPart(range_start=0, part_number=1)]
+    )
+    body = _PartBody(request, data)
+    chunks = [chunk async for chunk in body.chunks()]
+    assert len(chunks) > 3 and max(len(c) for c in chunks) <= 4 * _PartBody._SLICE // 3
+    whole = b"".join(chunks)
+    assert len(whole) == int(body.headers["Content-Length"])
+    sent = msgspec.json.decode(whole, type=types.PutUploadContentPartsRequest)
+    assert sent.content_parts[0].data == data and sent.content_parts[0].part_number == 1
+    assert [c async for c in body.chunks()] == chunks  # every attempt starts afresh
