@@ -75,7 +75,7 @@ class BatchConfig:
     max_batch_size: int = 64
     max_wait: float = 0.005
     max_batch_bytes: int = 64 * 1024 * 1024
-    max_concurrent_batches: int = 16
+    max_concurrent_batches: int = 64
     max_queue: int = 16384
 
     def __post_init__(self) -> None:
