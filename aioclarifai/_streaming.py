@@ -108,8 +108,6 @@ class LineSplitter:
 
 #: Lines decoded together when several arrive in one network chunk.
 _GROUP = 16
-_NO_FRAMES: Sequence[Any] = ()
-_ALONE: Sequence[Any] = (None,)
 
 
 @functools.cache
@@ -161,12 +159,11 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_core",
         "_decoder",
         "_endpoint",
-        "_first",
-        "_frames",
-        "_frames_at",
         "_has_status",
         "_lines",
         "_pos",
+        "_ready",
+        "_ready_at",
         "_response",
         "_splitter",
         "_state",
@@ -191,13 +188,12 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._type: type[T] = rtype
         self._decoder = _frame_decoder(rtype)
         self._batch_decoder = _frames_decoder(rtype)
-        self._frames: Sequence[Any] = _NO_FRAMES
-        self._frames_at = 0
+        self._ready: list[Any] = []
+        self._ready_at = 0
         self._has_status = "status" in rtype.__struct_fields__
         self._splitter = LineSplitter()
         self._lines: Sequence[bytes] = _NO_LINES
         self._pos = 0
-        self._first: T | None = None
         self._state = _NEW
 
     def __repr__(self) -> str:
@@ -230,7 +226,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     def _finish(self) -> None:
         self._state = _DONE
-        self._first = None
+        self._ready = []
+        self._ready_at = 0
         self._lines = _NO_LINES
         self._drop_response()
 
@@ -285,7 +282,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                 if first is None:
                     self._finish()  # an empty stream
                 else:
-                    self._first = first
+                    self._ready = [first]
+                    self._ready_at = 0
                 return
         except BaseException:
             self._finish()
@@ -297,17 +295,23 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         return self
 
     async def __anext__(self) -> T:
+        # The hot path: messages already decoded and checked, handed out in order.
+        i = self._ready_at
+        ready = self._ready
+        if i < len(ready):
+            self._ready_at = i + 1
+            return ready[i]  # type: ignore[no-any-return]
+        return await self._next_slow()
+
+    async def _next_slow(self) -> T:
         if self._state != _OPEN:
             if self._state == _DONE:
                 raise StopAsyncIteration
             await self._start()
-        first = self._first
-        if first is not None:
-            self._first = None
-            return first
+            return await self.__anext__()
         pos = self._pos
         lines = self._lines
-        if pos >= len(lines):  # only then await: lines of one chunk cost no coroutine
+        if pos >= len(lines):  # only then await: the lines of one chunk cost no read
             try:
                 lines = await self._read_lines()
             except BaseException as exc:
@@ -321,18 +325,17 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                 self._finish()
                 raise StopAsyncIteration
             pos = 0
-        self._pos = pos + 1
         try:
-            frames = self._frames
-            i = pos - self._frames_at
-            if i >= len(frames):
-                frames = self._decode_group(lines, pos)
-                i = 0
-            frame = frames[i]
-            if frame is None:
-                return self._decode_line(lines[pos])
-            message = frame.result
-            return self._checked(message if message is not None else self._decode_other(lines[pos]))
+            ready = self._decode_group(lines, pos)
+            if ready:
+                self._pos = pos + len(ready)
+                self._ready = ready
+                self._ready_at = 1
+                return ready[0]  # type: ignore[no-any-return]
+            # The line at ``pos`` is not a plain success: an error frame, a failed
+            # status, a bare message, an enum by name. Read it alone.
+            self._pos = pos + 1
+            return self._decode_line(lines[pos])
         except BaseException as exc:
             self._finish()
             if isinstance(exc, ClarifaiError):
@@ -359,27 +362,37 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             if lines or not chunk:
                 self._lines = lines
                 self._pos = 0
-                self._frames = _NO_FRAMES
-                self._frames_at = 0
                 return lines
 
-    def _decode_group(self, lines: Sequence[bytes], pos: int) -> Sequence[Any]:
-        """Frames of the next few lines from ``pos``, decoded in one call.
+    def _decode_group(self, lines: Sequence[bytes], pos: int) -> list[Any]:
+        """The plain successful messages at the start of the next few lines from ``pos``.
 
         A small group, not the whole chunk, so a burst of lines never holds
-        more than a few decoded messages at once. ``None`` entries: decode
-        that line alone (a single line, or a group with an odd line in it).
+        more than a few decoded messages at once, decoded in one call. The
+        list stops before the first line that needs a closer look (empty when
+        that is the line at ``pos``), so messages are still handed out in
+        order and a failure is raised when its line is reached.
         """
         group = lines[pos : pos + _GROUP]
-        frames: Sequence[Any] = _ALONE
-        if len(group) > 1:
-            try:
+        try:
+            if len(group) == 1:
+                frames: Sequence[Any] = (self._decoder.decode(group[0]),)
+            else:
                 frames = self._batch_decoder.decode(b"[" + b",".join(group) + b"]")
-            except msgspec.DecodeError:  # not JSON, or an enum by name: one by one
-                frames = (None,) * len(group)
-        self._frames = frames
-        self._frames_at = pos
-        return frames
+        except msgspec.DecodeError:  # not JSON, or an enum by name: line by line
+            return []
+        ready: list[Any] = []
+        check = self._has_status
+        for frame in frames:
+            message = frame.result
+            if message is None:
+                break
+            if check:
+                status = message.status
+                if status is not None and status.code not in _SUCCESS_CODES:
+                    break
+            ready.append(message)
+        return ready
 
     # -- decoding --------------------------------------------------------------------
 

@@ -395,3 +395,35 @@ def test_memory_stays_flat_while_streaming() -> None:
         tracemalloc.stop()
         drive(stream.aclose())
     assert after - before < 16_384
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        b'{"error":{"code":14,"message":"gone"}}\n',  # an error frame
+        result_line("x", code=21355),  # a failed status
+        b"not json\n",  # an unreadable line
+        b'{"result":{"status":{"code":"SUCCESS"},"outputs":[{"data":{"text":{"raw":"n"}}}]}}\n',
+        b'{"status":{"code":10000},"outputs":[{"data":{"text":{"raw":"bare"}}}]}\n',
+    ],
+)
+def test_lines_of_one_chunk_keep_their_order_around_an_odd_line(odd: bytes) -> None:
+    # Several lines arrive in one network chunk and are decoded together: the
+    # lines before the odd one are delivered first, and it is met in its turn.
+    burst = b"".join(result_line(t) for t in "abc") + odd + result_line("d") + result_line("e")
+    seen: list[str] = []
+
+    async def run() -> None:
+        async with make_stream(FakeCore([result_line("first"), burst])) as stream:
+            async for chunk in stream:
+                data = chunk.outputs[0].data
+                assert data is not None and data.text is not None
+                seen.append(data.text.raw)
+
+    if odd.startswith((b'{"result":{"status":{"code":"', b'{"status"')):
+        drive(run())
+        assert seen == ["first", "a", "b", "c", "n" if b'"n"' in odd else "bare", "d", "e"]
+    else:
+        with pytest.raises(ClarifaiError):
+            drive(run())
+        assert seen == ["first", "a", "b", "c"]
