@@ -135,26 +135,27 @@ async def run_batch(
             yield parsed.input
         read_all = True
 
-    progress = make_progress(
-        stats.total,
-        progress_stream,
-        initial=min(len(done_ids), stats.total),
-        interval=progress_interval,
+    source = feed()
+    # Bad arguments raise here, before the output is touched or the ticker started.
+    results = client.predict_many(
+        model_id,
+        source,
+        version_id=version_id,
+        concurrency=concurrency,
+        ordered=True,
+        return_exceptions=True,
     )
     start = time.monotonic()
     with _cli_io.open_output(output_path, append=resume) as out:
         writer = _cli_io.ResultWriter(out)
+        progress = make_progress(
+            stats.total,
+            progress_stream,
+            initial=min(len(done_ids), stats.total),
+            interval=progress_interval,
+        )
         ticker = asyncio.create_task(_tick(stats, writer, progress))
         ok = 0
-        source = feed()
-        results = client.predict_many(
-            model_id,
-            source,
-            version_id=version_id,
-            concurrency=concurrency,
-            ordered=True,
-            return_exceptions=True,
-        )
         try:
             async for result in results:
                 item_id, line = in_flight.popleft()

@@ -10,7 +10,10 @@ single-process job (:mod:`aioclarifai._cli_batch`):
 - **parse and predict** in an actor pool (``map_batches``): each actor keeps
   one event loop and one :class:`~aioclarifai.Client`, skips ids already done,
   turns malformed lines into error records, and draws every HTTP attempt from a
-  shared :func:`~aioclarifai.ray.create_rate_limiter` budget;
+  shared :func:`~aioclarifai.ray.create_rate_limiter` budget. A request-level
+  error that every input would hit (a bad PAT, an unknown model) is not
+  recorded: the job stops with :class:`~aioclarifai._cli_batch.BatchAborted`,
+  so a rerun with ``--resume`` does those inputs, as on one machine;
 - **write** on the driver: records stream back as the pool produces them and
   are appended to the one JSONL output and flushed, so every finished input is
   on disk exactly once even when the job is interrupted. (Ray's own
@@ -28,8 +31,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 from . import _cli_io
-from ._cli_batch import BatchStats
+from ._cli_batch import BatchAborted, BatchStats, _is_fatal
 from ._cli_progress import make_progress
+from ._errors import ClarifaiError
 from .ray import ClarifaiPredictor, create_rate_limiter
 
 if TYPE_CHECKING:
@@ -77,14 +81,14 @@ def _numbered_lines(path: str) -> Any:
 
 
 def _parse(fmt: str, number: int, raw: bytes, header: list[str]) -> _cli_io.ParsedLine | None:
-    """One line as the single-process job reads it (None for the CSV header line)."""
+    """One line as the single-process job reads it (None: the CSV header, or an empty row)."""
     if fmt == "jsonl":
         return _cli_io._parse_json_line(number, raw)
     if fmt == "text":
         return _cli_io._parse_text_line(number, raw)
     row = next(csv.reader([raw.decode("utf-8", "replace")]))
-    if [c.strip().lower() for c in row] == header:
-        return None
+    if not any(cell.strip() for cell in row) or [c.strip().lower() for c in row] == header:
+        return None  # the one-process job skips rows of empty cells too
     fallback = f"line-{number}"
     if len(row) != len(header):
         return _cli_io.ParsedLine(
@@ -105,9 +109,15 @@ class JobPredictor(ClarifaiPredictor):
         self.fmt = fmt
         self.header = header
         self.done_ids = done_ids
+        self._ok = 0
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
-        """Records (``id``, ``record``, ``failed``) for the lines of ``batch`` not done yet."""
+        """Rows for the lines of ``batch``: ``id``, ``record``, ``failed``, ``skipped``, ``abort``.
+
+        A record row has the JSONL ``record``; a line already done is a
+        ``skipped`` row; a request-level error that every input would hit is an
+        ``abort`` row (its message) and is not recorded.
+        """
         return self._loop.run_until_complete(self._records(batch))
 
     async def _records(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -116,15 +126,27 @@ class JobPredictor(ClarifaiPredictor):
         ids: list[str] = []
         records: list[bytes] = []
         failed: list[bool] = []
+        skipped: list[bool] = []
+        abort: list[str] = []
+
+        def row(
+            item_id: str, record: bytes, *, bad: bool, skip: bool = False, why: str = ""
+        ) -> None:
+            ids.append(item_id)
+            records.append(record)
+            failed.append(bad)
+            skipped.append(skip)
+            abort.append(why)
+
         todo: list[_cli_io.ParsedLine] = []
         for number, raw in zip(batch["line"], batch["raw"], strict=True):
             parsed = _parse(self.fmt, int(number), bytes(raw), self.header)
-            if parsed is None or parsed.id in self.done_ids:
+            if parsed is None:
                 continue
-            if parsed.input is None:
-                ids.append(parsed.id)
-                records.append(_error_line(parsed.id, parsed.error or "", parsed.line))
-                failed.append(True)
+            if parsed.id in self.done_ids:
+                row(parsed.id, b"", bad=False, skip=True)
+            elif parsed.input is None:
+                row(parsed.id, _error_line(parsed.id, parsed.error or "", parsed.line), bad=True)
             else:
                 todo.append(parsed)
         results = self._get_client().predict_many(
@@ -138,15 +160,28 @@ class JobPredictor(ClarifaiPredictor):
         async for result in results:
             parsed = todo[k]
             k += 1
-            ids.append(parsed.id)
-            if isinstance(result, BaseException):
-                records.append(_error_line(parsed.id, result, parsed.line))
-                failed.append(True)
+            if isinstance(result, ClarifaiError) and _is_fatal(result, self._ok):
+                # Not recorded: the input was never judged, a rerun should do it.
+                row(parsed.id, b"", bad=True, why=str(result) or type(result).__name__)
+            elif isinstance(result, BaseException):
+                row(parsed.id, _error_line(parsed.id, result, parsed.line), bad=True)
             else:
+                self._ok += 1
                 output = msgspec.structs.replace(result, input=None)
-                records.append(_encoder.encode(_cli_io._Record(id=parsed.id, output=output)))
-                failed.append(False)
-        return pd.DataFrame({"id": ids, "record": records, "failed": failed})
+                row(
+                    parsed.id,
+                    _encoder.encode(_cli_io._Record(id=parsed.id, output=output)),
+                    bad=False,
+                )
+        return pd.DataFrame(
+            {
+                "id": pd.Series(ids, dtype=object),
+                "record": pd.Series(records, dtype=object),
+                "failed": pd.Series(failed, dtype=bool),
+                "skipped": pd.Series(skipped, dtype=bool),
+                "abort": pd.Series(abort, dtype=object),
+            }
+        )
 
 
 def _error_line(item_id: str, error: BaseException | str, line: int) -> bytes:
@@ -175,7 +210,9 @@ def run_batch_on_ray(
     ``client_args`` (pat, user_id, app_id, base_url) configure each actor's
     client. ``requests_per_second`` makes all actors share one rate budget.
     Actors mostly wait on the network, so each reserves ``cpus_per_actor``
-    (half a CPU by default), leaving room for the read tasks.
+    (half a CPU by default), leaving room for the read tasks. Raises
+    :class:`~aioclarifai._cli_batch.BatchAborted` when a request-level error
+    means every input would fail (nothing of it is recorded).
     """
     import ray
 
@@ -183,7 +220,6 @@ def run_batch_on_ray(
     header = _cli_io._csv_header(inputs_path) if fmt == "csv" else []
     stats = BatchStats(total=_cli_io.count_inputs(inputs_path, fmt))
     done_ids = _cli_io.load_done_ids(output_path) if resume else set()
-    stats.skipped = len(done_ids)
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
@@ -204,23 +240,37 @@ def run_batch_on_ray(
         batch_format="pandas",
     )
     progress = make_progress(
-        stats.total, progress_stream, initial=stats.skipped, interval=progress_interval
+        stats.total,
+        progress_stream,
+        initial=min(len(done_ids), stats.total),
+        interval=progress_interval,
     )
     started = time.monotonic()
+    fatal = ""
     with _cli_io.open_output(output_path, append=resume) as out:
         try:
             for batch in dataset.iter_batches(batch_format="pandas", batch_size=None):
-                for record in batch["record"]:
-                    out.write(record)
-                    out.write(b"\n")
+                skipped = batch["skipped"]
+                aborted = batch["abort"] != ""
+                recorded = batch[~skipped & ~aborted]
+                # One write per batch: a Ctrl-C lands between batches or tears one line at
+                # most (cut off by the next --resume), and the counts match the file.
+                out.write(b"".join(r + b"\n" for r in recorded["record"]))
                 out.flush()
-                stats.done += len(batch)
-                stats.errors += int(batch["failed"].sum())
+                stats.skipped += int(skipped.sum())
+                stats.done += len(recorded)
+                stats.errors += int(recorded["failed"].sum())
                 progress.update(stats.done, stats.errors)
+                if aborted.any():
+                    fatal = str(batch["abort"][aborted].iloc[0])
+                    break
         except KeyboardInterrupt:
             stats.interrupted = True
         finally:
             out.flush()
             stats.elapsed = time.monotonic() - started
             progress.close()
+    if fatal:
+        stats.interrupted = True
+        raise BatchAborted(ClarifaiError(fatal), stats)
     return stats

@@ -216,6 +216,8 @@ async def _predict(args: argparse.Namespace) -> int:
 
     model = parse_model(args.model)
     settings = _resolve(args, model)
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
     inp = _input_from_args(args)
     async with _make_client(settings, batching=False) as client:
         output = await client.predict(model.model_id, inp, version_id=args.version)
@@ -339,21 +341,28 @@ def _batch_on_ray(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--engine ray needs Ray Data: pip install 'aioclarifai[ray]' ({exc})"
         ) from None
+    from ._cli_batch import BatchAborted
+
     if args.batch_size is not None:
         settings["max_batch_size"] = args.batch_size
-    stats = run_batch_on_ray(
-        model.model_id,
-        args.inputs,
-        args.output,
-        client_args=settings,
-        fmt=args.format,
-        version_id=args.version,
-        actors=args.actors,
-        requests_per_second=args.rate,
-        resume=args.resume,
-        address=args.address,
-        progress_stream=None if args.quiet else sys.stderr,
-    )
+    try:
+        stats = run_batch_on_ray(
+            model.model_id,
+            args.inputs,
+            args.output,
+            client_args=settings,
+            fmt=args.format,
+            version_id=args.version,
+            actors=args.actors,
+            requests_per_second=args.rate,
+            resume=args.resume,
+            address=args.address,
+            progress_stream=None if args.quiet else sys.stderr,
+        )
+    except BatchAborted as exc:
+        print(f"{_PROG}: error: {exc.error}", file=sys.stderr)
+        print(format_summary(exc.stats, args.output))
+        return EXIT_FAILED
     print(format_summary(stats, args.output))
     return _batch_exit_code(stats)
 

@@ -314,3 +314,14 @@ async def test_whole_batch_failures_are_recorded_or_stop_the_job(tmp_path: Path)
         assert info.value.stats.interrupted
         assert info.value.error.__class__.__name__ == "ServerError"
         assert (tmp_path / "b.jsonl").read_text() == ""
+
+
+async def test_bad_arguments_raise_before_anything_starts(tmp_path: Path) -> None:
+    # The progress ticker must not outlive the job, nor an empty output be left behind.
+    inputs, output = tmp_path / "in.txt", tmp_path / "out.jsonl"
+    inputs.write_text("a\nb\n")
+    async with FakeClarifai() as fake, Client(fake.pat, base_url=fake.url, app_id="a") as client:
+        with pytest.raises(ValueError, match="concurrency"):
+            await run_batch(client, "m", str(inputs), str(output), concurrency=0)
+        assert asyncio.all_tasks() == {asyncio.current_task()}
+    assert not output.exists()

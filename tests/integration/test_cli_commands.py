@@ -138,3 +138,14 @@ async def test_fake_server_command() -> None:
         proc.send_signal(signal.SIGINT)
         await proc.communicate()
     assert proc.returncode == 0
+
+
+async def test_predict_top_below_one_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # It used to predict, then crash formatting an empty concept table (a traceback).
+    async with FakeClarifai() as fake:
+        code = await asyncio.to_thread(
+            main, ["predict", "general", "--text", "a cat", "--top", "0", *_flags(fake)]
+        )
+        assert not fake.requests_for("PostModelOutputs")
+    assert code == 2
+    assert capsys.readouterr().err == "aioclarifai: error: --top must be at least 1\n"

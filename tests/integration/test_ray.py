@@ -208,7 +208,7 @@ def test_cli_engine_same_records_and_resume_exactly_once(ray_local: None, tmp_pa
         output.write_bytes(b"\n".join(output.read_bytes().splitlines()[:150]) + b"\n")
         stats = run_batch_on_ray("general", str(inputs), str(output), client_args=args,
                                  batch_size=64, resume=True)  # fmt: skip
-        assert stats.skipped == 150 and stats.done == 250
+        assert stats.skipped == 150 and stats.done == 250 and stats.remaining == 0
         ids = [msgspec.json.decode(line)["id"] for line in output.read_bytes().splitlines()]
         assert sorted(ids) == sorted(one_machine)  # every input exactly once
     finally:
@@ -234,5 +234,33 @@ def test_cli_batch_engine_ray(
         assert sorted(ids) == sorted(f"line-{n}" for n in range(1, 122))
         assert "120 succeeded, 1 failed" in capsys.readouterr().out
         assert main([*argv[:8], "--actors", "0", *argv[8:]]) == 2
+    finally:
+        fake.stop()
+
+
+def test_cli_engine_bad_pat_records_nothing_and_resume_does_every_input(
+    ray_local: None, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As on one machine: an error every input would hit stops the job unrecorded,
+    # so the rerun with --resume predicts every input instead of skipping them.
+    from aioclarifai.cli import main
+
+    fake = FakeProcess()
+    try:
+        inputs = tmp_path / "in.txt"
+        inputs.write_text("".join(f"text {i}\n" for i in range(50)))
+        out = tmp_path / "out.jsonl"
+        argv = [
+            *("batch", "general", str(inputs), "-o", str(out), "--engine", "ray", "-q"),
+            *("--app-id", "app", "--base-url", fake.url),
+        ]
+        assert main([*argv, "--pat", "wrong-secret-pat"]) == 1
+        captured = capsys.readouterr()
+        assert "error:" in captured.err and "wrong-secret-pat" not in captured.err + captured.out
+        assert out.read_bytes() == b""
+        assert main([*argv, "--pat", "ray-pat", "--resume"]) == 0
+        ids = [msgspec.json.decode(line)["id"] for line in out.read_bytes().splitlines()]
+        assert sorted(ids) == sorted(f"line-{n}" for n in range(1, 51))
+        assert "50 succeeded, 0 failed" in capsys.readouterr().out
     finally:
         fake.stop()

@@ -230,3 +230,30 @@ def test_error_record_of_typed_errors() -> None:
     assert rate["code"] == 11005
     assert "line" not in rate
     assert error_record(RuntimeError()) == {"type": "RuntimeError", "message": "RuntimeError()"}
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("in.csv", "id,text\n,\na,hello\n , \nb,\n,world\nc,x,y\n"),
+        ("in.jsonl", '{"text": "a"}\n\n{"id": "b", "url": "https://x/y.jpg"}\n{bad\n'),
+        ("in.txt", "hello\n\n  \nhttps://x/y.jpg\n"),
+    ],
+)
+def test_ray_engine_reads_lines_as_the_one_process_job(
+    tmp_path: Path, name: str, text: str
+) -> None:
+    # --engine ray parses line by line: the same ids, inputs and errors, and the
+    # same lines skipped (the header, blank lines, CSV rows of empty cells).
+    from aioclarifai._cli_ray import _parse as ray_parse
+
+    path = _write(tmp_path, name, text)
+    fmt = detect_format(path)
+    header = [c.strip().lower() for c in text.splitlines()[0].split(",")] if fmt == "csv" else []
+    on_ray = []
+    for number, raw in enumerate(text.encode().split(b"\n"), start=1):
+        if raw.strip():
+            parsed = ray_parse(fmt, number, raw, header)
+            if parsed is not None:
+                on_ray.append(parsed)
+    assert on_ray == list(iter_inputs(path, fmt))
