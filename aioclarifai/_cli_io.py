@@ -41,11 +41,17 @@ __all__ = [
     "ParsedLine",
     "ResultWriter",
     "count_inputs",
+    "csv_header",
     "detect_format",
+    "error_line",
     "error_record",
     "iter_inputs",
     "load_done_ids",
     "open_output",
+    "output_line",
+    "output_record",
+    "parse_csv_row",
+    "parse_line",
 ]
 
 FORMATS = ("jsonl", "csv", "text")
@@ -93,7 +99,7 @@ def iter_inputs(path: str, fmt: str) -> Iterator[ParsedLine]:
     column), so a wrong file fails before any work starts.
     """
     if fmt == "csv":
-        return _iter_csv(path, _csv_header(path))
+        return _iter_csv(path, csv_header(path))
     if fmt == "jsonl":
         return _iter_lines(path, _parse_json_line)
     if fmt == "text":
@@ -178,7 +184,8 @@ def _parse_text_line(number: int, raw: bytes) -> ParsedLine:
     return ParsedLine(number, item_id, _input_for(item_id, kind, value))
 
 
-def _csv_header(path: str) -> list[str]:
+def csv_header(path: str) -> list[str]:
+    """The lower-cased column names of a CSV input (``ValueError`` when none is usable)."""
     with open(path, encoding="utf-8", newline="") as f:
         for row in csv.reader(f):
             if any(cell.strip() for cell in row):
@@ -203,16 +210,32 @@ def _iter_csv(path: str, header: list[str]) -> Iterator[ParsedLine]:
             if not seen_header:
                 seen_header = True
                 continue
-            number = reader.line_num
-            fallback_id = f"line-{number}"
-            if len(row) != len(header):
-                yield ParsedLine(
-                    number, fallback_id, error=f"expected {len(header)} columns, got {len(row)}"
-                )
-                continue
-            fields = dict(zip(header, row, strict=True))
-            item_id = _line_id(number, fields.get("id", "").strip()) or fallback_id
-            yield _simple_input(number, item_id, fields)
+            yield parse_csv_row(reader.line_num, row, header)
+
+
+def parse_csv_row(number: int, row: list[str], header: list[str]) -> ParsedLine:
+    """One CSV data row (line ``number``) under ``header``."""
+    fallback_id = f"line-{number}"
+    if len(row) != len(header):
+        return ParsedLine(
+            number, fallback_id, error=f"expected {len(header)} columns, got {len(row)}"
+        )
+    fields = dict(zip(header, row, strict=True))
+    item_id = _line_id(number, fields.get("id", "").strip()) or fallback_id
+    return _simple_input(number, item_id, fields)
+
+
+def parse_line(fmt: str, number: int, raw: bytes, header: list[str]) -> ParsedLine | None:
+    """One physical line read alone (the Ray engine's reader): None for a CSV
+    header or empty row, which the one-process reader skips as well."""
+    if fmt == "jsonl":
+        return _parse_json_line(number, raw)
+    if fmt == "text":
+        return _parse_text_line(number, raw)
+    row = next(csv.reader([raw.decode("utf-8", "replace")]))
+    if not any(cell.strip() for cell in row) or [c.strip().lower() for c in row] == header:
+        return None
+    return parse_csv_row(number, row, header)
 
 
 def load_done_ids(path: str) -> set[str]:
@@ -270,6 +293,26 @@ def error_record(exc: BaseException | str, line: int | None = None) -> dict[str,
     return record
 
 
+_record_encoder = msgspec.json.Encoder()
+
+
+def output_record(item_id: str, output: types.Output) -> _Record:
+    """The record of a successful prediction; the echoed input is dropped (the id names it)."""
+    if output.input is not None:
+        output = msgspec.structs.replace(output, input=None)
+    return _Record(id=item_id, output=output)
+
+
+def output_line(item_id: str, output: types.Output) -> bytes:
+    """One output line (without its newline) for a successful prediction."""
+    return _record_encoder.encode(output_record(item_id, output))
+
+
+def error_line(item_id: str, error: BaseException | str, line: int | None = None) -> bytes:
+    """One output line (without its newline) for a failed input."""
+    return _record_encoder.encode(_Record(id=item_id, error=error_record(error, line)))
+
+
 class ResultWriter:
     """Appends one JSON line per input to the output; flushes every ``flush_every`` seconds."""
 
@@ -282,10 +325,8 @@ class ResultWriter:
         self.written = 0
 
     def write_output(self, item_id: str, output: types.Output) -> None:
-        """Record a successful prediction; the echoed input is dropped (the id names it)."""
-        if output.input is not None:
-            output = msgspec.structs.replace(output, input=None)
-        self._write(_Record(id=item_id, output=output))
+        """Record a successful prediction (see :func:`output_line`)."""
+        self._write(output_record(item_id, output))
 
     def write_error(self, item_id: str, error: dict[str, Any]) -> None:
         """Record a failed input with its :func:`error_record`."""

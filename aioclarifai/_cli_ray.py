@@ -23,12 +23,9 @@ single-process job (:mod:`aioclarifai._cli_batch`):
 
 from __future__ import annotations
 
-import csv
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
-
-import msgspec
 
 from . import _cli_io
 from ._cli_batch import BatchAborted, BatchStats, _is_fatal
@@ -41,7 +38,6 @@ if TYPE_CHECKING:
 
 __all__ = ["run_batch_on_ray"]
 
-_encoder = msgspec.json.Encoder()
 _READ_CHUNK = 4 << 20
 _ROWS_PER_BLOCK = 8192
 
@@ -78,25 +74,6 @@ def _numbered_lines(path: str) -> Any:
                 yield pa.table({"line": numbers, "raw": raws})
 
     return NumberedLines(path)
-
-
-def _parse(fmt: str, number: int, raw: bytes, header: list[str]) -> _cli_io.ParsedLine | None:
-    """One line as the single-process job reads it (None: the CSV header, or an empty row)."""
-    if fmt == "jsonl":
-        return _cli_io._parse_json_line(number, raw)
-    if fmt == "text":
-        return _cli_io._parse_text_line(number, raw)
-    row = next(csv.reader([raw.decode("utf-8", "replace")]))
-    if not any(cell.strip() for cell in row) or [c.strip().lower() for c in row] == header:
-        return None  # the one-process job skips rows of empty cells too
-    fallback = f"line-{number}"
-    if len(row) != len(header):
-        return _cli_io.ParsedLine(
-            number, fallback, error=f"expected {len(header)} columns, got {len(row)}"
-        )
-    fields = dict(zip(header, row, strict=True))
-    item_id = _cli_io._line_id(number, fields.get("id", "").strip()) or fallback
-    return _cli_io._simple_input(number, item_id, fields)
 
 
 class JobPredictor(ClarifaiPredictor):
@@ -140,13 +117,17 @@ class JobPredictor(ClarifaiPredictor):
 
         todo: list[_cli_io.ParsedLine] = []
         for number, raw in zip(batch["line"], batch["raw"], strict=True):
-            parsed = _parse(self.fmt, int(number), bytes(raw), self.header)
+            parsed = _cli_io.parse_line(self.fmt, int(number), bytes(raw), self.header)
             if parsed is None:
                 continue
             if parsed.id in self.done_ids:
                 row(parsed.id, b"", bad=False, skip=True)
             elif parsed.input is None:
-                row(parsed.id, _error_line(parsed.id, parsed.error or "", parsed.line), bad=True)
+                row(
+                    parsed.id,
+                    _cli_io.error_line(parsed.id, parsed.error or "", parsed.line),
+                    bad=True,
+                )
             else:
                 todo.append(parsed)
         results = self._get_client().predict_many(
@@ -164,15 +145,10 @@ class JobPredictor(ClarifaiPredictor):
                 # Not recorded: the input was never judged, a rerun should do it.
                 row(parsed.id, b"", bad=True, why=str(result) or type(result).__name__)
             elif isinstance(result, BaseException):
-                row(parsed.id, _error_line(parsed.id, result, parsed.line), bad=True)
+                row(parsed.id, _cli_io.error_line(parsed.id, result, parsed.line), bad=True)
             else:
                 self._ok += 1
-                output = msgspec.structs.replace(result, input=None)
-                row(
-                    parsed.id,
-                    _encoder.encode(_cli_io._Record(id=parsed.id, output=output)),
-                    bad=False,
-                )
+                row(parsed.id, _cli_io.output_line(parsed.id, result), bad=False)
         return pd.DataFrame(
             {
                 "id": pd.Series(ids, dtype=object),
@@ -182,10 +158,6 @@ class JobPredictor(ClarifaiPredictor):
                 "abort": pd.Series(abort, dtype=object),
             }
         )
-
-
-def _error_line(item_id: str, error: BaseException | str, line: int) -> bytes:
-    return _encoder.encode(_cli_io._Record(id=item_id, error=_cli_io.error_record(error, line)))
 
 
 def run_batch_on_ray(
@@ -217,7 +189,7 @@ def run_batch_on_ray(
     import ray
 
     fmt = fmt or _cli_io.detect_format(inputs_path)
-    header = _cli_io._csv_header(inputs_path) if fmt == "csv" else []
+    header = _cli_io.csv_header(inputs_path) if fmt == "csv" else []
     stats = BatchStats(total=_cli_io.count_inputs(inputs_path, fmt))
     done_ids = _cli_io.load_done_ids(output_path) if resume else set()
     if not ray.is_initialized():

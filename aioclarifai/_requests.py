@@ -90,16 +90,18 @@ def _plans(endpoint: Endpoint[Any, Any]) -> tuple[_Plan, ...]:
     return plans
 
 
+def _path_value(request: Any, path: tuple[str, ...], user_id: str, app_id: str) -> Any:
+    """The value of one path field; ``user_app_id`` parts fall back to the client's defaults."""
+    if path[0] == "user_app_id":
+        return _get(request, path) or (user_id if path[1] == "user_id" else app_id)
+    return getattr(request, path[0]) if len(path) == 1 else _get(request, path)
+
+
 def _path_values(plan: _Plan, request: Any, user_id: str, app_id: str) -> list[Any] | None:
+    """The values of ``plan``'s path fields, or None when one of them is empty."""
     values: list[Any] = []
     for path in plan.template.fields:
-        if path[0] == "user_app_id":
-            # The request's own user/app, else the client's defaults.
-            value = _get(request, path) or (user_id if path[1] == "user_id" else app_id)
-        elif len(path) == 1:
-            value = getattr(request, path[0])
-        else:
-            value = _get(request, path)
+        value = _path_value(request, path, user_id, app_id)
         if not value:
             return None
         values.append(value)
@@ -108,14 +110,8 @@ def _path_values(plan: _Plan, request: Any, user_id: str, app_id: str) -> list[A
 
 def _missing_field(endpoint: Endpoint[Any, Any], request: Any, user_id: str, app_id: str) -> str:
     """A clear message naming the first empty field of the least specific template."""
-    last = _plans(endpoint)[-1]
-    for path in last.template.fields:
-        value = (
-            _get(request, path) or (user_id if path[1] == "user_id" else app_id)
-            if path[0] == "user_app_id"
-            else _get(request, path)
-        )
-        if not value:
+    for path in _plans(endpoint)[-1].template.fields:
+        if not _path_value(request, path, user_id, app_id):
             hint = (
                 " (pass app_id= to Client or set CLARIFAI_APP_ID)" if path[-1] == "app_id" else ""
             )

@@ -437,8 +437,7 @@ class Transport:
                 data: Any = stream.chunks()
                 headers: Mapping[str, str] | None = stream.headers
             else:
-                data = body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body)
-                headers = _JSON_HEADERS if body is not None else None
+                data, headers = _payload(body)
             async with session.request(
                 method,
                 self.url(path_and_query),
@@ -462,11 +461,12 @@ class Transport:
         if not budget.try_take():
             await self._wait_for_slot(budget, timeout, None, operation)
         try:
+            data, headers = _payload(body)
             resp = await session.request(
                 method,
                 self.url(path_and_query),
-                data=body if body is None or len(body) <= _LARGE_BODY else io.BytesIO(body),
-                headers=_JSON_HEADERS if body is not None else None,
+                data=data,
+                headers=headers,
                 timeout=self._client_timeout(timeout, True),
                 allow_redirects=False,
             )
@@ -477,6 +477,13 @@ class Transport:
             budget.give()
             raise
         return StreamingResponse(resp, budget.give)
+
+
+def _payload(body: bytes | None) -> tuple[Any, Mapping[str, str] | None]:
+    """aiohttp's ``data`` and ``headers`` for an encoded JSON body (or none)."""
+    if body is None:
+        return None, None
+    return (body if len(body) <= _LARGE_BODY else io.BytesIO(body)), _JSON_HEADERS
 
 
 def _until(ct: aiohttp.ClientTimeout, deadline: float, operation: str) -> aiohttp.ClientTimeout:
