@@ -28,9 +28,9 @@ from ._errors import (
     ServerError,
     StreamError,
 )
-from ._generate import TextStream
 from ._pagination import Page, Paginator
 from ._streaming import ResponseStream
+from ._text_stream import TextStream
 from ._transport import ClientState
 from ._uploads import UploadError
 from ._version import __version__

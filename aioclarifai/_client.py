@@ -8,16 +8,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._config import RetryConfig, Settings, Timeout
 from ._core import Core, Hook
-from ._operations import Operations
+from ._generated.operations import Operations
 from ._transport import ClientState, Transport
 
 if TYPE_CHECKING:
     from . import types
     from ._batching import BatchConfig, Batcher
-    from ._endpoint import Endpoint
-    from ._generate import TextStream
+    from ._endpoint_spec import Endpoint
     from ._pagination import Paginator
     from ._streaming import ResponseStream
+    from ._text_stream import TextStream
     from ._uploads import Source
 
 __all__ = ["Client"]
@@ -273,7 +273,7 @@ class Client(Operations):
         max_tokens, ...) go to the model's output info. See :class:`TextStream`
         for the full chunks and token counts.
         """
-        from ._generate import TextStream
+        from ._text_stream import TextStream
 
         return TextStream.create(
             self,

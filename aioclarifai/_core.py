@@ -24,7 +24,7 @@ import msgspec
 
 from . import _decode
 from ._config import RetryConfig, Settings, Timeout
-from ._endpoint import Endpoint
+from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, status_error_class
 from ._requests import BuiltRequest, build_request
 from ._retry import parse_retry_after, retry_delay

@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from .types import _generated
+from ._generated import types as _generated
 
 __all__ = ["decode", "decoder_for"]
 

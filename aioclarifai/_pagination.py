@@ -21,8 +21,8 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from ._operations import PAGINATED
-from .endpoints import ENDPOINTS
+from ._generated.endpoints import ENDPOINTS
+from ._generated.operations import PAGINATED
 from .types import Pagination
 
 __all__ = ["MAX_PER_PAGE", "Page", "Paginator"]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 import msgspec
 
-from ._endpoint import Endpoint, PathTemplate
+from ._endpoint_spec import Endpoint, PathTemplate
 
 __all__ = ["BuiltRequest", "build_request", "quote_segment"]
 

@@ -37,7 +37,7 @@ from ._errors import APIStatusError, ClarifaiError, StreamError
 
 if TYPE_CHECKING:
     from ._core import Core
-    from ._endpoint import Endpoint
+    from ._endpoint_spec import Endpoint
     from ._requests import BuiltRequest
     from ._transport import StreamingResponse
 

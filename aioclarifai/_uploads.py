@@ -32,8 +32,8 @@ import msgspec
 
 from ._config import RetryConfig
 from ._errors import APIStatusError, ClarifaiError, code_name
+from ._generated.endpoints import PUT_UPLOAD_CONTENT_PARTS
 from ._retry import retry_delay
-from .endpoints import PUT_UPLOAD_CONTENT_PARTS
 from .types import PutUploadContentPartsRequest, Upload, UploadContentPart
 
 if TYPE_CHECKING:

@@ -3,10 +3,10 @@
 Reads the official Clarifai protobuf descriptors (clarifai-grpc 10.9.11, a
 dev-only dependency) and writes, each with a "generated — do not edit" header:
 
-* ``aioclarifai/types/_generated.py`` — one msgspec Struct per message reachable
+* ``aioclarifai/_generated/types.py`` — one msgspec Struct per message reachable
   from the 50 operations, plus an ``IntEnum`` of constants per enum;
-* ``aioclarifai/endpoints.py`` — the declarative operation table;
-* ``aioclarifai/_operations.py`` — one typed method per operation.
+* ``aioclarifai/_generated/endpoints.py`` — the declarative operation table;
+* ``aioclarifai/_generated/operations.py`` — one typed method per operation.
 
 ``python tools/generate.py --check`` exits 1 when the committed files differ
 from a fresh generation.
@@ -235,7 +235,7 @@ def reachable(ops: Iterable[Operation]) -> tuple[list[Descriptor], list[EnumDesc
     )
 
 
-# -- types/_generated.py -----------------------------------------------------
+# -- _generated/types.py -----------------------------------------------------
 
 
 def value_type(f: FieldDescriptor) -> str:
@@ -302,7 +302,7 @@ def render_types(
         "import enum\n"
         "from typing import Any\n\n"
         "import msgspec\n\n"
-        "from ._base import EMPTY_DICT, EMPTY_LIST, Message\n\n",
+        "from .._message import EMPTY_DICT, EMPTY_LIST, Message\n\n",
     ]
     names = [python_name(e.full_name) for e in enums] + [python_name(m.full_name) for m in messages]
     out.append("__all__ = [\n" + "".join(f'    "{n}",\n' for n in sorted(names)) + "]\n\n")
@@ -359,7 +359,7 @@ def render_types(
     return "".join(out)
 
 
-# -- endpoints.py --------------------------------------------------------------
+# -- _generated/endpoints.py --------------------------------------------------------------
 
 
 def render_endpoints(ops: list[Operation]) -> str:
@@ -367,8 +367,8 @@ def render_endpoints(ops: list[Operation]) -> str:
         '"""The operation table: one :class:`Endpoint` per Clarifai operation."""\n\n'
         "from __future__ import annotations\n\n"
         "from typing import Any\n\n"
-        "from . import types as t\n"
-        "from ._endpoint import Endpoint\n\n"
+        "from .._endpoint_spec import Endpoint\n"
+        "from . import types as t\n\n"
         "__all__ = [\n"
         + "".join(f'    "{op.method_name.upper()}",\n' for op in ops)
         + '    "ENDPOINTS",\n]\n\n'
@@ -399,7 +399,7 @@ def render_endpoints(ops: list[Operation]) -> str:
     return "".join(out)
 
 
-# -- _operations.py ------------------------------------------------------------
+# -- _generated/operations.py ------------------------------------------------------------
 
 
 def render_operations(ops: list[Operation]) -> str:
@@ -422,9 +422,9 @@ def render_operations(ops: list[Operation]) -> str:
         "from . import endpoints as e\n"
         "from . import types as t\n\n"
         "if TYPE_CHECKING:\n"
-        "    from ._endpoint import Endpoint\n"
-        "    from ._pagination import Paginator\n"
-        "    from ._streaming import ResponseStream\n\n"
+        "    from .._endpoint_spec import Endpoint\n"
+        "    from .._pagination import Paginator\n"
+        "    from .._streaming import ResponseStream\n\n"
         '_Req = TypeVar("_Req")\n'
         '_Resp = TypeVar("_Resp")\n\n'
         "#: What :meth:`Operations.paginate` walks: method name → the list field.\n"
@@ -544,11 +544,11 @@ def generate() -> dict[Path, str]:
     messages, enums = reachable(ops)
     docs = stub_docs()
     return {
-        PACKAGE / "types" / "_generated.py": format_source(
+        PACKAGE / "_generated" / "types.py": format_source(
             header + render_types(messages, enums, docs)
         ),
-        PACKAGE / "endpoints.py": format_source(header + render_endpoints(ops)),
-        PACKAGE / "_operations.py": format_source(header + render_operations(ops)),
+        PACKAGE / "_generated" / "endpoints.py": format_source(header + render_endpoints(ops)),
+        PACKAGE / "_generated" / "operations.py": format_source(header + render_operations(ops)),
     }
 
 

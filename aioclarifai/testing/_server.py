@@ -20,8 +20,8 @@ import msgspec
 from aiohttp import web
 
 from .. import types as t
-from .._endpoint import Endpoint
-from ..endpoints import ENDPOINTS
+from .._endpoint_spec import Endpoint
+from .._generated.endpoints import ENDPOINTS
 from ._faults import Drop, Fault, Latency, code_for, http_status_for
 from ._state import VOCABULARY, AppState, FakeState, concepts_for, status
 from ._wire import WireError, decode_body, decode_query, decode_twin, encode_response

@@ -500,7 +500,7 @@ class FakeState:
 
     def MyScopes(self, req: t.MyScopesRequest) -> t.MultiScopeResponse:
         """Every scope and every endpoint: the fake's key may do anything."""
-        from ..endpoints import ENDPOINTS
+        from .._generated.endpoints import ENDPOINTS
 
         app = self.app(req.user_app_id)
         names = sorted(ep.name for ep in ENDPOINTS.values())

@@ -21,7 +21,7 @@ from urllib.parse import unquote_plus
 import msgspec
 
 from .. import _decode
-from ..types import _generated as g
+from .._generated import types as g
 
 __all__ = [
     "INT64_FIELDS",

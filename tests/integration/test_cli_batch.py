@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from aioclarifai import Client
-from aioclarifai._cli_batch import run_batch
 from aioclarifai.cli import main
+from aioclarifai.cli._batch import run_batch
 from aioclarifai.testing import FakeClarifai
 
 
@@ -287,7 +287,7 @@ async def test_second_sigint_stops_at_once_keeping_finished_results(tmp_path: Pa
 
 async def test_whole_batch_failures_are_recorded_or_stop_the_job(tmp_path: Path) -> None:
     from aioclarifai._batching import BatchConfig
-    from aioclarifai._cli_batch import BatchAborted
+    from aioclarifai.cli._batch import BatchAborted
 
     inputs = tmp_path / "in.txt"
     inputs.write_text("".join(f"text {i}\n" for i in range(100)))

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from aioclarifai import Client, types
-from aioclarifai._cli_demo import run_demo
 from aioclarifai.cli import main
+from aioclarifai.cli._demo import run_demo
 from aioclarifai.testing import FakeClarifai
 
 

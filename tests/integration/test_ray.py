@@ -176,7 +176,7 @@ def _single_process_ids(path: Any, url: str, out: Any) -> list[str]:
     import asyncio
 
     from aioclarifai import Client
-    from aioclarifai._cli_batch import run_batch
+    from aioclarifai.cli._batch import run_batch
 
     async def go() -> None:
         async with Client(pat="ray-pat", app_id="app", base_url=url) as client:
@@ -187,7 +187,7 @@ def _single_process_ids(path: Any, url: str, out: Any) -> list[str]:
 
 
 def test_cli_engine_same_records_and_resume_exactly_once(ray_local: None, tmp_path: Any) -> None:
-    from aioclarifai._cli_ray import run_batch_on_ray
+    from aioclarifai.cli._ray import run_batch_on_ray
 
     fake = FakeProcess()
     try:

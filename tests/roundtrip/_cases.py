@@ -8,7 +8,7 @@ import msgspec
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from aioclarifai._endpoint import Endpoint
+from aioclarifai._endpoint_spec import Endpoint
 from aioclarifai.endpoints import ENDPOINTS
 
 from ._official import V2, HttpRule, message_class, rules_of

@@ -9,8 +9,15 @@ from pathlib import Path
 import pytest
 
 from aioclarifai import types
-from aioclarifai._cli_batch import BatchStats
-from aioclarifai.cli import ModelRef, UsageError, format_output, format_summary, main, parse_model
+from aioclarifai.cli._batch import BatchStats
+from aioclarifai.cli._main import (
+    ModelRef,
+    UsageError,
+    format_output,
+    format_summary,
+    main,
+    parse_model,
+)
 
 _ENV = ("CLARIFAI_PAT", "CLARIFAI_USER_ID", "CLARIFAI_APP_ID", "CLARIFAI_API_BASE")
 

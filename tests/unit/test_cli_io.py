@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from aioclarifai import OutputError, RateLimitError, types
-from aioclarifai._cli_io import (
+from aioclarifai.cli._io import (
     ParsedLine,
     ResultWriter,
     count_inputs,
@@ -245,7 +245,7 @@ def test_ray_engine_reads_lines_as_the_one_process_job(
 ) -> None:
     # --engine ray parses line by line: the same ids, inputs and errors, and the
     # same lines skipped (the header, blank lines, CSV rows of empty cells).
-    from aioclarifai._cli_io import parse_line as ray_parse
+    from aioclarifai.cli._io import parse_line as ray_parse
 
     path = _write(tmp_path, name, text)
     fmt = detect_format(path)

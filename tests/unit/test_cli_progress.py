@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from aioclarifai._cli_progress import PlainProgress, format_duration, make_progress
+from aioclarifai.cli._progress import PlainProgress, format_duration, make_progress
 
 
 class _Clock:

@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from aioclarifai import ModelNotReadyError, ResponseStream, TextStream, types
-from aioclarifai._generate import (
+from aioclarifai._text_stream import (
     GenerateOutput,
     GenerateResponse,
     generate_request,

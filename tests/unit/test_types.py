@@ -14,8 +14,8 @@ from clarifai_grpc.grpc.api import service_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from aioclarifai import types
+from aioclarifai._generated import types as _generated
 from aioclarifai.endpoints import ENDPOINTS
-from aioclarifai.types import _generated
 
 WELL_KNOWN: dict[str, Any] = {
     "google.protobuf.Timestamp": datetime.datetime,

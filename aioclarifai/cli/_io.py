@@ -33,8 +33,8 @@ from typing import IO, Any
 
 import msgspec
 
-from . import _decode, types
-from ._errors import APIStatusError, OutputError
+from .. import _decode, types
+from .._errors import APIStatusError, OutputError
 
 __all__ = [
     "FORMATS",

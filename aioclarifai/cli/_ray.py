@@ -1,7 +1,7 @@
 """``aioclarifai batch --engine ray``: the batch job on Ray Data.
 
 The same input formats, output records, ids and ``--resume`` semantics as the
-single-process job (:mod:`aioclarifai._cli_batch`):
+single-process job (:mod:`aioclarifai.cli._batch`):
 
 - **read** with a Ray Data file datasource that yields ``(line number, raw
   line)`` rows, so inputs without an id get the same ``line-<N>`` ids as on
@@ -12,7 +12,7 @@ single-process job (:mod:`aioclarifai._cli_batch`):
   turns malformed lines into error records, and draws every HTTP attempt from a
   shared :func:`~aioclarifai.ray.create_rate_limiter` budget. A request-level
   error that every input would hit (a bad PAT, an unknown model) is not
-  recorded: the job stops with :class:`~aioclarifai._cli_batch.BatchAborted`,
+  recorded: the job stops with :class:`~aioclarifai.cli._batch.BatchAborted`,
   so a rerun with ``--resume`` does those inputs, as on one machine;
 - **write** on the driver: records stream back as the pool produces them and
   are appended to the one JSONL output and flushed, so every finished input is
@@ -27,11 +27,11 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import _cli_io
-from ._cli_batch import BatchAborted, BatchStats, _is_fatal
-from ._cli_progress import make_progress
-from ._errors import ClarifaiError
-from .ray import ClarifaiPredictor, create_rate_limiter
+from .._errors import ClarifaiError
+from ..ray import ClarifaiPredictor, create_rate_limiter
+from . import _io
+from ._batch import BatchAborted, BatchStats, _is_fatal
+from ._progress import make_progress
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -115,9 +115,9 @@ class JobPredictor(ClarifaiPredictor):
             skipped.append(skip)
             abort.append(why)
 
-        todo: list[_cli_io.ParsedLine] = []
+        todo: list[_io.ParsedLine] = []
         for number, raw in zip(batch["line"], batch["raw"], strict=True):
-            parsed = _cli_io.parse_line(self.fmt, int(number), bytes(raw), self.header)
+            parsed = _io.parse_line(self.fmt, int(number), bytes(raw), self.header)
             if parsed is None:
                 continue
             if parsed.id in self.done_ids:
@@ -125,7 +125,7 @@ class JobPredictor(ClarifaiPredictor):
             elif parsed.input is None:
                 row(
                     parsed.id,
-                    _cli_io.error_line(parsed.id, parsed.error or "", parsed.line),
+                    _io.error_line(parsed.id, parsed.error or "", parsed.line),
                     bad=True,
                 )
             else:
@@ -145,10 +145,10 @@ class JobPredictor(ClarifaiPredictor):
                 # Not recorded: the input was never judged, a rerun should do it.
                 row(parsed.id, b"", bad=True, why=str(result) or type(result).__name__)
             elif isinstance(result, BaseException):
-                row(parsed.id, _cli_io.error_line(parsed.id, result, parsed.line), bad=True)
+                row(parsed.id, _io.error_line(parsed.id, result, parsed.line), bad=True)
             else:
                 self._ok += 1
-                row(parsed.id, _cli_io.output_line(parsed.id, result), bad=False)
+                row(parsed.id, _io.output_line(parsed.id, result), bad=False)
         return pd.DataFrame(
             {
                 "id": pd.Series(ids, dtype=object),
@@ -183,15 +183,15 @@ def run_batch_on_ray(
     client. ``requests_per_second`` makes all actors share one rate budget.
     Actors mostly wait on the network, so each reserves ``cpus_per_actor``
     (half a CPU by default), leaving room for the read tasks. Raises
-    :class:`~aioclarifai._cli_batch.BatchAborted` when a request-level error
+    :class:`~aioclarifai.cli._batch.BatchAborted` when a request-level error
     means every input would fail (nothing of it is recorded).
     """
     import ray
 
-    fmt = fmt or _cli_io.detect_format(inputs_path)
-    header = _cli_io.csv_header(inputs_path) if fmt == "csv" else []
-    stats = BatchStats(total=_cli_io.count_inputs(inputs_path, fmt))
-    done_ids = _cli_io.load_done_ids(output_path) if resume else set()
+    fmt = fmt or _io.detect_format(inputs_path)
+    header = _io.csv_header(inputs_path) if fmt == "csv" else []
+    stats = BatchStats(total=_io.count_inputs(inputs_path, fmt))
+    done_ids = _io.load_done_ids(output_path) if resume else set()
     if not ray.is_initialized():
         ray.init(address=address, include_dashboard=False, log_to_driver=False)
     limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
@@ -219,7 +219,7 @@ def run_batch_on_ray(
     )
     started = time.monotonic()
     fatal = ""
-    with _cli_io.open_output(output_path, append=resume) as out:
+    with _io.open_output(output_path, append=resume) as out:
         try:
             for batch in dataset.iter_batches(batch_format="pandas", batch_size=None):
                 skipped = batch["skipped"]

@@ -22,12 +22,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._errors import ClarifaiError
+from .._errors import ClarifaiError
 
 if TYPE_CHECKING:
-    from . import types
-    from ._cli_batch import BatchStats
-    from ._client import Client
+    from .. import types
+    from .._client import Client
+    from ._batch import BatchStats
 
 __all__ = ["main"]
 
@@ -99,7 +99,7 @@ def _resolve(args: argparse.Namespace, model: ModelRef | None) -> dict[str, Any]
 
 
 def _make_client(settings: dict[str, Any], **options: Any) -> Client:
-    from ._client import Client
+    from .._client import Client
 
     return Client(**settings, **options)
 
@@ -156,7 +156,7 @@ def _graceful_interrupt(stop: asyncio.Event, job: asyncio.Task[Any], err: TextIO
 def _input_from_args(args: argparse.Namespace) -> types.Input:
     import mimetypes
 
-    from . import types
+    from .. import types
 
     if args.text is not None:
         return types.Input(data=types.Data(text=types.Text(raw=args.text)))
@@ -273,7 +273,7 @@ async def _run_batch_job(
     progress: TextIO | None,
 ) -> BatchStats:
     """Run ``run_batch`` as its own task so that Ctrl-C can stop it in two steps."""
-    from ._cli_batch import run_batch
+    from ._batch import run_batch
 
     stop = asyncio.Event()
     job = asyncio.create_task(
@@ -295,14 +295,14 @@ async def _run_batch_job(
 
 
 async def _batch(args: argparse.Namespace) -> int:
-    from ._cli_batch import BatchAborted
+    from ._batch import BatchAborted
 
     model = parse_model(args.model)
     settings = _resolve(args, model)
     _check_batch_files(args)
     options: dict[str, Any] = {}
     if args.batch_size is not None:
-        from ._batching import BatchConfig
+        from .._batching import BatchConfig
 
         options["batching"] = BatchConfig(max_batch_size=args.batch_size)
     progress = None if args.quiet else sys.stderr
@@ -329,19 +329,19 @@ async def _batch(args: argparse.Namespace) -> int:
 
 
 def _batch_on_ray(args: argparse.Namespace) -> int:
-    """``batch --engine ray``: the same job on Ray Data (see :mod:`aioclarifai._cli_ray`)."""
+    """``batch --engine ray``: the same job on Ray Data (see :mod:`aioclarifai.cli._ray`)."""
     model = parse_model(args.model)
     settings = _resolve(args, model)
     _check_batch_files(args)
     if args.actors < 1:
         raise UsageError("--actors must be at least 1")
     try:
-        from ._cli_ray import run_batch_on_ray
+        from ._ray import run_batch_on_ray
     except ImportError as exc:
         raise UsageError(
             f"--engine ray needs Ray Data: pip install 'aioclarifai[ray]' ({exc})"
         ) from None
-    from ._cli_batch import BatchAborted
+    from ._batch import BatchAborted
 
     if args.batch_size is not None:
         settings["max_batch_size"] = args.batch_size
@@ -419,7 +419,7 @@ async def _generate(args: argparse.Namespace) -> int:
 
 
 def _fake_server(args: argparse.Namespace) -> int:
-    from .testing import serve
+    from ..testing import serve
 
     if args.port:
         # Printed first: ``serve`` blocks, announcing its URL once it listens.
@@ -451,7 +451,7 @@ def _fake_server(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ._cli_demo import run_demo
+    from ._demo import run_demo
 
     return _run(lambda: run_demo(size=args.size, out=sys.stdout, err=sys.stderr))
 
@@ -467,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="New here? Run `aioclarifai demo`: a batch job and a streamed generation "
         "against the bundled FakeClarifai, no account needed.",
     )
-    from ._version import __version__
+    from .._version import __version__
 
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from . import endpoints
+from ._generated import endpoints
 from ._streaming import ResponseStream
 from .types import (
     Data,

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import msgspec
 
 if TYPE_CHECKING:
-    from ._cli_batch import BatchStats
+    from ._batch import BatchStats
 
 __all__ = ["run_demo", "write_demo_inputs"]
 
@@ -53,9 +53,9 @@ async def run_demo(
     *, size: int = 20_000, out: TextIO = sys.stdout, err: TextIO = sys.stderr
 ) -> int:
     """Run the demo, writing its story to ``out`` and the progress bar to ``err``."""
-    from ._cli_batch import run_batch
-    from ._client import Client
-    from .testing import FakeClarifai
+    from .._client import Client
+    from ..testing import FakeClarifai
+    from ._batch import run_batch
 
     def say(text: str = "") -> None:
         print(text, file=out, flush=True)

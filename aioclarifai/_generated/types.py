@@ -17,7 +17,7 @@ from typing import Any
 
 import msgspec
 
-from ._base import EMPTY_DICT, EMPTY_LIST, Message
+from .._message import EMPTY_DICT, EMPTY_LIST, Message
 
 __all__ = [
     "AiAssistParameters",

@@ -22,9 +22,7 @@ from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
 
-from . import _cli_io
-from ._cli_progress import Progress, make_progress
-from ._errors import (
+from .._errors import (
     AuthenticationError,
     BadRequestError,
     ClarifaiError,
@@ -32,10 +30,12 @@ from ._errors import (
     OutputError,
     PermissionDeniedError,
 )
+from . import _io
+from ._progress import Progress, make_progress
 
 if TYPE_CHECKING:
-    from . import types
-    from ._client import Client
+    from .. import types
+    from .._client import Client
 
 __all__ = ["BatchAborted", "BatchStats", "run_batch"]
 
@@ -107,10 +107,10 @@ async def run_batch(
     ``progress_stream`` (None: no progress). Raises :class:`BatchAborted` when a
     request-level error means every input would fail.
     """
-    fmt = fmt or _cli_io.detect_format(inputs_path)
-    lines = _cli_io.iter_inputs(inputs_path, fmt)
-    stats = BatchStats(total=_cli_io.count_inputs(inputs_path, fmt))
-    done_ids = _cli_io.load_done_ids(output_path) if resume else set()
+    fmt = fmt or _io.detect_format(inputs_path)
+    lines = _io.iter_inputs(inputs_path, fmt)
+    stats = BatchStats(total=_io.count_inputs(inputs_path, fmt))
+    done_ids = _io.load_done_ids(output_path) if resume else set()
     stop = stop or asyncio.Event()
     in_flight: deque[tuple[str, int]] = deque()
     fatal: list[ClarifaiError] = []
@@ -126,7 +126,7 @@ async def run_batch(
                 stats.skipped += 1
                 continue
             if parsed.input is None:
-                writer.write_error(parsed.id, _cli_io.error_record(parsed.error or "", parsed.line))
+                writer.write_error(parsed.id, _io.error_record(parsed.error or "", parsed.line))
                 stats.done += 1
                 stats.errors += 1
                 stats.malformed += 1
@@ -146,8 +146,8 @@ async def run_batch(
         return_exceptions=True,
     )
     start = time.monotonic()
-    with _cli_io.open_output(output_path, append=resume) as out:
-        writer = _cli_io.ResultWriter(out)
+    with _io.open_output(output_path, append=resume) as out:
+        writer = _io.ResultWriter(out)
         progress = make_progress(
             stats.total,
             progress_stream,
@@ -166,7 +166,7 @@ async def run_batch(
                             fatal.append(result)
                             stop.set()
                         continue
-                    writer.write_error(item_id, _cli_io.error_record(result, line))
+                    writer.write_error(item_id, _io.error_record(result, line))
                     stats.errors += 1
                 else:
                     writer.write_output(item_id, result)
@@ -204,7 +204,7 @@ def _is_fatal(error: ClarifaiError, successes: int) -> bool:
     return isinstance(error, _FATAL) or successes == 0
 
 
-async def _tick(stats: BatchStats, writer: _cli_io.ResultWriter, progress: Progress) -> None:
+async def _tick(stats: BatchStats, writer: _io.ResultWriter, progress: Progress) -> None:
     while True:
         await asyncio.sleep(0.1)
         writer.maybe_flush(time.monotonic())

@@ -11,9 +11,9 @@ from . import endpoints as e
 from . import types as t
 
 if TYPE_CHECKING:
-    from ._endpoint import Endpoint
-    from ._pagination import Paginator
-    from ._streaming import ResponseStream
+    from .._endpoint_spec import Endpoint
+    from .._pagination import Paginator
+    from .._streaming import ResponseStream
 
 _Req = TypeVar("_Req")
 _Resp = TypeVar("_Resp")
