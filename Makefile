@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: demo test lint bench bench-quick generate
 
-# The demo needs only the package and tqdm; the tests also need the dev and ray extras.
+# The demo needs only the package and tqdm; the tests also need the dev extra and every optional one.
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
@@ -14,7 +14,7 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.base
-	$(PY) -m pip install -q -e '.[dev,cli,ray]'
+	$(PY) -m pip install -q -e '.[dev,cli,ray,storage,parquet,otel,docs]'
 	touch $@
 
 demo: $(VENV)/.base
