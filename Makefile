@@ -1,10 +1,10 @@
-# The two commands a newcomer needs: `make demo` and `make test`.
+# The two commands a newcomer needs: `make demo` and `make test` (`make unit` for a seconds-long loop).
 # Both create .venv with everything they need on first use (Python 3.10+ only).
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test lint bench bench-quick generate
+.PHONY: demo test unit lint bench bench-quick generate
 
 # The demo needs only the package and tqdm; the tests also need the dev extra and every optional one.
 $(VENV)/.base: pyproject.toml
@@ -28,6 +28,10 @@ lint: $(VENV)/.dev
 
 test: lint
 	$(PY) -m pytest
+
+# The unit tests only (no sockets, no lint): the loop to run while editing.
+unit: $(VENV)/.dev
+	$(PY) -m pytest tests/unit -q
 
 generate: $(VENV)/.dev
 	$(PY) tools/generate.py
