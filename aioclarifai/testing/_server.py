@@ -1,16 +1,13 @@
-"""FakeClarifai: the 50 operations over real HTTP, with state, predictions, streams and faults."""
+"""FakeClarifai: every operation of the endpoint table over real HTTP, with state and faults."""
 
 from __future__ import annotations
 
 import asyncio
 import collections
-import datetime
-import functools
 import itertools
 import random
-import re
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -23,14 +20,14 @@ from .. import types as t
 from .._endpoint_spec import Endpoint
 from .._generated.endpoints import ENDPOINTS
 from ._faults import Drop, Fault, Latency, code_for, http_status_for
-from ._state import VOCABULARY, AppState, FakeState, concepts_for, status
-from ._wire import WireError, decode_body, decode_query, decode_twin, encode_response
+from ._state import OUTPUT_KINDS, AppState, FakeState, handlers, now, status
+from ._state.predict import generated_text, split_text
+from ._wire import WireError, decode_body, decode_query, encode_response
 
-__all__ = ["FakeClarifai", "RequestRecord"]
+__all__ = ["FakeClarifai", "RequestRecord", "generated_text", "split_text"]
 
 _encoder = msgspec.json.Encoder()
 _JSON = "application/json"
-MAX_INPUTS = 128
 
 
 @dataclass
@@ -129,29 +126,6 @@ def _operation_name(operation: str | None) -> str | None:
     raise ValueError(f"unknown operation {operation!r}")
 
 
-def _timestamp() -> str:
-    return datetime.datetime.now(datetime.timezone.utc).isoformat().replace("+00:00", "Z")
-
-
-def _input_key(inp: Any) -> tuple[bytes, bool]:
-    """(hash key, should fail) of a request input: its text, URL or bytes."""
-    data = inp.data
-    if data is None:
-        return b"", False
-    for media in (data.text, data.image, data.video, data.audio):
-        if media is None:
-            continue
-        raw = getattr(media, "raw", "")
-        if raw:
-            return raw.encode(), "fail" in raw
-        if media.url:
-            return media.url.encode(), "fail" in media.url
-        blob = getattr(media, "base64", b"")
-        if blob:
-            return blob, False
-    return b"", False
-
-
 class FakeClarifai:
     """A stateful in-memory Clarifai over real HTTP, for tests, benchmarks and demos.
 
@@ -200,6 +174,10 @@ class FakeClarifai:
         """The request log, oldest first."""
         self.missing_models: set[str] = set()
         """Model ids that answer 404 / 21200 (every other model id exists)."""
+        self.admit: Callable[[str], tuple[int, int, float | None] | None] | None = None
+        """Account limits hook: called with the operation name of every authenticated request;
+        a ``(code, http_status, retry_after)`` answer refuses it (429 / 11005 with
+        ``Retry-After``, say). None: every request is admitted."""
         self.request_count = 0
         self.client_disconnects = 0
         """Requests whose client went away before the answer was complete."""
@@ -210,15 +188,8 @@ class FakeClarifai:
         self._latency: dict[str | None, Latency] = {}
         self._rng = random.Random(seed)
         self._req_ids = itertools.count(1)
-        self._out_ids = itertools.count(1)
         self._runner: web.ServerRunner | None = None
-        self._handlers = {
-            ep.name: getattr(self.state, ep.name)
-            for ep in ENDPOINTS.values()
-            if hasattr(self.state, ep.name)
-        }
-        self._concepts: dict[bytes, msgspec.Raw] = {}
-        self._models: dict[tuple[str, str, str, str], msgspec.Raw] = {}
+        self._handlers = handlers(self.state, ENDPOINTS.values())
 
     def __repr__(self) -> str:
         return f"FakeClarifai(url={self.url if self._runner else None!r})"
@@ -385,6 +356,39 @@ class FakeClarifai:
         """Add inputs that ``ListModelInputs`` of ``model_id`` returns."""
         self.app_state(app_id, user_id).model_inputs.setdefault(model_id, []).extend(inputs)
 
+    def add_model(
+        self,
+        model_id: str,
+        *,
+        app_id: str,
+        user_id: str = "me",
+        output: str = "concepts",
+        model: t.Model | None = None,
+    ) -> t.Model:
+        """Create a model that predicts and generates with answers of the ``output`` kind.
+
+        ``output`` is one of ``"concepts"`` (the default, as every model id
+        answers), ``"text"`` (``data.text.raw``), and the shapes of current
+        ("pythonic") models: ``"string"`` (``data.string_value``), ``"int"``
+        (``data.int_value``), ``"bytes"`` (``data.bytes_value``) and
+        ``"parts"`` (``data.parts``: a ``"text"`` part with a string value and
+        a ``"count"`` part with an int value). Values are deterministic per
+        input (see :func:`generated_text`). Returns the stored model, which
+        ``get_model`` and ``list_models`` show too.
+        """
+        if output not in OUTPUT_KINDS:
+            raise ValueError(f"output must be one of {', '.join(OUTPUT_KINDS)}, not {output!r}")
+        app = self.app_state(app_id, user_id)
+        base = model or t.Model()
+        stored = msgspec.structs.replace(
+            base, id=model_id, name=base.name or model_id, app_id=app.app_id,
+            user_id=app.user_id, created_at=base.created_at or now(),
+        )  # fmt: skip
+        app.collection("Model")[model_id] = stored
+        self.state.set_model_output(app.user_id, app.app_id, model_id, output)
+        self.state.on_model_change()
+        return stored
+
     def add_workflows(
         self, workflows: Iterable[t.Workflow], *, app_id: str, user_id: str = "me"
     ) -> None:
@@ -457,12 +461,20 @@ class FakeClarifai:
             return self._error(
                 404, 11101, "Resource does not exist", f"no route for {method} {path}", rid
             )
+        if self.admit is not None:
+            refused = self.admit(operation)
+            if refused is not None:
+                code, http, retry_after = refused
+                wait = None if retry_after is None else {"Retry-After": f"{retry_after:g}"}
+                return self._error(http, code, "", "account limit", rid, headers=wait)
         model_id = path_values.get("model_id")
         if model_id is not None and model_id in self.missing_models:
             return self._error(404, 21200, "Model does not exist", f"model '{model_id}'", rid)
         try:
             if endpoint.name == "PostModelOutputs":
-                return self._predict(body, path_values, rid)
+                # The hot path: straight to JSON bytes, no response message built.
+                http, answer = self.state.predict(body, path_values, rid)
+                return web.Response(status=http, body=answer, content_type=_JSON)
             if endpoint.streaming:
                 return await self._generate(request, body, path_values, rid, fault)
             if endpoint.body:
@@ -531,82 +543,6 @@ class FakeClarifai:
             return self._error(http, code, "", "injected fault", rid, headers=headers)
         return None
 
-    # -- predictions -------------------------------------------------------------------------------
-
-    def _model_raw(self, path_values: dict[str, str]) -> msgspec.Raw:
-        user = path_values.get("user_app_id.user_id", "me")
-        user = self.user_id if user == "me" else user
-        app = path_values.get("user_app_id.app_id", "")
-        model_id = path_values["model_id"]
-        version = path_values.get("version_id", "")
-        key = (user, app, model_id, version)
-        raw = self._models.get(key)
-        if raw is None:
-            version_struct = self.state._model_version(
-                self.state.app(t.UserAppIDSet(user_id=user, app_id=app)), model_id, version
-            )
-            model = t.Model(
-                id=model_id, name=model_id, app_id=app, user_id=user,
-                model_version=version_struct, visibility=t.Visibility(gettable=10),
-            )  # fmt: skip
-            raw = self._models[key] = msgspec.Raw(_encoder.encode(model))
-        return raw
-
-    def _concepts_raw(self, key: bytes) -> msgspec.Raw:
-        raw = self._concepts.get(key)
-        if raw is None:
-            if len(self._concepts) > 65_536:
-                self._concepts.clear()
-            raw = msgspec.Raw(_encoder.encode(t.Data(concepts=concepts_for(key))))
-            self._concepts[key] = raw
-        return raw
-
-    def _predict(self, body: bytes, path_values: dict[str, str], rid: str) -> web.Response:
-        req = decode_twin(t.PostModelOutputsRequest, body)
-        inputs = req.inputs
-        if not inputs:
-            raise WireError(11102, 400, "Invalid request", "inputs must not be empty")
-        if len(inputs) > MAX_INPUTS:
-            raise WireError(
-                11102, 400, "Invalid request",
-                f"{len(inputs)} inputs in one request; the maximum is {MAX_INPUTS}",
-            )  # fmt: skip
-        model = self._model_raw(path_values)
-        stamp = _timestamp()
-        ok = _OK_OUTPUT_STATUS
-        outputs = []
-        failed = 0
-        for given in inputs:
-            inp = given
-            if not inp.id:
-                inp = msgspec.structs.replace(given, id=f"input-{next(self._out_ids):08d}")
-            key, fail = _input_key(inp)
-            out: dict[str, Any] = {
-                "id": f"output-{next(self._out_ids):08d}",
-                "created_at": stamp,
-                "model": model,
-                "input": inp,
-            }
-            if fail:
-                failed += 1
-                out["status"] = _FAILED_OUTPUT_STATUS
-            else:
-                out["status"] = ok
-                out["data"] = self._concepts_raw(key)
-            outputs.append(out)
-        if failed == 0:
-            code, http = 10000, 200
-        elif failed < len(inputs):
-            code, http = 10010, 200
-        else:
-            code, http = 10020, 400
-        top = {"code": code, "description": _DESCRIPTION[code], "req_id": rid}
-        return web.Response(
-            status=http,
-            body=_encoder.encode({"status": top, "outputs": outputs}),
-            content_type=_JSON,
-        )
-
     # -- generation --------------------------------------------------------------------------------
 
     async def _generate(
@@ -617,105 +553,32 @@ class FakeClarifai:
         rid: str,
         fault: Fault | None,
     ) -> web.StreamResponse:
-        req = decode_twin(t.PostModelOutputsRequest, body)
-        if not req.inputs:
-            raise WireError(11102, 400, "Invalid request", "inputs must not be empty")
-        if len(req.inputs) > MAX_INPUTS:
-            raise WireError(11102, 400, "Invalid request", f"more than {MAX_INPUTS} inputs")
+        line, count = self.state.generation(body, path_values, self.generate_chunks)
         if fault is not None and not (fault.truncate or fault.stream_error_after is not None):
             # Faults that strike before the stream starts.
             response = await self._apply_fault(request, fault, rid)
             if response is not None:
                 return response
             fault = None
-        model = self._model_raw(path_values)
-        inputs = [
-            inp if inp.id else msgspec.structs.replace(inp, id=f"input-{next(self._out_ids):08d}")
-            for inp in req.inputs
-        ]
-        chunks = max(1, self.generate_chunks)
-        pieces = [split_text(generated_text(_input_key(inp)[0]), chunks) for inp in inputs]
         resp = web.StreamResponse(headers={"Content-Type": _JSON})
         resp.enable_chunked_encoding()
         await resp.prepare(request)
         try:
-            await self._stream_chunks(
-                request, resp, inputs, pieces, model=model, rid=rid, fault=fault
-            )
+            for i in range(count):
+                if fault is not None and fault.stream_error_after == i:
+                    frame = {"error": {"code": 13, "message": "injected stream failure",
+                                       "details": []}}  # fmt: skip
+                    await resp.write(_encoder.encode(frame) + b"\n")
+                    break
+                if fault is not None and fault.truncate and i == count // 2:
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                await resp.write(line(i, rid))
+                if self.generate_pace:
+                    await asyncio.sleep(self.generate_pace)
+            await resp.write_eof()
         except ConnectionError:
             # The client stopped reading (an early break): count it, as a server would log it.
             self.client_disconnects += 1
         return resp
-
-    async def _stream_chunks(
-        self,
-        request: web.BaseRequest,
-        resp: web.StreamResponse,
-        inputs: list[Any],
-        pieces: list[list[str]],
-        *,
-        model: msgspec.Raw,
-        rid: str,
-        fault: Fault | None,
-    ) -> None:
-        for i in range(len(pieces[0])):
-            if fault is not None and fault.stream_error_after == i:
-                frame = {"error": {"code": 13, "message": "injected stream failure", "details": []}}
-                await resp.write(_encoder.encode(frame) + b"\n")
-                await resp.write_eof()
-                return
-            if fault is not None and fault.truncate and i == len(pieces[0]) // 2:
-                if request.transport is not None:
-                    request.transport.abort()
-                return
-            outputs = [
-                {
-                    "id": f"output-{next(self._out_ids):08d}",
-                    "status": _OK_OUTPUT_STATUS,
-                    "created_at": _timestamp(),
-                    "model": model,
-                    "input": {"id": inp.id},
-                    "data": {"text": {"raw": parts[i]}},
-                }
-                for inp, parts in zip(inputs, pieces, strict=True)
-            ]
-            line = {"result": {"status": {"code": 10000, "description": "Ok", "req_id": rid},
-                               "outputs": outputs}}  # fmt: skip
-            await resp.write(_encoder.encode(line) + b"\n")
-            if self.generate_pace:
-                await asyncio.sleep(self.generate_pace)
-        await resp.write_eof()
-
-
-_DESCRIPTION = {10000: "Ok", 10010: "Mixed Success", 10020: "Failure"}
-_OK_OUTPUT_STATUS = msgspec.Raw(b'{"code":10000,"description":"Ok"}')
-_FAILED_OUTPUT_STATUS = msgspec.Raw(
-    _encoder.encode(
-        status(30002, details="could not fetch the input (its URL or text says 'fail')")
-    )
-)
-
-
-@functools.lru_cache(maxsize=4096)
-def generated_text(prompt: bytes, words: int = 48) -> str:
-    """The deterministic text FakeClarifai generates for ``prompt``."""
-    import hashlib
-
-    seed = hashlib.blake2b(prompt, digest_size=64).digest()
-    picked = [VOCABULARY[seed[i % len(seed)] % len(VOCABULARY)] for i in range(words)]
-    return " ".join(picked).capitalize() + "."
-
-
-def split_text(text: str, chunks: int) -> list[str]:
-    """``text`` cut at word boundaries into ``chunks`` deltas that join back into ``text``.
-
-    With more chunks than words, the last ones are empty.
-    """
-    words = re.findall(r"\S+\s*", text)
-    size, extra = divmod(len(words), chunks)
-    out, start = [], 0
-    for i in range(chunks):
-        end = start + size + (1 if i < extra else 0)
-        out.append("".join(words[start:end]))
-        start = end
-    return out
