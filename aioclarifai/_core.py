@@ -12,6 +12,7 @@ nobody reads.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import re
@@ -25,10 +26,11 @@ import msgspec
 from . import _decode
 from ._config import RetryConfig, Settings, Timeout
 from ._endpoint_spec import Endpoint
-from ._errors import APIStatusError, ClarifaiError, redact, status_error_class
+from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
 from ._requests import BuiltRequest, build_request
 from ._retry import parse_retry_after, retry_delay
 from ._transport import BodyStream, ClientState, RawResponse, StreamingResponse, Transport
+from .types import Status
 
 __all__ = ["Core", "Hook", "RequestEvent", "ResponseEvent", "interpret"]
 
@@ -244,20 +246,21 @@ class Core:
     def redact(self, error: ClarifaiError) -> ClarifaiError:
         """Blank the PAT out of ``error`` (in place), in case the server echoed it; returns it.
 
-        Besides its texts, the decoded ``response`` and a stream error frame's
-        ``details`` are cleaned too (unary answers are cleaned before decoding).
+        Besides its texts, the decoded ``response``, a stream error frame's
+        ``details`` and an ``OutputError``'s ``output`` and ``status`` are
+        cleaned too (unary answers are cleaned before decoding).
         """
         redact(error, self._secret)
         secret = self._secret_bytes
         if not secret:
             return error
-        for name in ("response", "details"):
+        for name in ("response", "details", "output", "status"):
             value = getattr(error, name, None)
             if value is None or isinstance(value, str):
                 continue
             raw = msgspec.json.encode(value)
-            if secret in raw:
-                clean = raw.replace(secret, b"***")
+            clean = scrub_bytes(raw, secret)
+            if clean is not raw:
                 if isinstance(value, msgspec.Struct):
                     setattr(error, name, _decode.decode(type(value), clean))
                 else:
@@ -345,25 +348,32 @@ def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = 
     ``secret`` (the PAT) is blanked out of error bodies before they become
     messages, in case a server or proxy echoed the request's headers.
     """
+    malformed: Exception | None = None
     try:
         response = _decode.decode(endpoint.response_type, raw.body)
-    except (msgspec.MsgspecError, ValueError, TypeError):
+    except (msgspec.MsgspecError, ValueError, TypeError, RecursionError) as exc:
         response = None
+        malformed = exc
     status = getattr(response, "status", None)
     if (
         response is not None
         and 200 <= raw.status < 300
         and (status is None or status.code in _OK_CODES)
     ):
+        if status is not None and status.code == MIXED_STATUS and secret:
+            # Failed outputs' descriptions become OutputErrors: they may echo the PAT.
+            clean = scrub_bytes(raw.body, secret)
+            if clean is not raw.body:
+                response = _decode.decode(endpoint.response_type, clean)
         return response
     # -- an error: nothing below is on the hot path ----------------------------------
-    body = raw.body
-    if secret and secret in body:
-        body = body.replace(secret, b"***")
-        if response is not None:
-            response = _decode.decode(endpoint.response_type, body)
-            status = getattr(response, "status", None)
+    body = scrub_bytes(raw.body, secret)
+    if body is not raw.body and response is not None:
+        response = _decode.decode(endpoint.response_type, body)
+        status = getattr(response, "status", None)
     retry_after = parse_retry_after(raw.headers)
+    if response is None and isinstance(malformed, msgspec.ValidationError | RecursionError):
+        raise _malformed(endpoint, raw, body, malformed, retry_after)
     if response is None:
         # An HTML page from a proxy, an empty or truncated body: typed, with a snippet.
         cls = status_error_class(0, raw.status)
@@ -383,5 +393,44 @@ def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = 
         )  # fmt: skip
     raise APIStatusError.from_status(
         status, http_status=raw.status, operation=endpoint.name, response=response,
+        retry_after=retry_after,
+    )  # fmt: skip
+
+
+class _StatusOnly(msgspec.Struct, gc=False):
+    status: Status | None = None
+
+
+def _malformed(
+    endpoint: Endpoint[Any, Any],
+    raw: RawResponse,
+    body: bytes,
+    exc: Exception,
+    retry_after: float | None,
+) -> APIStatusError:
+    """The typed error of JSON that does not fit the response type, or nests too deeply.
+
+    msgspec's message names the field (``Expected `array`, got `str` - at
+    `$.outputs```). When the answer's status still reads as a failure, that
+    status decides the family, and the field problem goes in ``details``.
+    """
+    what = (
+        "JSON nested too deeply to decode"
+        if isinstance(exc, RecursionError)
+        else f"a field has the wrong type: {exc}"
+    )
+    status: Status | None = None
+    if not isinstance(exc, RecursionError):
+        with contextlib.suppress(msgspec.MsgspecError, RecursionError):
+            status = msgspec.json.decode(body, type=_StatusOnly, strict=False).status
+    if status is not None and status.code not in _OK_CODES:
+        details = f"{status.details} (malformed answer: {what})".lstrip()
+        return APIStatusError.from_status(
+            msgspec.structs.replace(status, details=details),
+            http_status=raw.status, operation=endpoint.name, retry_after=retry_after,
+        )  # fmt: skip
+    return status_error_class(0, raw.status)(
+        code=0, http_status=raw.status, operation=endpoint.name,
+        description=f"malformed answer: {what}", details=snippet(body),
         retry_after=retry_after,
     )  # fmt: skip

@@ -47,6 +47,8 @@ __all__ = [
     "StreamError",
     "code_name",
     "redact",
+    "scrub",
+    "scrub_bytes",
     "status_error_class",
 ]
 
@@ -318,18 +320,50 @@ def status_error_class(code: int, http_status: int) -> type[APIStatusError]:
     return BadRequestError
 
 
-def redact(error: ClarifaiError, secret: str) -> ClarifaiError:
-    """Replace ``secret`` (the PAT) in ``error``'s message and text attributes; returns ``error``.
+#: The shortest piece of the PAT that is blanked out on its own: a server that echoes
+#: a header cut short, or an excerpt cut in the middle of the PAT, still shows none of it.
+_MIN_PIECE = 8
 
-    A server or proxy may echo request headers into its error body; this keeps
-    the PAT out of messages, reprs and logs even then.
+
+def scrub(text: str, secret: str) -> str:
+    """``text`` with ``secret``, and every cut-off start of it (8+ characters), as ``***``."""
+    if not secret or not text:
+        return text
+    if secret in text:
+        text = text.replace(secret, "***")
+    head = secret[: min(_MIN_PIECE, len(secret))]
+    start = text.find(head)
+    while start >= 0:
+        end = start + len(head)
+        while end < len(text) and end - start < len(secret) and text[end] == secret[end - start]:
+            end += 1
+        text = f"{text[:start]}***{text[end:]}"
+        start = text.find(head, start + 3)
+    return text
+
+
+def scrub_bytes(body: bytes, secret: bytes) -> bytes:
+    """:func:`scrub` for a raw body (the same rule, on bytes)."""
+    if not secret or not body:
+        return body
+    head = secret[: min(_MIN_PIECE, len(secret))]
+    if head not in body:
+        return body
+    return scrub(body.decode("latin-1"), secret.decode("latin-1")).encode("latin-1")
+
+
+def redact(error: ClarifaiError, secret: str) -> ClarifaiError:
+    """Blank ``secret`` (the PAT) out of ``error``'s message and text attributes; returns ``error``.
+
+    A server or proxy may echo request headers into its error body, whole or
+    cut short; this keeps the PAT, and any 8+ character start of it, out of
+    messages, reprs and logs even then.
     """
     if secret:
+        head = secret[: min(_MIN_PIECE, len(secret))]
         for name, value in vars(error).items():
-            if isinstance(value, str) and secret in value:
-                setattr(error, name, value.replace(secret, "***"))
-        if any(isinstance(a, str) and secret in a for a in error.args):
-            error.args = tuple(
-                a.replace(secret, "***") if isinstance(a, str) else a for a in error.args
-            )
+            if isinstance(value, str) and head in value:
+                setattr(error, name, scrub(value, secret))
+        if any(isinstance(a, str) and head in a for a in error.args):
+            error.args = tuple(scrub(a, secret) if isinstance(a, str) else a for a in error.args)
     return error

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import re
 import warnings
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
@@ -53,6 +54,7 @@ _GRPC_CODE_NAMES = (
     "UNAUTHENTICATED",
 )  # fmt: skip
 _NO_LINES: tuple[bytes, ...] = ()
+_WORD = re.compile(rb"[A-Za-z0-9_.~+/=-]*")
 # ResponseStream._state: not started → open → done (done is final).
 _NEW, _OPEN, _DONE = 0, 1, 2
 
@@ -379,7 +381,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                 frames: Sequence[Any] = (self._decoder.decode(group[0]),)
             else:
                 frames = self._batch_decoder.decode(b"[" + b",".join(group) + b"]")
-        except msgspec.DecodeError:  # not JSON, or an enum by name: line by line
+        except (msgspec.DecodeError, RecursionError):  # not JSON, or an enum by name: one by one
             return []
         ready: list[Any] = []
         check = self._has_status
@@ -400,7 +402,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         message: T | None
         try:
             message = self._decoder.decode(line).result
-        except msgspec.DecodeError:  # also ValidationError: enums by name, say
+        except (msgspec.DecodeError, RecursionError):  # also ValidationError: enums by name
             message = None
         if message is None:
             message = self._decode_other(line)
@@ -424,29 +426,21 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         """The general path: error frames, bare messages, enums or error codes sent by name."""
         try:
             raw = msgspec.json.decode(line)
-        except msgspec.DecodeError as exc:
+        except (msgspec.DecodeError, RecursionError) as exc:
             raise self._unreadable(line, exc) from None
         inner = raw
         if isinstance(raw, dict):
-            result, err = raw.get("result"), raw.get("error")
+            err = raw.get("error")
+            if err is not None:
+                raise self._stream_error(*_error_frame(err))
+            result = raw.get("result")
             if result is not None:
                 inner = result
-            elif isinstance(err, dict):
-                code = err.get("code", 0)
-                if isinstance(code, str):  # a code name, or a number sent as a string
-                    code = (
-                        _GRPC_CODE_NAMES.index(code)
-                        if code in _GRPC_CODE_NAMES
-                        else (int(code) if code.isdigit() else 2)
-                    )
-                raise self._stream_error(
-                    code if isinstance(code, int) else 2,
-                    str(err.get("message") or ""),
-                    err.get("details"),
-                )
+            elif _is_bare_status(raw):
+                raise self._stream_error(*_error_frame(raw))
         try:
             return _decode.convert(self._type, inner)
-        except msgspec.ValidationError as exc:
+        except (msgspec.ValidationError, RecursionError) as exc:
             raise self._unreadable(line, exc) from None
 
     def _stream_error(self, code: int, message: str, details: Any) -> StreamError:
@@ -463,8 +457,57 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     def _unreadable(self, line: bytes, exc: Exception) -> StreamError:
         name = self._endpoint.name
-        excerpt = line[:120].decode("utf-8", "replace").strip()
-        more = "…" if len(line) > 120 else ""
+        # Never cut inside a word: a PAT cut in half would escape the redaction that follows.
+        cut = 120 + len(_WORD.match(line, 120, 376).group())  # type: ignore[union-attr]
+        excerpt = line[:cut].decode("utf-8", "replace").strip()
+        more = "…" if len(line) > cut else ""
         return StreamError(
             f"{name}: unreadable stream line ({exc}): {excerpt}{more}", operation=name
         )
+
+
+#: gRPC's code for errors that say none (``UNKNOWN``).
+_UNKNOWN = 2
+
+
+def _error_frame(err: Any) -> tuple[int, str, Any]:
+    """(gRPC code, message, details) of an error frame's ``error``, whatever its shape.
+
+    Seen: grpc-gateway's ``{"code", "message", "details"}``, its older
+    ``{"grpc_code", "http_code", "message", "http_status"}``, a bare string,
+    and anything else (kept whole as the message, never dropped).
+    """
+    if isinstance(err, str):
+        return _UNKNOWN, err, None
+    if not isinstance(err, dict):
+        return _UNKNOWN, msgspec.json.encode(err).decode(), None
+    raw_code = err.get("code")
+    if raw_code is None or raw_code == 0:
+        raw_code = err.get("grpc_code")
+    code = _grpc_code(raw_code)
+    message = err.get("message") or err.get("error") or err.get("description") or ""
+    if not isinstance(message, str):
+        message = msgspec.json.encode(message).decode()
+    if not message:
+        http = err.get("http_status") or err.get("http_code")
+        message = f"HTTP {http}" if http else msgspec.json.encode(err).decode()
+    return code, message, err.get("details")
+
+
+def _grpc_code(raw: Any) -> int:
+    """A gRPC code from a number, a numeric string or a name; UNKNOWN when it says OK or nothing."""
+    if isinstance(raw, str):
+        raw = _GRPC_CODE_NAMES.index(raw) if raw in _GRPC_CODE_NAMES else raw.strip()
+        raw = int(raw) if isinstance(raw, str) and raw.isdigit() else raw
+    if isinstance(raw, bool) or not isinstance(raw, int) or raw == 0:
+        return _UNKNOWN  # an error frame is never OK
+    return raw
+
+
+def _is_bare_status(raw: dict[str, Any]) -> bool:
+    """A grpc-gateway error object sent without the ``{"error": …}`` wrapper."""
+    return (
+        "message" in raw
+        and ("code" in raw or "grpc_code" in raw)
+        and not raw.keys() - {"code", "grpc_code", "http_code", "http_status", "message", "details"}
+    )

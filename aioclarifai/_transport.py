@@ -25,6 +25,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any, Protocol
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._config import Timeout
@@ -244,9 +245,36 @@ def map_exception(exc: BaseException, operation: str) -> APIConnectionError:
     )
 
 
-def _cause(exc: BaseException) -> BaseException | None:
-    # A ClientResponseError's repr carries the request headers (the PAT): never chain it.
-    return None if isinstance(exc, aiohttp.ClientResponseError) else exc
+def _cause(exc: BaseException) -> BaseException:
+    """``exc``, safe to chain: no request headers (the PAT) left in any repr along its chain.
+
+    A ``ClientResponseError``'s repr shows its ``request_info`` headers, and
+    ``raise … from None`` would still keep it in ``__context__``: chain a
+    scrubbed copy of the headers instead of hiding (and keeping) the original.
+    """
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        err = todo.pop()
+        if err is None or id(err) in seen:
+            continue
+        seen.add(id(err))
+        if isinstance(err, aiohttp.ClientResponseError):
+            err.request_info = _without_credentials(err.request_info)
+            err.history = ()
+        todo += (err.__cause__, err.__context__)
+    return exc
+
+
+def _without_credentials(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:
+    headers = CIMultiDict(info.headers)
+    for name in _CREDENTIAL_HEADERS:
+        if name in headers:
+            headers[name] = "***"
+    return aiohttp.RequestInfo(info.url, info.method, CIMultiDictProxy(headers), info.real_url)
+
+
+_CREDENTIAL_HEADERS = ("Authorization", "X-Clarifai-Session-Token", "Proxy-Authorization")
 
 
 class Transport:
