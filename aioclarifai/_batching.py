@@ -52,6 +52,10 @@ _MIXED_STATUS = 10010
 _FAILURE = 10020
 _CLOSED = "this Client is closed; create a new one"
 _ABORTED = "the Client was closed before this predict completed"
+_OTHER_LOOP = (
+    "this Client is bound to the event loop that first used it (predict in another loop "
+    "would wait for that loop forever); create one Client per event loop"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +188,8 @@ class Batcher:
         # Each request's task and its callers, so an abort can fail even unstarted ones.
         self._sending: dict[asyncio.Task[None], list[Future[types.Output]]] = {}
         self._closed = False
+        # Batches, timers and futures belong to one loop: the one of the first predict.
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def config(self) -> BatchConfig:
@@ -226,6 +232,8 @@ class Batcher:
         """
         if self._closed:
             raise RuntimeError(_CLOSED)
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind_loop()
         if not isinstance(input, types.Input):
             raise TypeError(f"input must be a types.Input, not {type(input).__name__}")
         lane = self._lane(
@@ -310,6 +318,8 @@ class Batcher:
         concurrency: int,
         return_exceptions: bool,
     ) -> AsyncIterator[types.Output | Exception]:
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind_loop()
         pull = _puller(inputs)
         pending: deque[Future[types.Output]] = deque()
         exhausted = False
@@ -339,6 +349,8 @@ class Batcher:
         concurrency: int,
         return_exceptions: bool,
     ) -> AsyncIterator[types.Output | Exception]:
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind_loop()
         pull = _puller(inputs)
         outstanding: set[Future[types.Output]] = set()
         completed: deque[Future[types.Output]] = deque()
@@ -390,13 +402,33 @@ class Batcher:
 
     # -- lifecycle -----------------------------------------------------------------
 
+    def _bind_loop(self) -> None:
+        """Bind to the running loop on first use; from any other loop, refuse."""
+        if self._loop is not None:
+            raise RuntimeError(_OTHER_LOOP)
+        self._loop = asyncio.get_running_loop()
+
+    def _drop(self) -> None:
+        """Forget everything unsent or in flight: it all belonged to a loop that has ended."""
+        self._closed = True
+        self._lanes.clear()
+        self._admission.clear()
+        self._sending.clear()
+        self._queued = 0
+
     async def aclose(self) -> None:
         """Send every pending batch and wait for all requests; later predicts raise.
 
         Callers waiting for admission get ``RuntimeError``. If ``aclose`` itself
         is cancelled, unsent and in-flight callers get ``RuntimeError`` too, so
-        nobody is left waiting. Idempotent.
+        nobody is left waiting. Idempotent. From another loop than the
+        batcher's (which must then have ended: the client checks), what that
+        loop left unsent is dropped: its callers went with it.
         """
+        loop = self._loop
+        if loop is not None and loop is not asyncio.get_running_loop():
+            self._drop()
+            return
         if not self._closed:
             self._closed = True
             while self._admission:

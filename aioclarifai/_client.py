@@ -138,7 +138,9 @@ class Client(Operations):
         The pool is closed even when ``aclose`` itself is cancelled (say, by a
         timeout around it) while predicts are being flushed. Closing from
         another event loop than the client's is a ``RuntimeError`` that
-        changes nothing.
+        changes nothing, unless the client's loop has ended: then what it
+        left (unsent predicts, sockets) is released here. A loop that ends
+        through ``asyncio.run`` closes its clients' pools itself.
         """
         root = self._root()
         transport = self._core.transport

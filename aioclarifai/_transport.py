@@ -30,6 +30,7 @@ from yarl import URL
 
 from ._config import Timeout
 from ._errors import APIConnectionError, APITimeoutError
+from ._loop_end import LoopEndWatch
 from ._version import __version__
 
 __all__ = [
@@ -158,6 +159,10 @@ def _expire(waiter: asyncio.Future[bool]) -> None:
 
 
 _CLOSED_MESSAGE = "this Client is closed; create a new one"
+_LOOP_ENDED_MESSAGE = (
+    "this Client's event loop has ended and its connections were closed with it; "
+    "create one Client per event loop"
+)
 
 
 class RawResponse:
@@ -301,6 +306,8 @@ class Transport:
         self._unary_timeout: Timeout | None = None
         self._unary_ct = aiohttp.ClientTimeout()
         self._urls: dict[str, URL] = {}
+        self._loop_watch: LoopEndWatch | None = None
+        self._loop_ended = False
         self.state = ClientState.UNOPENED
 
     def __repr__(self) -> str:
@@ -318,7 +325,7 @@ class Transport:
                 )
             return session, self._budget
         if self.state is ClientState.CLOSED:
-            raise RuntimeError(_CLOSED_MESSAGE)
+            raise RuntimeError(_LOOP_ENDED_MESSAGE if self._loop_ended else _CLOSED_MESSAGE)
         loop = asyncio.get_running_loop()
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
@@ -334,19 +341,34 @@ class Transport:
         self._loop = loop
         self._budget = budget = ConnectionBudget(self._max_connections, loop)
         self.state = ClientState.OPEN
+        # asyncio.run() ending with this pool open closes it in its own loop.
+        self._loop_watch = LoopEndWatch(self._close_at_loop_end)
         return session, budget
+
+    async def _close_at_loop_end(self) -> None:
+        if self.state is ClientState.OPEN:
+            self._loop_ended = True
+            await self.aclose()
 
     async def aclose(self) -> None:
         """Close every pooled connection; the transport cannot be used again.
 
         Calls still queued for a connection fail with ``RuntimeError``; calls in
         flight fail with ``APIConnectionError``. Closing from another event loop
-        than the one the client is bound to is an error.
+        than the one the client is bound to is an error, unless that loop was
+        closed (then its sockets are closed here). ``asyncio.run`` ending with
+        the pool open closes it first, in its own loop.
         """
         if self.state is ClientState.CLOSED:
             return
         self.check_loop()
         self.state = ClientState.CLOSED
+        watch, self._loop_watch = self._loop_watch, None
+        if watch is not None:
+            watch.cancel()
+        if self._loop is not None and self._loop.is_closed():
+            self._abandon()
+            return
         session, self._session = self._session, None
         if self._budget is not None:
             self._budget.close()
@@ -358,9 +380,39 @@ class Transport:
                     proto.transport.abort()
             await session.close()
 
+    def _abandon(self) -> None:
+        """Forget a pool whose event loop was closed without shutting it down properly.
+
+        Nothing of it can run any more (its futures and sockets belong to the
+        dead loop); what the loop left open, it left open.
+        """
+        session, self._session = self._session, None
+        self._budget = None
+        connector: Any = session.connector if session is not None else None
+        if connector is None:
+            return
+        protocols = [p for conns in connector._conns.values() for p, _ in conns]
+        for proto in [*protocols, *connector._acquired]:
+            # No loop is left to run the transport's own close: close its socket here.
+            transport = proto.transport
+            sock = getattr(transport, "_sock", None)
+            if sock is not None:
+                sock.close()
+                transport._sock = None
+        connector._close()  # aiohttp's connector knows a closed loop: it only marks itself closed
+        session._connector = None  # type: ignore[union-attr]
+
     def check_loop(self) -> None:
-        """Raise ``RuntimeError`` unless called from the loop an open pool is bound to."""
-        if self.state is ClientState.OPEN and asyncio.get_running_loop() is not self._loop:
+        """Raise ``RuntimeError`` unless called from the loop an open pool is bound to.
+
+        A pool whose loop was closed may be closed from any loop.
+        """
+        loop = self._loop
+        if (
+            self.state is ClientState.OPEN
+            and asyncio.get_running_loop() is not loop
+            and not (loop is not None and loop.is_closed())
+        ):
             raise RuntimeError(
                 "this Client is bound to the event loop that first used it; close it from that loop"
             )
