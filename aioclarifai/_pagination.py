@@ -5,6 +5,11 @@ neither a total nor a next token, so the walk stops at an empty page or at a
 page shorter than ``per_page``. Searches (``post_searches``,
 ``post_searches_by_id``) page the same way through a ``pagination`` body field.
 
+A server (or proxy) that ignores ``page`` would answer the same full page
+forever: the walk also stops, with a warning, when a page repeats the one
+before it (it is not yielded again), and raises :class:`ClarifaiError` after
+``max_pages`` pages (:data:`MAX_PAGES` by default), so no walk is endless.
+
 While the caller works through one page the next one is already being fetched
 (``prefetch``). Stopping early — ``break``, :meth:`Paginator.aclose`, leaving
 ``async with``, or an exception — cancels that fetch and waits for it, so no
@@ -14,6 +19,7 @@ request keeps running and no task is left behind.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
@@ -21,14 +27,19 @@ from typing import Any, Generic, TypeVar
 
 import msgspec
 
+from ._errors import ClarifaiError
 from ._generated.endpoints import ENDPOINTS
 from ._generated.operations import PAGINATED
 from .types import Pagination
 
-__all__ = ["MAX_PER_PAGE", "Page", "Paginator"]
+__all__ = ["MAX_PAGES", "MAX_PER_PAGE", "Page", "Paginator"]
 
 #: Clarifai's largest page.
 MAX_PER_PAGE = 1000
+#: Pages one walk asks for at most (10 million items at 100 per page).
+MAX_PAGES = 100_000
+
+logger = logging.getLogger("aioclarifai")
 
 RespT = TypeVar("RespT")
 ItemT = TypeVar("ItemT")
@@ -64,7 +75,10 @@ class Paginator(Generic[RespT, ItemT]):
     ``request`` supplies every other field; its ``page`` (if set) is the first
     page asked for, while ``per_page`` (1..1000) is this argument's. ``limit``
     stops after that many items. ``prefetch`` asks for the next page while the
-    current one is being consumed.
+    current one is being consumed. ``max_pages`` bounds the requests of one
+    walk: asking for more raises :class:`ClarifaiError` (``None``: no bound).
+    A page equal to the one before it (a server ignoring ``page``) ends the
+    walk with a warning logged.
 
     A paginator is consumed once, either by item or by :meth:`pages`. Use
     ``async with`` or :meth:`aclose` to stop early deterministically; a plain
@@ -73,8 +87,8 @@ class Paginator(Generic[RespT, ItemT]):
     """
 
     __slots__ = (
-        "_buffer", "_gen", "_index", "_items_field", "_limit", "_method", "_name", "_per_page",
-        "_prefetch", "_request", "_style",
+        "_buffer", "_gen", "_index", "_items_field", "_limit", "_max_pages", "_method", "_name",
+        "_per_page", "_prefetch", "_request", "_style",
     )  # fmt: skip
 
     def __init__(
@@ -85,6 +99,7 @@ class Paginator(Generic[RespT, ItemT]):
         per_page: int = 128,
         limit: int | None = None,
         prefetch: bool = True,
+        max_pages: int | None = MAX_PAGES,
     ) -> None:
         name: str = getattr(method, "__name__", "")
         endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
@@ -105,6 +120,8 @@ class Paginator(Generic[RespT, ItemT]):
             raise ValueError(f"per_page must be between 1 and {MAX_PER_PAGE}, not {per_page}")
         if limit is not None and (isinstance(limit, bool) or limit < 0):
             raise ValueError(f"limit must be None or >= 0, not {limit!r}")
+        if max_pages is not None and (isinstance(max_pages, bool) or max_pages < 1):
+            raise ValueError(f"max_pages must be None or >= 1, not {max_pages!r}")
         if request is None:
             request = endpoint.request_type()
         elif not isinstance(request, endpoint.request_type):
@@ -120,6 +137,7 @@ class Paginator(Generic[RespT, ItemT]):
         # A limit below a page needs no more than ``limit`` results from the server.
         self._per_page = min(per_page, limit) if limit else per_page
         self._limit = limit
+        self._max_pages = max_pages
         self._prefetch = prefetch
         self._gen: AsyncGenerator[Page[RespT, ItemT], None] | None = None
         self._buffer: list[ItemT] = []
@@ -176,6 +194,8 @@ class Paginator(Generic[RespT, ItemT]):
             items_field=self._items_field,
             limit=self._limit,
             prefetch=self._prefetch,
+            name=self._name,
+            max_pages=self._max_pages,
         )
         return self._gen
 
@@ -213,26 +233,44 @@ async def _walk(
     items_field: str,
     limit: int | None,
     prefetch: bool,
+    name: str,
+    max_pages: int | None,
 ) -> AsyncGenerator[Page[RespT, ItemT], None]:
     remaining = limit
     if remaining == 0:
         return
     pending: asyncio.Future[RespT] | None = None
+    # The last page asked for (a cap, not a count from 1: ``request.page`` may start later).
+    last_page = None if max_pages is None else page + max_pages - 1
+    previous: list[ItemT] | None = None
     try:
         response = await fetch(page)
         while True:
             items: list[ItemT] = getattr(response, items_field)
+            if items and items == previous:
+                logger.warning(
+                    "%s: page %d repeats page %d (does the server ignore 'page'?); "
+                    "stopping here", name, page, page - 1,
+                )  # fmt: skip
+                return
+            previous = items
             last = len(items) < per_page
             if remaining is not None:
                 items = items[:remaining]
                 remaining -= len(items)
                 last = last or remaining == 0
-            if prefetch and not last:
+            capped = not last and last_page is not None and page >= last_page
+            if prefetch and not last and not capped:
                 pending = asyncio.ensure_future(fetch(page + 1))
             if items:
                 yield Page(page, items, response)
             if last:
                 return
+            if capped:
+                raise ClarifaiError(
+                    f"{name}: page {page} was still full after max_pages={max_pages} pages; "
+                    "stopping (pass max_pages=None, or a larger cap, to go on)"
+                )
             page += 1
             if pending is not None:
                 response = await pending

@@ -12,6 +12,12 @@ only when the request surely was not processed: it failed while connecting, or
 the server answered 429/throttled. Never after a read timeout or a 5xx that
 followed a sent body.
 
+A generation (``GenerateModelOutputs``) is billed once the server has read
+it, so it too is never sent again after the connection dropped or went
+silent once the request was out: the caller gets the ``APIConnectionError``
+and decides. An answer that says the model did not run (429, 503, model
+loading, ...) is still retried.
+
 The wait is exponential backoff with full jitter, unless the server said how
 long (``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date); a
 wait above ``RetryConfig.max_retry_after`` raises the error instead.
@@ -49,6 +55,8 @@ THROTTLED = 11005
 HOURLY_LIMIT = 11003
 HARD_LIMITS = frozenset({11004, 11006})  # monthly / account limits: waiting will not help
 _MODEL_OPERATIONS = frozenset({"PostModelOutputs", "GenerateModelOutputs"})
+# Billed once read, with no answer to tell whether it ran: never resent blindly.
+_NOT_RESENT = frozenset({"GenerateModelOutputs"})
 _FINAL = (AuthenticationError, PermissionDeniedError, BadRequestError, NotFoundError)
 
 
@@ -86,7 +94,9 @@ def is_retryable(error: ClarifaiError, operation: str, idempotent: bool) -> bool
     if isinstance(error, APIConnectionError):
         if isinstance(error, APITimeoutError) and error.kind == "pool":
             return False
-        return idempotent or not error.request_sent
+        if not error.request_sent:
+            return True
+        return idempotent and operation not in _NOT_RESENT
     if not isinstance(error, APIStatusError) or isinstance(error, _FINAL):
         return False
     code = error.code
