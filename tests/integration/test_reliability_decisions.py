@@ -1,4 +1,4 @@
-"""Issue 14 item 11 over loopback: paginate always ends; a generation the server read is not resent."""
+"""Issue 14 item 11 over loopback: paginate always ends; a generation once read is not resent."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ async def test_item11_generation_refused_before_running_is_retried() -> None:
     async with (
         Hostile(unavailable_once) as server,
         Client(PAT, base_url=server.url, app_id="app", retry=RETRY) as client,
+        client.generate("llm", "hi") as tokens,
     ):
-        async with client.generate("llm", "hi") as tokens:
-            text = "".join([t async for t in tokens])
+        text = "".join([t async for t in tokens])
     assert text == "ok" and len(server.requests) == 2
