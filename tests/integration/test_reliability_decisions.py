@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import urllib.parse
+from typing import Any
 
 import pytest
 
-from aioclarifai import APIConnectionError, ClarifaiError, Client, Paginator, RetryConfig
+from aioclarifai import APIConnectionError, ClarifaiError, Client, Paginator, RetryConfig, types
 
 from ._hostile import PAT, Hostile, Request, answer, reset, status_body
 
@@ -54,8 +55,11 @@ async def test_item11_paginate_raises_after_max_pages() -> None:
         Client(PAT, base_url=server.url, app_id="app", retry=RETRY) as client,
     ):
         seen: list[str] = []
+        walk: Paginator[Any, types.Workflow] = Paginator(
+            client.list_workflows, per_page=2, max_pages=5
+        )
         with pytest.raises(ClarifaiError, match="max_pages=5"):
-            async for w in Paginator(client.list_workflows, per_page=2, max_pages=5):
+            async for w in walk:
                 seen.append(w.id)
     assert len(seen) == 10 and seen[-1] == "p5-1"
     assert [_page_of(r) for r in server.requests] == [1, 2, 3, 4, 5]  # no prefetch past the cap
