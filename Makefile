@@ -3,8 +3,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: demo test unit lint bench bench-quick generate
+.PHONY: demo test unit lint docs bench bench-quick generate
 
 # The demo needs only the package and tqdm; the tests also need the dev extra and every optional one.
 $(VENV)/.base: pyproject.toml
@@ -25,6 +26,7 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) tools/generate.py --check
+	$(PY) -m mkdocs build --strict --quiet
 
 test: lint
 	$(PY) -m pytest
@@ -32,6 +34,10 @@ test: lint
 # The unit tests only (no sockets, no lint): the loop to run while editing.
 unit: $(VENV)/.dev
 	$(PY) -m pytest tests/unit -q
+
+# The documentation site into site/; `$(PY) -m mkdocs serve` to browse it while writing.
+docs: $(VENV)/.dev
+	$(PY) -m mkdocs build --strict
 
 generate: $(VENV)/.dev
 	$(PY) tools/generate.py
