@@ -59,6 +59,9 @@ class Endpoint(Generic[ReqT, RespT]):
     """The response's repeated field of results (``workflows``), if it has exactly one."""
     paged: bool
     """The request takes ``page`` and ``per_page``."""
+    page_items: str | None = None
+    """For operations :meth:`~aioclarifai.Client.paginate` walks: the response's list
+    field of items (``workflows``, a search's ``hits``); None otherwise."""
     templates: tuple[PathTemplate, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:

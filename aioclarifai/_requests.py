@@ -49,26 +49,33 @@ def _get(obj: Any, path: tuple[str, ...]) -> Any:
 class _Plan:
     """A path template compiled for one request type: how to read and clear its fields."""
 
-    __slots__ = ("clear", "template")
+    __slots__ = ("clear", "partial", "template")
 
     def __init__(self, template: PathTemplate, request_type: type) -> None:
         self.template = template
         defaults = _defaults(request_type)
         clear: dict[str, Any] = {}
-        nested: dict[str, set[str]] = {}
+        nested: dict[str, list[tuple[str, ...]]] = {}
         for path in template.fields:
             if len(path) == 1:
                 clear[path[0]] = defaults[path[0]]
             else:
-                nested.setdefault(path[0], set()).add(path[1])
-        for parent, subs in nested.items():
-            # Clarifai's nested path fields (user_app_id.user_id/app_id) cover their
-            # whole message, so the message is left out of the body altogether.
-            if not set(_defaults(_field_struct_type(request_type, parent))) <= subs:
-                raise NotImplementedError(f"{template.template}: {parent} is only partly a path")
-            clear[parent] = None
+                nested.setdefault(path[0], []).append(path)
+        partial: list[tuple[str, ...]] = []
+        for parent, paths in nested.items():
+            subs = {p[1] for p in paths if len(p) == 2}
+            if set(_defaults(_field_struct_type(request_type, parent))) <= subs:
+                # The path covers the whole message (user_app_id.user_id/app_id of an
+                # app-scoped path), so the message is left out of the body altogether.
+                clear[parent] = None
+            else:
+                # Only part of it (user_app_id.user_id of a user-scoped path): the
+                # rest of the message is still sent.
+                partial += paths
         #: Path fields reset in one ``replace``, so they are not sent twice.
         self.clear = clear
+        #: Nested path fields cleared one by one, inside messages the path covers partly.
+        self.partial = tuple(partial)
 
 
 def _field_struct_type(cls: type, name: str) -> type:
@@ -119,6 +126,18 @@ def _missing_field(endpoint: Endpoint[Any, Any], request: Any, user_id: str, app
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _without(obj: Any, path: tuple[str, ...]) -> Any:
+    """``obj`` with the field at ``path`` reset; a message left empty becomes absent."""
+    if len(path) == 1:
+        cls: type = type(obj)
+        return msgspec.structs.replace(obj, **{path[0]: _defaults(cls)[path[0]]})
+    sub = getattr(obj, path[0])
+    if sub is None:
+        return obj
+    sub = _without(sub, path[1:])
+    return msgspec.structs.replace(obj, **{path[0]: None if sub == type(sub)() else sub})
+
+
 @functools.cache
 def _defaults(cls: type) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -160,6 +179,8 @@ def build_request(
         parts.append(lit)
     path = "".join(parts)
     rest = msgspec.structs.replace(request, **plan.clear)
+    for nested in plan.partial:
+        rest = _without(rest, nested)
     if endpoint.body:
         return BuiltRequest(endpoint.http_method, path, _encoder.encode(rest))
     query = encode_query(msgspec.to_builtins(rest), endpoint.name)

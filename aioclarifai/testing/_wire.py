@@ -71,6 +71,9 @@ INT64_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     "ModelTypeEnumOptionAlias": frozenset({"id_int"}),
+    "PostModelVersionsTrainingTimeEstimateRequest": frozenset({"estimated_input_count"}),
+    "PostModelVersionsUploadConfig": frozenset({"total_size"}),
+    "PostModelVersionsUploadResponse": frozenset({"bytes_remaining"}),
     "ModelVersionExport": frozenset({"size"}),
     "StatValueAggregate": frozenset({"count"}),
     "TaskInputSourceMetrics": frozenset({"inputs_count_estimated"}),

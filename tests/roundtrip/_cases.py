@@ -25,8 +25,24 @@ __all__ = [
     "user_rules",
 ]
 
-#: The 50 operations by method name, in a stable order.
-METHODS = sorted(ENDPOINTS)
+#: The 50 seed operations (clarifai-grpc 10.9.11) by method name, in a stable order.
+SEED = (
+    "PutModelVersionExports", "ListModelInputs", "GetModelVersionMetrics",
+    "PostModelVersionMetrics", "GetModelOutputInfo", "PostModelOutputs",
+    "GenerateModelOutputs", "DeleteModules", "ListModules", "PatchModules",
+    "PostModules", "GetModule", "DeleteModuleVersions", "ListModuleVersions",
+    "PatchModuleVersions", "PostModuleVersions", "GetModuleVersion",
+    "GetModuleVersionUsageCount", "MyScopes", "GetResourceCounts",
+    "ListSearches", "PatchSearches", "PostSearches", "DeleteSearch", "GetSearch",
+    "PostSearchesByID", "PostStatValues", "PostStatValuesAggregate",
+    "PatchAnnotationsStatus", "DeleteTasks", "ListTasks", "PatchTasks",
+    "PostTasks", "GetTask", "GetTaskAnnotationCount", "ListNextTaskAssignments",
+    "PutTaskAssignments", "GetTaskInputCount", "GetInputSamples",
+    "ListTrendingMetricsViews", "PostTrendingMetricsView", "DeleteUploads",
+    "ListUploads", "PostUploads", "GetUpload", "PutUploadContentParts",
+    "DeleteWorkflows", "ListWorkflows", "PatchWorkflows", "PostWorkflows",
+)  # fmt: skip
+METHODS = sorted(m for m, ep in ENDPOINTS.items() if ep.name in SEED)
 _USER_PREFIX = "/v2/users/{user_app_id.user_id}/apps/{user_app_id.app_id}/"
 
 

@@ -43,7 +43,7 @@ def test_types_all_lists_every_message() -> None:
     assert structs == set(types.__all__) - shared_defaults - {
         n for n in types.__all__ if _is_enum(n)
     }
-    assert len(structs) > 230
+    assert len(structs) > 700  # the union of 12.6.0 and 10.9.11
 
 
 def _is_enum(name: str) -> bool:
@@ -53,8 +53,9 @@ def _is_enum(name: str) -> bool:
     return inspect.isclass(value) and issubclass(value, enum.IntEnum)
 
 
-def test_fifty_operations_each_with_a_method() -> None:
-    assert len(endpoints.ENDPOINTS) == 50
+def test_every_operation_has_a_method() -> None:
+    # 268 REST operations of clarifai-grpc 12.6.0 + the 15 seed ones it dropped.
+    assert len(endpoints.ENDPOINTS) == 283
     for method_name, endpoint in endpoints.ENDPOINTS.items():
         method = getattr(aioclarifai.Client, method_name)
         assert endpoint.name in (method.__doc__ or ""), method_name

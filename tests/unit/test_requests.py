@@ -183,3 +183,24 @@ def test_user_app_id_defaults() -> None:
     full = types.ListTasksRequest(user_app_id=types.UserAppIDSet(user_id="u", app_id="a"))
     assert build_request(endpoint, full, "me", "app").path_and_query == "/v2/users/u/apps/a/tasks"
     assert partial.user_app_id == types.UserAppIDSet(app_id="other")  # the input is untouched
+
+
+def test_user_scoped_path_keeps_the_rest_of_user_app_id() -> None:
+    # ListApps is bound to /v2/users/{user_app_id.user_id}/apps only: no app needed,
+    # and an app_id given anyway still reaches the server, in the query string.
+    assert build_request(
+        ENDPOINTS["list_apps"], types.ListAppsRequest(), "me", ""
+    ).path_and_query == ("/v2/users/me/apps")
+    both = types.ListAppsRequest(user_app_id=types.UserAppIDSet(user_id="u", app_id="x"))
+    built = build_request(ENDPOINTS["list_apps"], both, "me", "app")
+    assert built.path_and_query == "/v2/users/u/apps?user_app_id.app_id=x"
+
+
+def test_root_path_with_a_nested_path_field() -> None:
+    req = types.ListCloudRegionsRequest(cloud_provider=types.CloudProvider(id="a/b", name="A"))
+    built = build_request(ENDPOINTS["list_cloud_regions"], req)
+    assert built.path_and_query == "/v2/cloud_providers/a%2Fb/regions?cloud_provider.name=A"
+    only_id = types.ListCloudRegionsRequest(cloud_provider=types.CloudProvider(id="aws"))
+    assert build_request(ENDPOINTS["list_cloud_regions"], only_id).path_and_query == (
+        "/v2/cloud_providers/aws/regions"
+    )

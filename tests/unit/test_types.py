@@ -1,4 +1,8 @@
-"""The generated Structs against the official descriptors of clarifai-grpc 10.9.11."""
+"""The generated Structs against the official descriptors of both pinned releases.
+
+The types are the union of clarifai-grpc 12.6.0 and 10.9.11: every field of
+either, the current release's definition where both have one.
+"""
 
 from __future__ import annotations
 
@@ -10,18 +14,27 @@ from typing import Any
 
 import msgspec
 import pytest
-from clarifai_grpc.grpc.api import service_pb2
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
 from aioclarifai import types
 from aioclarifai._generated import types as _generated
 from aioclarifai.endpoints import ENDPOINTS
+from tests.roundtrip._releases import CURRENT, RELEASES, release
 
 WELL_KNOWN: dict[str, Any] = {
     "google.protobuf.Timestamp": datetime.datetime,
+    "google.protobuf.Duration": str,
     "google.protobuf.Struct": dict[str, Any],
     "google.protobuf.BoolValue": bool,
     "google.protobuf.UInt64Value": int,
+    "google.protobuf.Int32Value": int,
+    "google.protobuf.Int64Value": int,
+    "google.protobuf.UInt32Value": int,
+    "google.protobuf.StringValue": str,
+    "google.protobuf.DoubleValue": float,
+    "google.protobuf.FloatValue": float,
+    "google.protobuf.BytesValue": bytes,
+    "google.protobuf.ListValue": list[Any],
 }
 SCALARS: dict[int, Any] = {
     FieldDescriptor.TYPE_STRING: str,
@@ -33,13 +46,13 @@ SCALARS: dict[int, Any] = {
 
 
 def _name(full_name: str) -> str:
-    for prefix in ("clarifai.api.status.", "clarifai.api."):
+    for prefix in ("clarifai.api.status.", "clarifai.api.utils.", "clarifai.api."):
         if full_name.startswith(prefix):
             return full_name[len(prefix) :].replace(".", "_")
     return full_name.replace(".", "_")  # a few messages have no package
 
 
-def _reachable() -> list[Descriptor]:
+def _reachable(version: str) -> list[Descriptor]:
     seen: dict[str, Descriptor] = {}
 
     def walk(d: Descriptor) -> None:
@@ -56,15 +69,17 @@ def _reachable() -> list[Descriptor]:
             if f.message_type is not None:
                 walk(f.message_type)
 
-    v2 = service_pb2.DESCRIPTOR.services_by_name["V2"]
+    rel = release(version)
     for endpoint in ENDPOINTS.values():
-        method = v2.methods_by_name[endpoint.name]
-        walk(method.input_type)
-        walk(method.output_type)
+        method = rel.method(endpoint.name)
+        if method is not None:
+            walk(method.input_type)
+            walk(method.output_type)
     return list(seen.values())
 
 
-MESSAGES = _reachable()
+#: (release, message) for every message the operations reach in each release.
+MESSAGES = [(v, d) for v in RELEASES for d in _reachable(v)]
 
 
 def _expected_value_type(f: FieldDescriptor) -> Any:
@@ -85,19 +100,35 @@ def _strip_optional(tp: Any) -> Any:
 
 
 def test_every_reachable_message_is_generated() -> None:
-    assert len(MESSAGES) > 200
-    missing = [d.full_name for d in MESSAGES if not hasattr(types, _name(d.full_name))]
+    assert len(MESSAGES) > 900
+    missing = [d.full_name for _, d in MESSAGES if not hasattr(types, _name(d.full_name))]
     assert not missing
 
 
-@pytest.mark.parametrize("descriptor", MESSAGES, ids=lambda d: d.name)
-def test_fields_match_the_official_definition(descriptor: Descriptor) -> None:
+def _current_fields(full_name: str) -> set[str]:
+    try:
+        return {f.name for f in release(CURRENT).message(full_name).fields}
+    except KeyError:
+        return set()
+
+
+@pytest.mark.parametrize(
+    ("version", "descriptor"), MESSAGES, ids=[f"{v}-{d.full_name}" for v, d in MESSAGES]
+)
+def test_fields_match_the_official_definition(version: str, descriptor: Descriptor) -> None:
     cls = getattr(types, _name(descriptor.full_name))
     assert issubclass(cls, types.Message)
     fields = {f.encode_name: f for f in msgspec.structs.fields(cls)}
-    assert list(fields) == [f.name for f in descriptor.fields]  # wire names, proto order
+    names = [f.name for f in descriptor.fields]
+    if version == CURRENT:
+        assert list(fields)[: len(names)] == names  # wire names, proto order
+    else:
+        assert set(names) <= set(fields)  # every field of the older release is kept
+    current = _current_fields(descriptor.full_name)
     enums = _generated.ENUM_FIELDS.get(cls.__name__, {})
     for f in descriptor.fields:
+        if version != CURRENT and f.name in current:
+            continue  # both releases define it: the current definition is the one generated
         ours = fields[f.name]
         mt = f.message_type
         if mt is not None and mt.GetOptions().map_entry:
