@@ -23,16 +23,38 @@ _MARKDOWN_SPECIAL = str.maketrans({"[": r"\[", "]": r"\]", "<": "&lt;", ">": "&g
 _HEADING = re.compile(r"^(\s*)#", re.M)
 
 
-def _role(match: re.Match[str]) -> str:
+def _resolve(scope: griffe.Object | None, target: str) -> str | None:
+    """The full path ``target`` names from ``scope`` (its first part looked up there)."""
+    if scope is None:
+        return None
+    head, _, rest = target.partition(".")
+    try:
+        path = scope.resolve(head)
+    except (griffe.NameResolutionError, griffe.AliasResolutionError):
+        return None
+    return f"{path}.{rest}" if rest else path
+
+
+def _role(match: re.Match[str], scope: griffe.Object | None) -> str:
     target = match.group(2)
-    return f"`{target.rsplit('.', 1)[-1] if match.group(1) else target}`"
+    title = f"<code>{target.rsplit('.', 1)[-1] if match.group(1) else target}</code>"
+    path = _resolve(scope, target)
+    if path is None:
+        return title
+    # An optional autoref is a link when the target is documented, plain code otherwise:
+    # a docstring can never break the strict build.
+    return f'<autoref identifier="{path}" optional>{title}</autoref>'
 
 
-def to_markdown(text: str, *, verbatim: bool) -> str:
-    """The Markdown for one docstring; ``verbatim`` text (proto comments) is escaped whole."""
+def to_markdown(text: str, *, verbatim: bool, scope: griffe.Object | None = None) -> str:
+    """The Markdown for one docstring; ``verbatim`` text (proto comments) is escaped whole.
+
+    Sphinx roles link to what they name, resolved from ``scope`` (the object
+    the docstring belongs to).
+    """
     if verbatim:
         return _HEADING.sub(r"\1\\#", text.translate(_MARKDOWN_SPECIAL))
-    return _LITERAL_BLOCK.sub(":", _ROLE.sub(_role, text))
+    return _LITERAL_BLOCK.sub(":", _ROLE.sub(lambda m: _role(m, scope), text))
 
 
 def _enum_table(cls: griffe.Class) -> str:
@@ -55,7 +77,7 @@ class ReSTToMarkdown(griffe.Extension):
             obj = stack.pop()
             if obj.docstring is not None:
                 verbatim = obj.path.startswith("aioclarifai._generated.types.")
-                obj.docstring.value = to_markdown(obj.docstring.value, verbatim=verbatim)
+                obj.docstring.value = to_markdown(obj.docstring.value, verbatim=verbatim, scope=obj)
             if isinstance(obj, griffe.Class) and any(str(b).endswith("Enum") for b in obj.bases):
                 table = _enum_table(obj)
                 if obj.docstring is None:
