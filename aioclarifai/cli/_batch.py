@@ -1,10 +1,13 @@
-"""The engine of ``aioclarifai batch``: a file of inputs in, a JSONL file of results out.
+"""The engine of ``aioclarifai batch``: a file of inputs in, a file of results out.
 
-Inputs are read lazily and fed to ``client.predict_many`` (ordered, so each
-result pairs with the id at the head of a small queue of ids in flight);
+Inputs are read lazily (in a worker thread, a chunk at a time) and fed to
+``client.predict_many`` (ordered, so each result pairs with the id at the
+head of a small queue of ids in flight);
 memory stays bounded by the number of inputs in flight, plus, with
-``--resume``, the set of ids already done. Each result is written as one JSON
-line as soon as it arrives and the file is flushed several times a second.
+``--resume``, the set of ids already done. Each result is recorded as soon as
+it arrives and the output is flushed several times a second. The first failed
+write (a full disk, a lost store) stops the feeding at once: nothing more is
+sent, the summary counts what reached the output, and ``--resume`` does the rest.
 
 Setting ``stop`` (the first Ctrl-C) ends the feeding: inputs already sent
 finish and are written, then the job returns with ``interrupted`` set.
@@ -15,12 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
+import itertools
 import time
 from collections import deque
-from collections.abc import Generator
+from collections.abc import AsyncGenerator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, TextIO
+
+from anyio import to_thread
 
 from .._errors import (
     AuthenticationError,
@@ -30,14 +35,14 @@ from .._errors import (
     OutputError,
     PermissionDeniedError,
 )
-from . import _io
+from . import _io, _storage, _writers
 from ._progress import Progress, make_progress
 
 if TYPE_CHECKING:
     from .. import types
     from .._client import Client
 
-__all__ = ["BatchAborted", "BatchStats", "run_batch"]
+__all__ = ["BatchAborted", "BatchPlan", "BatchStats", "plan_batch", "run_batch"]
 
 # Request-level failures that will fail every other input too: stop instead of
 # recording them, so a rerun with --resume redoes those inputs once fixed.
@@ -48,8 +53,8 @@ _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
 class BatchStats:
     """What a batch job did."""
 
-    total: int = 0
-    """Input lines in the file."""
+    total: int | None = 0
+    """Inputs in the file (None when it is read once, from stdin or a remote store)."""
     skipped: int = 0
     """Inputs already in the output file (``--resume``)."""
     done: int = 0
@@ -69,18 +74,22 @@ class BatchStats:
         return self.done / self.elapsed if self.elapsed > 0 else 0.0
 
     @property
-    def remaining(self) -> int:
-        """Inputs neither skipped nor recorded (those a ``--resume`` would do)."""
+    def remaining(self) -> int | None:
+        """Inputs neither skipped nor recorded (those a ``--resume`` would do), when known."""
+        if self.total is None:
+            return None
         return max(0, self.total - self.skipped - self.done)
 
 
 class BatchAborted(Exception):
-    """A request-level error that every input would hit (bad PAT, unknown model, no server).
+    """The job stopped early: a request-level error that every input would hit (bad PAT,
+    unknown model, no server), or results that could not be written.
 
-    ``stats`` holds what was recorded before; ``error`` is the typed error.
+    ``stats`` holds what was recorded before; ``error`` is the typed error
+    (a :class:`ClarifaiError` or an :class:`~aioclarifai.cli._writers.OutputWriteError`).
     """
 
-    def __init__(self, error: ClarifaiError, stats: BatchStats) -> None:
+    def __init__(self, error: Exception, stats: BatchStats) -> None:
         super().__init__(str(error))
         self.error = error
         self.stats = stats
@@ -93,7 +102,10 @@ async def run_batch(
     output_path: str,
     *,
     fmt: str | None = None,
+    output_format: str | None = None,
+    top: int = 5,
     version_id: str | None = None,
+    model: types.Model | None = None,
     concurrency: int = 512,
     resume: bool = False,
     stop: asyncio.Event | None = None,
@@ -102,37 +114,90 @@ async def run_batch(
 ) -> BatchStats:
     """Predict every input of ``inputs_path`` with ``model_id``, writing ``output_path``.
 
-    With ``resume``, ids already in ``output_path`` are skipped and new records
-    are appended; otherwise the output is created afresh. Progress goes to
-    ``progress_stream`` (None: no progress). Raises :class:`BatchAborted` when a
-    request-level error means every input would fail.
+    Paths are local, ``-`` (stdin/stdout) or fsspec URLs (see
+    :mod:`aioclarifai.cli._storage`); ``output_format`` is ``jsonl``, ``csv``
+    or ``parquet`` (default: by extension), with ``top`` concept columns in
+    the flat formats. ``model`` carries inference settings (output info).
+    With ``resume``, ids already in ``output_path`` are skipped and new
+    records are added; otherwise the output is created afresh. Progress goes
+    to ``progress_stream`` (None: no progress). Raises :class:`BatchAborted`
+    when a request-level error means every input would fail, or when the
+    results cannot be written (the job stops sending inputs at the first
+    failed write; a rerun with ``resume`` does the rest).
     """
     fmt = fmt or _io.detect_format(inputs_path)
-    lines = _io.iter_inputs(inputs_path, fmt)
-    stats = BatchStats(total=_io.count_inputs(inputs_path, fmt))
-    done_ids = _io.load_done_ids(output_path) if resume else set()
-    stop = stop or asyncio.Event()
-    in_flight: deque[tuple[str, int]] = deque()
-    fatal: list[ClarifaiError] = []
-    read_all = False
+    output_format = output_format or _writers.detect_output_format(output_path)
+    with contextlib.ExitStack() as files:
+        f = await to_thread.run_sync(files.enter_context, _storage.open_input(inputs_path))
+        total = None
+        if _storage.is_local(inputs_path):
+            total = await to_thread.run_sync(_io.count_inputs, f, fmt)
+            await to_thread.run_sync(f.seek, 0)
+        # A bad CSV header raises here, before the output is touched.
+        lines = await to_thread.run_sync(_io.iter_inputs, f, fmt)
+        files.callback(getattr(lines, "close", lambda: None))
+        return await _run(
+            client,
+            model_id,
+            lines,
+            output_path,
+            stats=BatchStats(total=total),
+            output_format=output_format,
+            top=top,
+            version_id=version_id,
+            model=model,
+            concurrency=concurrency,
+            resume=resume,
+            stop=stop or asyncio.Event(),
+            progress_stream=progress_stream,
+            progress_interval=progress_interval,
+        )
 
-    def feed() -> Generator[types.Input, None, None]:
-        # Runs inside predict_many as it pulls inputs: it is the one reader of the file.
+
+async def _run(
+    client: Client,
+    model_id: str,
+    lines: Iterator[_io.ParsedLine],
+    output_path: str,
+    *,
+    stats: BatchStats,
+    output_format: str,
+    top: int,
+    version_id: str | None,
+    model: types.Model | None,
+    concurrency: int,
+    resume: bool,
+    stop: asyncio.Event,
+    progress_stream: TextIO | None,
+    progress_interval: float,
+) -> BatchStats:
+    in_flight: deque[tuple[str, int]] = deque()
+    fatal: list[Exception] = []
+    read_all = False
+    done_ids: set[str] = set()
+
+    async def feed() -> AsyncGenerator[types.Input, None]:
+        # Runs inside predict_many as it pulls inputs: it is the one reader of the input,
+        # in a worker thread, a chunk at a time (a remote read must not block the loop).
         nonlocal read_all
-        for parsed in lines:
-            if stop.is_set():
-                return
-            if parsed.id in done_ids:
-                stats.skipped += 1
-                continue
-            if parsed.input is None:
-                writer.write_error(parsed.id, _io.error_record(parsed.error or "", parsed.line))
-                stats.done += 1
-                stats.errors += 1
-                stats.malformed += 1
-                continue
-            in_flight.append((parsed.id, parsed.line))
-            yield parsed.input
+        while True:
+            chunk = await to_thread.run_sync(_next_chunk, lines)
+            if not chunk:
+                break
+            for parsed in chunk:
+                if stop.is_set():
+                    return
+                if parsed.id in done_ids:
+                    stats.skipped += 1
+                    continue
+                if parsed.input is None:
+                    writer.write_error(parsed.id, _io.error_record(parsed.error or "", parsed.line))
+                    stats.done += 1
+                    stats.errors += 1
+                    stats.malformed += 1
+                    continue
+                in_flight.append((parsed.id, parsed.line))
+                yield parsed.input
         read_all = True
 
     source = feed()
@@ -141,23 +206,29 @@ async def run_batch(
         model_id,
         source,
         version_id=version_id,
+        model=model,
         concurrency=concurrency,
         ordered=True,
         return_exceptions=True,
     )
     start = time.monotonic()
-    with _io.open_output(output_path, append=resume) as out:
-        writer = _io.ResultWriter(out)
+    with _writers.open_writer(output_path, output_format, resume=resume, top=top) as (
+        writer,
+        done,
+    ):
+        done_ids.update(done)
         progress = make_progress(
             stats.total,
             progress_stream,
-            initial=min(len(done_ids), stats.total),
+            initial=len(done_ids) if stats.total is None else min(len(done_ids), stats.total),
             interval=progress_interval,
         )
-        ticker = asyncio.create_task(_tick(stats, writer, progress))
+        ticker = asyncio.create_task(_tick(stats, writer, progress, stop))
         ok = 0
         try:
             async for result in results:
+                if writer.failed is not None:
+                    break  # nothing more can be recorded: stop paying for predictions
                 item_id, line = in_flight.popleft()
                 if isinstance(result, BaseException):
                     if isinstance(result, ClarifaiError) and _is_fatal(result, ok):
@@ -176,23 +247,28 @@ async def run_batch(
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
-            aclose = getattr(results, "aclose", None)
-            if aclose is not None:
-                await aclose()
-            source.close()
-            close_lines = getattr(lines, "close", None)
-            if close_lines is not None:
-                close_lines()
+            await results.aclose()  # type: ignore[attr-defined]
+            await source.aclose()
             stats.elapsed = time.monotonic() - start
             # Judged by the reading, not by count_inputs (a quoted CSV cell may span lines).
             stats.interrupted = not read_all or bool(fatal) or bool(in_flight)
-            writer.flush()
-            os.fsync(out.fileno())
+            with contextlib.suppress(_writers.OutputWriteError):
+                writer.flush()  # a failure stays in writer.failed
+            if writer.failed is not None:
+                # Only what reached the store counts; --resume finds the rest to do.
+                stats.done, stats.errors = writer.saved, writer.saved_errors
+                stats.interrupted = True
             progress.update(stats.done, stats.errors)
             progress.close()
+    if writer.failed is not None:
+        raise BatchAborted(writer.failed, stats)
     if fatal:
         raise BatchAborted(fatal[0], stats)
     return stats
+
+
+def _next_chunk(lines: Iterator[_io.ParsedLine], size: int = 256) -> list[_io.ParsedLine]:
+    return list(itertools.islice(lines, size))
 
 
 def _is_fatal(error: ClarifaiError, successes: int) -> bool:
@@ -204,8 +280,83 @@ def _is_fatal(error: ClarifaiError, successes: int) -> bool:
     return isinstance(error, _FATAL) or successes == 0
 
 
-async def _tick(stats: BatchStats, writer: _io.ResultWriter, progress: Progress) -> None:
+async def _tick(
+    stats: BatchStats, writer: _writers.RecordWriter, progress: Progress, stop: asyncio.Event
+) -> None:
     while True:
         await asyncio.sleep(0.1)
-        writer.maybe_flush(time.monotonic())
+        try:
+            writer.maybe_flush(time.monotonic())
+        except _writers.OutputWriteError:
+            stop.set()  # stop feeding inputs; the job ends with writer.failed
+            return
         progress.update(stats.done, stats.errors)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchPlan:
+    """What a batch job would do (``--dry-run``): nothing is sent to make it."""
+
+    inputs: int
+    """Valid inputs."""
+    invalid: int
+    """Inputs that would be recorded as an InputError."""
+    examples: list[tuple[int, str, str]]
+    """(line, id, reason) of the first few of them."""
+    requests: int
+    """PostModelOutputs requests at ``batch_size`` inputs each."""
+    requests_per_second: float
+    """The rate limit the estimate assumes."""
+
+    @property
+    def min_seconds(self) -> float:
+        """The least time the requests take at the rate limit."""
+        return self.requests / self.requests_per_second
+
+    def describe(self) -> str:
+        """The lines ``--dry-run`` prints."""
+        from ._progress import format_duration
+
+        lines = [
+            f"dry run: {self.inputs:,} inputs in {self.requests:,} requests; at least "
+            f"{format_duration(self.min_seconds)} ({self.min_seconds:,.1f} s) at "
+            f"{self.requests_per_second:g} requests/s; nothing was sent"
+        ]
+        if self.invalid:
+            lines.append(f"  {self.invalid:,} inputs cannot be read (recorded as errors):")
+            lines += [f"    line {n} ({i}): {why}" for n, i, why in self.examples]
+            if self.invalid > len(self.examples):
+                lines.append(f"    … {self.invalid - len(self.examples):,} more")
+        return "\n".join(lines)
+
+
+def plan_batch(
+    inputs_path: str,
+    *,
+    fmt: str | None = None,
+    batch_size: int = 64,
+    requests_per_second: float = 15.0,
+) -> BatchPlan:
+    """Read and check every input of ``inputs_path``; count the requests a job would send.
+
+    The count assumes full batches (the batcher sends fewer inputs per request
+    only when inline payloads exceed its byte budget), so the time is a floor.
+    """
+    fmt = fmt or _io.detect_format(inputs_path)
+    valid = invalid = 0
+    examples: list[tuple[int, str, str]] = []
+    with _storage.open_input(inputs_path) as f:
+        for parsed in _io.iter_inputs(f, fmt):
+            if parsed.input is not None:
+                valid += 1
+                continue
+            invalid += 1
+            if len(examples) < 10:
+                examples.append((parsed.line, parsed.id, parsed.error or ""))
+    return BatchPlan(
+        inputs=valid,
+        invalid=invalid,
+        examples=examples,
+        requests=-(-valid // batch_size),
+        requests_per_second=requests_per_second,
+    )

@@ -35,6 +35,7 @@ import msgspec
 
 from .. import _decode, types
 from .._errors import APIStatusError, OutputError
+from . import _inputs
 
 __all__ = [
     "FORMATS",
@@ -55,8 +56,9 @@ __all__ = [
 ]
 
 FORMATS = ("jsonl", "csv", "text")
-_SIMPLE_KEYS = frozenset({"id", "text", "url", "base64"})
+_SIMPLE_KEYS = frozenset({"id", "type", "text", "url", "base64"})
 _CONTENT_KEYS = ("text", "url", "base64")
+_BOM = b"\xef\xbb\xbf"
 _CSV_COLUMNS = frozenset(_SIMPLE_KEYS)
 
 
@@ -72,7 +74,7 @@ class ParsedLine:
 
 def detect_format(path: str) -> str:
     """The format a file name implies: ``.csv``; ``.jsonl``/``.ndjson``/``.json``; else text."""
-    ext = os.path.splitext(path)[1].lower()
+    ext = os.path.splitext(path.split("?", 1)[0] if "://" in path else path)[1].lower()
     if ext == ".csv":
         return "csv"
     if ext in {".jsonl", ".ndjson", ".json"}:
@@ -80,48 +82,40 @@ def detect_format(path: str) -> str:
     return "text"
 
 
-def count_inputs(path: str, fmt: str) -> int:
+def count_inputs(f: IO[bytes], fmt: str) -> int:
     """The number of non-blank lines (less the CSV header): the job's total, read cheaply."""
     count = 0
-    with open(path, "rb") as f:
-        for raw in f:
-            if not raw.isspace():
-                count += 1
+    for number, raw in enumerate(f):
+        line = raw.removeprefix(_BOM) if number == 0 else raw
+        if line.strip():
+            count += 1
     if fmt == "csv" and count:
         count -= 1
     return count
 
 
-def iter_inputs(path: str, fmt: str) -> Iterator[ParsedLine]:
-    """Read ``path`` lazily, one :class:`ParsedLine` per input line.
+def iter_inputs(f: IO[bytes], fmt: str) -> Iterator[ParsedLine]:
+    """Read the binary stream ``f`` lazily, one :class:`ParsedLine` per input line.
 
-    A CSV header is checked at once (``ValueError`` when it names no usable
-    column), so a wrong file fails before any work starts.
+    A CSV header is read and checked at once (``ValueError`` when it names no
+    usable column), so a wrong file fails before any work starts. A UTF-8 byte
+    order mark (Excel's "CSV UTF-8", Notepad) is skipped.
     """
     if fmt == "csv":
-        return _iter_csv(path, csv_header(path))
+        reader = csv.reader(_text_lines(f))
+        return _iter_csv(reader, _read_header(reader))
     if fmt == "jsonl":
-        return _iter_lines(path, _parse_json_line)
+        return _iter_lines(f, _parse_json_line)
     if fmt == "text":
-        return _iter_lines(path, _parse_text_line)
+        return _iter_lines(f, _parse_text_line)
     raise ValueError(f"unknown input format {fmt!r} (expected one of {', '.join(FORMATS)})")
 
 
-def _iter_lines(path: str, parse: Callable[[int, bytes], ParsedLine]) -> Iterator[ParsedLine]:
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if not raw.isspace():
-                yield parse(number, raw)
-
-
-def _input_for(item_id: str, kind: str, value: str) -> types.Input:
-    if kind == "text":
-        data = types.Data(text=types.Text(raw=value))
-    elif kind == "url":
-        data = types.Data(image=types.Image(url=value))
-    else:
-        data = types.Data(image=types.Image(base64=base64.b64decode(value, validate=True)))
-    return types.Input(id=item_id, data=data)
+def _iter_lines(f: IO[bytes], parse: Callable[[int, bytes], ParsedLine]) -> Iterator[ParsedLine]:
+    for number, raw in enumerate(f, start=1):
+        line = raw.removeprefix(_BOM) if number == 1 else raw
+        if line.strip():
+            yield parse(number, line)
 
 
 def _simple_input(number: int, item_id: str, fields: dict[str, Any]) -> ParsedLine:
@@ -131,14 +125,29 @@ def _simple_input(number: int, item_id: str, fields: dict[str, Any]) -> ParsedLi
         return ParsedLine(
             number, item_id, error=f"expected exactly one of text, url, base64 (got {what})"
         )
-    kind = present[0]
-    value = fields[kind]
+    key = present[0]
+    value = fields[key]
+    kind = fields.get("type") or ""
     if not isinstance(value, str):
-        return ParsedLine(number, item_id, error=f"{kind} must be a string")
+        return ParsedLine(number, item_id, error=f"{key} must be a string")
+    if not isinstance(kind, str) or kind.strip().lower() not in ("", *_inputs.KINDS):
+        return ParsedLine(
+            number, item_id, error=f"type must be one of {', '.join(_inputs.KINDS)}, not {kind!r}"
+        )
+    kind = kind.strip().lower()
     try:
-        return ParsedLine(number, item_id, _input_for(item_id, kind, value))
-    except (binascii.Error, ValueError):
+        if key == "text":
+            data = _inputs.data_for(kind or "text", text=value)
+        elif key == "url":
+            data = _inputs.data_for(kind or _inputs.guess_kind(value) or "image", url=value)
+        else:
+            content = base64.b64decode(value, validate=True)
+            data = _inputs.data_for(kind or "image", content=content)
+    except binascii.Error:
         return ParsedLine(number, item_id, error="base64 is not valid base64")
+    except ValueError as exc:
+        return ParsedLine(number, item_id, error=str(exc))
+    return ParsedLine(number, item_id, types.Input(id=item_id, data=data))
 
 
 def _line_id(number: int, raw_id: Any) -> str | None:
@@ -180,36 +189,37 @@ def _parse_text_line(number: int, raw: bytes) -> ParsedLine:
         value = raw.decode("utf-8").strip()
     except UnicodeDecodeError:
         return ParsedLine(number, item_id, error="line is not valid UTF-8")
-    kind = "url" if value.startswith(("http://", "https://")) else "text"
-    return ParsedLine(number, item_id, _input_for(item_id, kind, value))
+    key = "url" if value.startswith(("http://", "https://")) else "text"
+    return _simple_input(number, item_id, {key: value})
 
 
-def csv_header(path: str) -> list[str]:
+def csv_header(f: IO[bytes]) -> list[str]:
     """The lower-cased column names of a CSV input (``ValueError`` when none is usable)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        for row in csv.reader(f):
-            if any(cell.strip() for cell in row):
-                header = [name.strip().lower() for name in row]
-                if set(header) - _CSV_COLUMNS or not set(header) & set(_CONTENT_KEYS):
-                    raise ValueError(
-                        f"{path}: the CSV header must name columns among id, text, url, base64 "
-                        f"(got {','.join(row)})"
-                    )
-                return header
+    return _read_header(csv.reader(_text_lines(f)))
+
+
+def _text_lines(f: IO[bytes]) -> Iterator[str]:
+    # Undecodable bytes become U+FFFD rather than stopping the job halfway.
+    for number, raw in enumerate(f):
+        yield (raw.removeprefix(_BOM) if number == 0 else raw).decode("utf-8", "replace")
+
+
+def _read_header(reader: Any) -> list[str]:
+    for row in reader:
+        if any(cell.strip() for cell in row):
+            header = [name.strip().lower() for name in row]
+            if set(header) - _CSV_COLUMNS or not set(header) & set(_CONTENT_KEYS):
+                raise ValueError(
+                    "the CSV header must name columns among id, type, text, url, base64 "
+                    f"(got {','.join(row)})"
+                )
+            return header
     return []
 
 
-def _iter_csv(path: str, header: list[str]) -> Iterator[ParsedLine]:
-    # Undecodable bytes become U+FFFD rather than stopping the job halfway.
-    with open(path, encoding="utf-8", errors="replace", newline="") as f:
-        reader = csv.reader(f)
-        seen_header = False
-        for row in reader:
-            if not any(cell.strip() for cell in row):
-                continue
-            if not seen_header:
-                seen_header = True
-                continue
+def _iter_csv(reader: Any, header: list[str]) -> Iterator[ParsedLine]:
+    for row in reader:
+        if any(cell.strip() for cell in row):
             yield parse_csv_row(reader.line_num, row, header)
 
 
@@ -228,6 +238,8 @@ def parse_csv_row(number: int, row: list[str], header: list[str]) -> ParsedLine:
 def parse_line(fmt: str, number: int, raw: bytes, header: list[str]) -> ParsedLine | None:
     """One physical line read alone (the Ray engine's reader): None for a CSV
     header or empty row, which the one-process reader skips as well."""
+    if number == 1:
+        raw = raw.removeprefix(_BOM)
     if fmt == "jsonl":
         return _parse_json_line(number, raw)
     if fmt == "text":

@@ -4,7 +4,9 @@ Subcommands: ``predict``, ``batch``, ``generate``, ``fake-server`` and ``demo``
 (run ``aioclarifai COMMAND --help``). Connection settings come from flags,
 then the environment: ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
 ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``. A MODEL is a model id in that app,
-``USER/APP/MODEL``, or a ``https://clarifai.com/USER/APP/models/MODEL`` URL.
+``USER/APP/MODEL``, ``USER/APP/models/MODEL[/versions/VERSION]`` or a
+``https://clarifai.com/USER/APP/models/MODEL[/versions/VERSION]`` URL
+(see :mod:`aioclarifai.cli._models`).
 
 Exit codes: 0 done; 1 an API error, or some inputs of a batch failed;
 2 a usage or configuration error; 130 interrupted.
@@ -15,54 +17,32 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._errors import ClarifaiError
+from ._inputs import KINDS
+from ._models import ModelRef, parse_model
 
 if TYPE_CHECKING:
     from .. import types
     from .._client import Client
     from ._batch import BatchStats
 
-__all__ = ["main"]
+__all__ = ["ModelRef", "main", "parse_model"]
 
 _PROG = "aioclarifai"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+DEFAULT_RATE = 15.0
+"""Requests per second of a Clarifai account by default (``--dry-run``'s estimate)."""
 
 
 class UsageError(Exception):
     """A configuration or usage problem, reported as one line with exit code 2."""
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """Where a model lives: its id, and its user/app when MODEL named them."""
-
-    model_id: str
-    user_id: str | None = None
-    app_id: str | None = None
-
-
-def parse_model(text: str) -> ModelRef:
-    """``MODEL``, ``USER/APP/MODEL`` or a clarifai.com model URL → :class:`ModelRef`."""
-    value = text.strip()
-    if "://" in value:
-        parts = [p for p in value.split("://", 1)[1].split("/")[1:] if p]
-        # https://clarifai.com/USER/APP/models/MODEL[/versions/V]
-        if len(parts) >= 4 and parts[2] == "models":
-            return ModelRef(parts[3], parts[0], parts[1])
-        raise UsageError(f"not a Clarifai model URL: {text!r}")
-    parts = value.split("/")
-    if len(parts) == 1 and parts[0]:
-        return ModelRef(parts[0])
-    if len(parts) == 3 and all(parts):
-        return ModelRef(parts[2], parts[0], parts[1])
-    raise UsageError(f"MODEL must be MODEL_ID, USER/APP/MODEL_ID or a model URL, not {text!r}")
 
 
 # -- configuration -------------------------------------------------------------------
@@ -153,74 +133,87 @@ def _graceful_interrupt(stop: asyncio.Event, job: asyncio.Task[Any], err: TextIO
 # -- predict ---------------------------------------------------------------------------
 
 
+def _model(args: argparse.Namespace) -> ModelRef:
+    """MODEL with ``--version`` folded in (``UsageError`` when they disagree)."""
+    model = parse_model(args.model)
+    if args.version and model.version_id and args.version != model.version_id:
+        raise UsageError(
+            f"MODEL names version {model.version_id} but --version says {args.version}"
+        )
+    if args.version:
+        model = dataclasses.replace(model, version_id=args.version)
+    return model
+
+
+def _model_settings(args: argparse.Namespace) -> types.Model | None:
+    """``-p`` parameters and output settings as the request's ``Model`` (None if none)."""
+    from ._inputs import model_settings, parse_params
+
+    select = getattr(args, "select_concepts", None)
+    try:
+        return model_settings(
+            params=parse_params(args.param),
+            min_value=getattr(args, "min_value", None),
+            max_concepts=getattr(args, "max_concepts", None),
+            select_concepts=select.split(",") if select else None,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _input_from_args(args: argparse.Namespace) -> types.Input:
-    import mimetypes
-
     from .. import types
+    from ._inputs import data_for, guess_kind
 
+    kind = args.type
     if args.text is not None:
-        return types.Input(data=types.Data(text=types.Text(raw=args.text)))
+        if kind not in (None, "text"):
+            raise UsageError(f"--text sends a text; it cannot be --type {kind}")
+        return types.Input(data=data_for("text", text=args.text))
     if args.url is not None:
-        return types.Input(data=types.Data(image=types.Image(url=args.url)))
+        return types.Input(data=data_for(kind or guess_kind(args.url) or "image", url=args.url))
     try:
         with open(args.file, "rb") as f:
             content = f.read()
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
-    kind = (mimetypes.guess_type(args.file)[0] or "").split("/")[0]
-    if kind == "text":
-        return types.Input(
-            data=types.Data(text=types.Text(raw=content.decode("utf-8", errors="replace")))
-        )
-    if kind == "video":
-        return types.Input(data=types.Data(video=types.Video(base64=content)))
-    if kind == "audio":
-        return types.Input(data=types.Data(audio=types.Audio(base64=content)))
-    return types.Input(data=types.Data(image=types.Image(base64=content)))
+    return types.Input(data=data_for(kind or guess_kind(args.file) or "image", content=content))
 
 
 def format_output(output: types.Output, *, top: int = 20) -> str:
     """An output as people read it: a concept table, the text, or JSON for anything else."""
     import msgspec
 
+    from ._render import output_text, top_concepts
+
     data = output.data
     if data is not None and data.concepts:
-        concepts = sorted(data.concepts, key=lambda c: c.value, reverse=True)[:top]
+        concepts = top_concepts(output, top)
         width = max(len("concept"), *(len(c.name or c.id) for c in concepts))
         rows = [f"{'concept':<{width}}  value", f"{'-' * width}  ------"]
         rows += [f"{(c.name or c.id):<{width}}  {c.value:.4f}" for c in concepts]
         if len(data.concepts) > top:
             rows.append(f"… {len(data.concepts) - top} more (--top N or --json shows them)")
         return "\n".join(rows)
-    text = _output_text(output)
+    text = output_text(output)
     if text is not None:
         return text
     return msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
 
 
-def _output_text(output: types.Output) -> str | None:
-    data = output.data
-    if data is None:
-        return None
-    if data.text is not None and data.text.raw:
-        return data.text.raw
-    # Newer models put text in parts (this schema's Data has no string_value).
-    for part in data.parts:
-        if part.data is not None and part.data.text is not None and part.data.text.raw:
-            return part.data.text.raw
-    return None
-
-
 async def _predict(args: argparse.Namespace) -> int:
     import msgspec
 
-    model = parse_model(args.model)
+    model = _model(args)
     settings = _resolve(args, model)
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     inp = _input_from_args(args)
+    options = _model_settings(args)
     async with _make_client(settings, batching=False) as client:
-        output = await client.predict(model.model_id, inp, version_id=args.version)
+        output = await client.predict(
+            model.model_id, inp, version_id=model.version_id, model=options
+        )
     if args.json:
         print(msgspec.json.format(msgspec.json.encode(output), indent=2).decode())
     else:
@@ -231,11 +224,12 @@ async def _predict(args: argparse.Namespace) -> int:
 # -- batch -----------------------------------------------------------------------------
 
 
-def format_summary(stats: BatchStats, output_path: str) -> str:
+def format_summary(stats: BatchStats, output_path: str, output_format: str = "jsonl") -> str:
     """The lines printed when a batch job ends."""
+    where = "stdout" if output_path == "-" else output_path
     if not stats.done and stats.skipped and not stats.interrupted:
         return (
-            f"nothing to do: all {stats.skipped:,} inputs are already in {output_path} "
+            f"nothing to do: all {stats.skipped:,} inputs are already in {where} "
             "(delete it to start over)"
         )
     lines = []
@@ -249,13 +243,15 @@ def format_summary(stats: BatchStats, output_path: str) -> str:
     if stats.skipped:
         detail += f", {stats.skipped:,} already in the output (skipped)"
     lines.append(detail)
-    lines.append(f"  results: {output_path}")
-    if stats.errors:
-        lines.append(f'  failed inputs have an "error" field: grep \'"error"\' {output_path}')
+    lines.append(f"  results: {where}")
+    if stats.errors and output_path != "-":
+        if output_format == "jsonl":
+            lines.append(f'  failed inputs have an "error" field: grep \'"error"\' {output_path}')
+        else:
+            lines.append('  failed inputs have status "error" and an error_message')
     if stats.interrupted:
-        lines.append(
-            f"  {stats.remaining:,} inputs left: rerun the same command with --resume to finish"
-        )
+        left = "" if stats.remaining is None else f"{stats.remaining:,} inputs left: "
+        lines.append(f"  {left}rerun the same command with --resume to finish")
     return "\n".join(lines)
 
 
@@ -263,6 +259,11 @@ def _batch_exit_code(stats: BatchStats) -> int:
     if stats.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_FAILED if stats.errors else EXIT_OK
+
+
+def _summary_stream(args: argparse.Namespace) -> TextIO:
+    # With results on stdout, everything else goes to stderr.
+    return sys.stderr if args.output == "-" else sys.stdout
 
 
 async def _run_batch_job(
@@ -283,7 +284,10 @@ async def _run_batch_job(
             args.inputs,
             args.output,
             fmt=args.format,
-            version_id=args.version,
+            output_format=args.output_format,
+            top=args.top,
+            version_id=model.version_id,
+            model=_model_settings(args),
             concurrency=args.concurrency,
             resume=args.resume,
             stop=stop,
@@ -297,21 +301,24 @@ async def _run_batch_job(
 async def _batch(args: argparse.Namespace) -> int:
     from ._batch import BatchAborted
 
-    model = parse_model(args.model)
+    model = _model(args)
     settings = _resolve(args, model)
-    _check_batch_files(args)
+    _check_batch_args(args)
+    if args.dry_run:
+        return _dry_run(args)
     options: dict[str, Any] = {}
     if args.batch_size is not None:
         from .._batching import BatchConfig
 
         options["batching"] = BatchConfig(max_batch_size=args.batch_size)
     progress = None if args.quiet else sys.stderr
+    summary = _summary_stream(args)
     async with _make_client(settings, **options) as client:
         try:
             stats = await _run_batch_job(client, model, args, progress=progress)
         except BatchAborted as exc:
             print(f"{_PROG}: error: {exc.error}", file=sys.stderr)
-            print(format_summary(exc.stats, args.output))
+            print(format_summary(exc.stats, args.output, args.output_format), file=summary)
             return EXIT_FAILED
         except asyncio.CancelledError:
             # A second Ctrl-C: do not wait for the requests in flight. Cancelling the
@@ -324,17 +331,24 @@ async def _batch(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return EXIT_INTERRUPTED
-    print(format_summary(stats, args.output))
+    print(format_summary(stats, args.output, args.output_format), file=summary)
     return _batch_exit_code(stats)
 
 
 def _batch_on_ray(args: argparse.Namespace) -> int:
     """``batch --engine ray``: the same job on Ray Data (see :mod:`aioclarifai.cli._ray`)."""
-    model = parse_model(args.model)
+    model = _model(args)
     settings = _resolve(args, model)
-    _check_batch_files(args)
+    _check_batch_args(args)
+    if args.dry_run:
+        return _dry_run(args)
     if args.actors < 1:
         raise UsageError("--actors must be at least 1")
+    if args.inputs == "-":
+        raise UsageError(
+            "--engine ray cannot read stdin (its workers read the input): "
+            "save it to a file or an object store first"
+        )
     try:
         from ._ray import run_batch_on_ray
     except ImportError as exc:
@@ -345,6 +359,7 @@ def _batch_on_ray(args: argparse.Namespace) -> int:
 
     if args.batch_size is not None:
         settings["max_batch_size"] = args.batch_size
+    summary = _summary_stream(args)
     try:
         stats = run_batch_on_ray(
             model.model_id,
@@ -352,7 +367,10 @@ def _batch_on_ray(args: argparse.Namespace) -> int:
             args.output,
             client_args=settings,
             fmt=args.format,
-            version_id=args.version,
+            output_format=args.output_format,
+            top=args.top,
+            version_id=model.version_id,
+            model=_model_settings(args),
             actors=args.actors,
             requests_per_second=args.rate,
             resume=args.resume,
@@ -361,21 +379,35 @@ def _batch_on_ray(args: argparse.Namespace) -> int:
         )
     except BatchAborted as exc:
         print(f"{_PROG}: error: {exc.error}", file=sys.stderr)
-        print(format_summary(exc.stats, args.output))
+        print(format_summary(exc.stats, args.output, args.output_format), file=summary)
         return EXIT_FAILED
-    print(format_summary(stats, args.output))
+    print(format_summary(stats, args.output, args.output_format), file=summary)
     return _batch_exit_code(stats)
 
 
-def _check_batch_files(args: argparse.Namespace) -> None:
-    if not os.path.isfile(args.inputs):
-        raise UsageError(f"no such input file: {args.inputs}")
-    out_dir = os.path.dirname(os.path.abspath(args.output))
-    if not os.path.isdir(out_dir):
-        raise UsageError(f"no such directory for the output: {out_dir}")
-    if os.path.abspath(args.inputs) == os.path.abspath(args.output):
+def _check_batch_args(args: argparse.Namespace) -> None:
+    """Every check that needs no prediction: paths, formats, numbers (``UsageError``)."""
+    from . import _storage, _writers
+
+    if args.output_format is None:
+        args.output_format = _writers.detect_output_format(args.output)
+    try:
+        _storage.check_input(args.inputs)
+        if not args.dry_run:
+            _storage.check_output(args.output)
+    except _storage.StorageError as exc:
+        raise UsageError(str(exc)) from None
+    if args.inputs != "-" and args.inputs == args.output:
         raise UsageError("INPUTS and OUTPUT must be different files")
-    if not args.resume and os.path.exists(args.output) and os.path.getsize(args.output) > 0:
+    if _storage.is_local(args.inputs) and _storage.is_local(args.output):
+        same = os.path.abspath(_storage.local_path(args.inputs)) == os.path.abspath(
+            _storage.local_path(args.output)
+        )
+        if same:
+            raise UsageError("INPUTS and OUTPUT must be different files")
+    if args.resume and args.output == "-":
+        raise UsageError("--resume needs an OUTPUT file to read back, not stdout")
+    if not args.resume and not args.dry_run and _storage.exists(args.output):
         raise UsageError(
             f"{args.output} exists: pass --resume to continue that job, or remove the file"
         )
@@ -383,6 +415,33 @@ def _check_batch_files(args: argparse.Namespace) -> None:
         raise UsageError("--concurrency must be at least 1")
     if args.batch_size is not None and not 1 <= args.batch_size <= 128:
         raise UsageError("--batch-size must be between 1 and 128 (Clarifai's limit)")
+    if args.top < 1:
+        raise UsageError("--top must be at least 1")
+    if args.output_format == "parquet":
+        from ._writers import parquet_schema
+
+        try:
+            parquet_schema(1)  # pyarrow is there
+        except _storage.StorageError as exc:
+            raise UsageError(str(exc)) from None
+    _model_settings(args)
+
+
+def _dry_run(args: argparse.Namespace) -> int:
+    """``batch --dry-run``: read and check every input; print the work it means; send nothing."""
+    from ._batch import plan_batch
+
+    try:
+        plan = plan_batch(
+            args.inputs,
+            fmt=args.format,
+            batch_size=args.batch_size or 64,
+            requests_per_second=args.rate or DEFAULT_RATE,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    print(plan.describe(), file=_summary_stream(args))
+    return EXIT_FAILED if plan.invalid else EXIT_OK
 
 
 # -- generate --------------------------------------------------------------------------
@@ -393,12 +452,14 @@ async def stream_text(
     model: ModelRef,
     prompt: str,
     *,
-    version_id: str | None,
     out: TextIO,
+    settings: types.Model | None = None,
 ) -> int:
     """Print the generation's text deltas to ``out`` as they arrive; returns the delta count."""
     deltas = 0
-    async with client.generate(model.model_id, prompt, version_id=version_id) as stream:
+    async with client.generate(
+        model.model_id, prompt, version_id=model.version_id, model=settings
+    ) as stream:
         async for delta in stream:
             deltas += 1
             out.write(delta)
@@ -407,10 +468,11 @@ async def stream_text(
 
 
 async def _generate(args: argparse.Namespace) -> int:
-    model = parse_model(args.model)
+    model = _model(args)
     settings = _resolve(args, model)
+    options = _model_settings(args)
     async with _make_client(settings) as client:
-        await stream_text(client, model, args.prompt, version_id=args.version, out=sys.stdout)
+        await stream_text(client, model, args.prompt, out=sys.stdout, settings=options)
     print()
     return EXIT_OK
 
@@ -458,6 +520,33 @@ def _demo(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------
 
+_MODEL_HELP = "MODEL_ID, USER/APP/MODEL_ID, USER/APP/models/MODEL_ID[/versions/V] or a model URL"
+
+
+def _inference_options(parser: argparse.ArgumentParser, *, concepts: bool) -> None:
+    group = parser.add_argument_group("inference settings")
+    group.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="an inference parameter (temperature=0.2, max_tokens=100, ...); numbers, "
+        "true/false and JSON are parsed; repeatable",
+    )
+    if concepts:
+        group.add_argument(
+            "--min-value", type=float, metavar="X", help="only concepts scoring at least X (0-1)"
+        )
+        group.add_argument(
+            "--max-concepts", type=int, metavar="N", help="at most N concepts per output"
+        )
+        group.add_argument(
+            "--select-concepts",
+            metavar="A,B",
+            help="only these concepts (names; id:ID for an id), comma-separated",
+        )
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``aioclarifai`` argument parser."""
@@ -473,29 +562,54 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     p = sub.add_parser("predict", help="predict one input and print concepts or text")
-    p.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
+    p.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     p.add_argument("--version", dest="version", metavar="V", help="model version id")
     what = p.add_mutually_exclusive_group(required=True)
     what.add_argument("--text", metavar="T", help="a text input")
-    what.add_argument("--url", metavar="U", help="an image URL")
+    what.add_argument("--url", metavar="U", help="a URL of an image, video, audio or text")
     what.add_argument("--file", metavar="F", help="a local file (image, text, video or audio)")
+    p.add_argument(
+        "--type",
+        choices=KINDS,
+        help="what --url or --file holds (default: by its extension, else image)",
+    )
     p.add_argument("--json", action="store_true", help="print the whole Output as JSON")
     p.add_argument("--top", type=int, default=20, help="concepts shown (default 20)")
+    _inference_options(p, concepts=True)
     _connection_options(p)
     p.set_defaults(handler=lambda a: _run(lambda: _predict(a)))
 
     b = sub.add_parser(
         "batch",
-        help="predict every input of a file, writing JSONL results (resumable)",
-        description="Predict every input of INPUTS with MODEL and write one JSON line per "
-        'input to OUTPUT: {"id": ..., "output": {...}} or {"id": ..., "error": {...}}. '
-        'INPUTS is JSONL ({"id", "text"|"url"|"base64"} or a full Input per line), CSV '
-        "(columns among id, text, url, base64) or text (one URL or text per line). Inputs "
-        "without an id get line-<N>. Ctrl-C stops cleanly; --resume continues.",
+        help="predict every input of a file, writing JSONL, CSV or Parquet results (resumable)",
+        description="Predict every input of INPUTS with MODEL and write one record per "
+        'input to OUTPUT: JSONL {"id": ..., "output": {...}} or {"id": ..., "error": {...}}, '
+        "or flat CSV/Parquet columns (id, status, concept_N/value_N, text, error_*). "
+        'INPUTS is JSONL ({"id", "type", "text"|"url"|"base64"} or a full Input per line), '
+        "CSV (columns among id, type, text, url, base64) or text (one URL or text per line). "
+        "Inputs without an id get line-<N>. INPUTS and OUTPUT may be local paths, - "
+        "(stdin/stdout) or URLs: http(s):// to read; s3://, gs://, az:// with the 'storage' "
+        "extra and s3fs/gcsfs/adlfs. Ctrl-C stops cleanly; --resume continues.",
     )
-    b.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
-    b.add_argument("inputs", metavar="INPUTS", help="input file (.jsonl, .csv, or text)")
-    b.add_argument("-o", "--output", required=True, metavar="OUTPUT.jsonl", help="results file")
+    b.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
+    b.add_argument("inputs", metavar="INPUTS", help="input file or URL (.jsonl, .csv, text; -)")
+    b.add_argument(
+        "-o", "--output", required=True, metavar="OUTPUT", help="results file or URL (-: stdout)"
+    )
+    b.add_argument(
+        "--output-format",
+        choices=("jsonl", "csv", "parquet"),
+        help="results format (default: by extension; .csv, .parquet, else JSONL)",
+    )
+    b.add_argument(
+        "--top", type=int, default=5, metavar="N", help="concept columns in CSV/Parquet (5)"
+    )
+    b.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="read and check every input; print the inputs, requests and minimum time; send "
+        "nothing",
+    )
     b.add_argument("--version", dest="version", metavar="V", help="model version id")
     b.add_argument(
         "--concurrency", type=int, default=512, metavar="N", help="inputs in flight (default 512)"
@@ -524,15 +638,17 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="R",
         help="requests per second shared by all Ray actors (default: no limit)",
     )
+    _inference_options(b, concepts=True)
     _connection_options(b)
     b.set_defaults(
         handler=lambda a: _batch_on_ray(a) if a.engine == "ray" else _run(lambda: _batch(a))
     )
 
     g = sub.add_parser("generate", help="stream a generation, printing text as it arrives")
-    g.add_argument("model", metavar="MODEL", help="MODEL_ID, USER/APP/MODEL_ID or a model URL")
+    g.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
     g.add_argument("prompt", metavar="PROMPT")
     g.add_argument("--version", dest="version", metavar="V", help="model version id")
+    _inference_options(g, concepts=False)
     _connection_options(g)
     g.set_defaults(handler=lambda a: _run(lambda: _generate(a)))
 

@@ -15,10 +15,11 @@ single-process job (:mod:`aioclarifai.cli._batch`):
   recorded: the job stops with :class:`~aioclarifai.cli._batch.BatchAborted`,
   so a rerun with ``--resume`` does those inputs, as on one machine;
 - **write** on the driver: records stream back as the pool produces them and
-  are appended to the one JSONL output and flushed, so every finished input is
-  on disk exactly once even when the job is interrupted. (Ray's own
-  ``write_json`` would shard the output into a folder of files; the driver
-  keeps the single-file format of the one-machine job.)
+  are added to the one output (JSONL, CSV or Parquet, local or remote, as on
+  one machine) and flushed, so every finished input is recorded exactly once
+  even when the job is interrupted; the first failed write stops the job.
+  (Ray's own ``write_json`` would shard the output into a folder of files; the
+  driver keeps the single-file format of the one-machine job.)
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from .._errors import ClarifaiError
 from ..ray import ClarifaiPredictor, create_rate_limiter
-from . import _io
+from . import _io, _storage, _writers
 from ._batch import BatchAborted, BatchStats, _is_fatal
 from ._progress import make_progress
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from .. import types
 
 __all__ = ["run_batch_on_ray"]
 
@@ -43,7 +46,11 @@ _ROWS_PER_BLOCK = 8192
 
 
 def _numbered_lines(path: str) -> Any:
-    """A Ray Data datasource reading ``path`` as ``{"line": N, "raw": bytes}`` rows."""
+    """A Ray Data datasource reading ``path`` as ``{"line": N, "raw": bytes}`` rows.
+
+    A URL that is not local is read through fsspec (wrapped as a pyarrow file
+    system), so Ray's workers reach what the one-process job reaches.
+    """
     import pyarrow as pa
     from ray.data.datasource import FileBasedDatasource
 
@@ -73,19 +80,32 @@ def _numbered_lines(path: str) -> Any:
             if numbers:
                 yield pa.table({"line": numbers, "raw": raws})
 
-    return NumberedLines(path)
+    if _storage.is_local(path):
+        return NumberedLines(_storage.local_path(path))
+    from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+    fs, inner = _storage.filesystem(path)
+    return NumberedLines(inner, filesystem=PyFileSystem(FSSpecHandler(fs)))
 
 
 class JobPredictor(ClarifaiPredictor):
     """The actor of the Ray batch job: raw lines in, finished JSONL records out."""
 
     def __init__(
-        self, model_id: str, *, fmt: str, header: list[str], done_ids: set[str], **kwargs: Any
+        self,
+        model_id: str,
+        *,
+        fmt: str,
+        header: list[str],
+        done_ids: set[str],
+        settings: types.Model | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(model_id, **kwargs)
         self.fmt = fmt
         self.header = header
         self.done_ids = done_ids
+        self.settings = settings
         self._ok = 0
 
     def __call__(self, batch: pd.DataFrame) -> pd.DataFrame:
@@ -134,6 +154,7 @@ class JobPredictor(ClarifaiPredictor):
             self.model_id,
             (p.input for p in todo if p.input is not None),
             version_id=self.version_id,
+            model=self.settings,
             ordered=True,
             return_exceptions=True,
         )
@@ -167,7 +188,10 @@ def run_batch_on_ray(
     *,
     client_args: dict[str, Any],
     fmt: str | None = None,
+    output_format: str | None = None,
+    top: int = 5,
     version_id: str | None = None,
+    model: types.Model | None = None,
     actors: int = 2,
     cpus_per_actor: float = 0.5,
     batch_size: int = 1024,
@@ -182,53 +206,65 @@ def run_batch_on_ray(
     ``client_args`` (pat, user_id, app_id, base_url) configure each actor's
     client. ``requests_per_second`` makes all actors share one rate budget.
     Actors mostly wait on the network, so each reserves ``cpus_per_actor``
-    (half a CPU by default), leaving room for the read tasks. Raises
-    :class:`~aioclarifai.cli._batch.BatchAborted` when a request-level error
-    means every input would fail (nothing of it is recorded).
+    (half a CPU by default), leaving room for the read tasks. Paths and
+    formats as for :func:`~aioclarifai.cli._batch.run_batch` (but not stdin).
+    Raises :class:`~aioclarifai.cli._batch.BatchAborted` when a request-level
+    error means every input would fail (nothing of it is recorded), or when
+    the results cannot be written.
     """
     import ray
 
     fmt = fmt or _io.detect_format(inputs_path)
-    header = _io.csv_header(inputs_path) if fmt == "csv" else []
-    stats = BatchStats(total=_io.count_inputs(inputs_path, fmt))
-    done_ids = _io.load_done_ids(output_path) if resume else set()
-    if not ray.is_initialized():
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
-    dataset = ray.data.read_datasource(_numbered_lines(inputs_path)).map_batches(
-        JobPredictor,
-        fn_constructor_kwargs={
-            "model_id": model_id,
-            "fmt": fmt,
-            "header": header,
-            "done_ids": done_ids,
-            "version_id": version_id,
-            "rate_limiter": limiter,
-            **client_args,
-        },
-        compute=ray.data.ActorPoolStrategy(size=actors),
-        num_cpus=cpus_per_actor,
-        batch_size=batch_size,
-        batch_format="pandas",
-    )
-    progress = make_progress(
-        stats.total,
-        progress_stream,
-        initial=min(len(done_ids), stats.total),
-        interval=progress_interval,
-    )
-    started = time.monotonic()
-    fatal = ""
-    with _io.open_output(output_path, append=resume) as out:
+    output_format = output_format or _writers.detect_output_format(output_path)
+    total = None
+    with _storage.open_input(inputs_path) as f:
+        header = _io.csv_header(f) if fmt == "csv" else []
+        if _storage.is_local(inputs_path):
+            f.seek(0)
+            total = _io.count_inputs(f, fmt)
+    stats = BatchStats(total=total)
+    with _writers.open_writer(output_path, output_format, resume=resume, top=top) as (
+        writer,
+        done_ids,
+    ):
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False)
+        limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
+        dataset = ray.data.read_datasource(_numbered_lines(inputs_path)).map_batches(
+            JobPredictor,
+            fn_constructor_kwargs={
+                "model_id": model_id,
+                "fmt": fmt,
+                "header": header,
+                "done_ids": done_ids,
+                "settings": model,
+                "version_id": version_id,
+                "rate_limiter": limiter,
+                **client_args,
+            },
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=cpus_per_actor,
+            batch_size=batch_size,
+            batch_format="pandas",
+        )
+        progress = make_progress(
+            stats.total,
+            progress_stream,
+            initial=len(done_ids) if total is None else min(len(done_ids), total),
+            interval=progress_interval,
+        )
+        started = time.monotonic()
+        fatal = ""
         try:
             for batch in dataset.iter_batches(batch_format="pandas", batch_size=None):
                 skipped = batch["skipped"]
                 aborted = batch["abort"] != ""
                 recorded = batch[~skipped & ~aborted]
-                # One write per batch: a Ctrl-C lands between batches or tears one line at
-                # most (cut off by the next --resume), and the counts match the file.
-                out.write(b"".join(r + b"\n" for r in recorded["record"]))
-                out.flush()
+                # Whole batches are recorded: a Ctrl-C lands between them, and closing
+                # the writer flushes every record counted here.
+                for record, failed in zip(recorded["record"], recorded["failed"], strict=True):
+                    writer.write_record(record, failed=bool(failed))
+                writer.maybe_flush(time.monotonic())
                 stats.skipped += int(skipped.sum())
                 stats.done += len(recorded)
                 stats.errors += int(recorded["failed"].sum())
@@ -238,10 +274,16 @@ def run_batch_on_ray(
                     break
         except KeyboardInterrupt:
             stats.interrupted = True
+        except _writers.OutputWriteError:
+            pass  # kept in writer.failed: stop reading results (and so predicting)
         finally:
-            out.flush()
             stats.elapsed = time.monotonic() - started
+            if writer.failed is not None:
+                stats.done, stats.errors = writer.saved, writer.saved_errors
+                stats.interrupted = True
             progress.close()
+    if writer.failed is not None:
+        raise BatchAborted(writer.failed, stats)
     if fatal:
         stats.interrupted = True
         raise BatchAborted(ClarifaiError(fatal), stats)

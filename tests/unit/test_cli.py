@@ -12,7 +12,6 @@ from aioclarifai import types
 from aioclarifai.cli._batch import BatchStats
 from aioclarifai.cli._main import (
     ModelRef,
-    UsageError,
     format_output,
     format_summary,
     main,
@@ -104,9 +103,14 @@ def test_predict_unreadable_file(
             "https://clarifai.com/clarifai/main/models/general-image-recognition",
             ModelRef("general-image-recognition", "clarifai", "main"),
         ),
+        ("https://clarifai.com/u/a/models/m/versions/v1", ModelRef("m", "u", "a", "v1")),
+        ("openai/chat-completion/models/GPT-4", ModelRef("GPT-4", "openai", "chat-completion")),
+        ("u/a/models/m/versions/v.2", ModelRef("m", "u", "a", "v.2")),
+        ("https://clarifai.com/u/a/models/m/", ModelRef("m", "u", "a")),
+        ("https://api.clarifai.com/v2/users/u/apps/a/models/m", ModelRef("m", "u", "a")),
         (
-            "https://clarifai.com/u/a/models/m/versions/v1",
-            ModelRef("m", "u", "a"),
+            "https://api.clarifai.com/v2/users/u/apps/a/models/m/versions/v",
+            ModelRef("m", "u", "a", "v"),
         ),
     ],
 )
@@ -114,10 +118,26 @@ def test_parse_model(text: str, ref: ModelRef) -> None:
     assert parse_model(text) == ref
 
 
-@pytest.mark.parametrize("text", ["", "a/b", "a//c", "https://clarifai.com/u/a"])
-def test_parse_model_rejects(text: str) -> None:
-    with pytest.raises(UsageError):
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "a/b",
+        "a//c",
+        "https://clarifai.com/u/a",
+        "u/a/modelz/m",
+        "u/a/models/m/versions",
+        "u/a/models/m/versions/v/extra",
+        "ftp://clarifai.com/u/a/models/m",
+        "m?x=1",
+        "a/../m",
+        "my model",
+    ],
+)
+def test_parse_model_rejects_naming_the_accepted_forms(text: str) -> None:
+    with pytest.raises(ValueError, match="USER/APP/models/MODEL_ID") as info:
         parse_model(text)
+    assert "https://clarifai.com/USER/APP/models/MODEL_ID" in str(info.value)
 
 
 def test_format_output_concepts() -> None:

@@ -12,13 +12,12 @@ import pytest
 from aioclarifai import OutputError, RateLimitError, types
 from aioclarifai.cli._io import (
     ParsedLine,
-    ResultWriter,
     count_inputs,
     detect_format,
     error_record,
     iter_inputs,
-    load_done_ids,
 )
+from aioclarifai.cli._writers import JsonlWriter, open_writer
 
 
 def _write(tmp_path: Path, name: str, text: str | bytes) -> str:
@@ -34,7 +33,13 @@ def _parse(
     tmp_path: Path, name: str, text: str | bytes, fmt: str | None = None
 ) -> list[ParsedLine]:
     path = _write(tmp_path, name, text)
-    return list(iter_inputs(path, fmt or detect_format(path)))
+    with open(path, "rb") as f:
+        return list(iter_inputs(f, fmt or detect_format(path)))
+
+
+def _count(path: str, fmt: str) -> int:
+    with open(path, "rb") as f:
+        return count_inputs(f, fmt)
 
 
 def test_detect_format() -> None:
@@ -136,8 +141,8 @@ def test_csv(tmp_path: Path) -> None:
 
 def test_csv_bad_header_fails_before_any_work(tmp_path: Path) -> None:
     path = _write(tmp_path, "in.csv", "name,colour\na,b\n")
-    with pytest.raises(ValueError, match="CSV header"):
-        iter_inputs(path, "csv")
+    with open(path, "rb") as f, pytest.raises(ValueError, match="CSV header"):
+        iter_inputs(f, "csv")
 
 
 def test_text_lines(tmp_path: Path) -> None:
@@ -157,13 +162,13 @@ def test_text_lines(tmp_path: Path) -> None:
 
 def test_unknown_format(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown input format"):
-        iter_inputs(_write(tmp_path, "a", "x"), "xml")
+        iter_inputs(io.BytesIO(b"x"), "xml")
 
 
 def test_count_inputs(tmp_path: Path) -> None:
-    assert count_inputs(_write(tmp_path, "a.txt", "a\n\n  \nb\nc"), "text") == 3
-    assert count_inputs(_write(tmp_path, "a.csv", "id,text\n1,a\n\n2,b\n"), "csv") == 2
-    assert count_inputs(_write(tmp_path, "e.csv", ""), "csv") == 0
+    assert _count(_write(tmp_path, "a.txt", "a\n\n  \nb\nc"), "text") == 3
+    assert _count(_write(tmp_path, "a.csv", "id,text\n1,a\n\n2,b\n"), "csv") == 2
+    assert _count(_write(tmp_path, "e.csv", ""), "csv") == 0
 
 
 def test_load_done_ids_cuts_a_torn_last_line(tmp_path: Path) -> None:
@@ -175,14 +180,16 @@ def test_load_done_ids_cuts_a_torn_last_line(tmp_path: Path) -> None:
         b'{"id":"b","error":{"type":"X","message":"m"}}\n'
         b'{"id":"c","outp'
     )
-    assert load_done_ids(str(path)) == {"a", "b"}
+    with open_writer(str(path), "jsonl", resume=True) as (_, done):
+        assert done == {"a", "b"}
     assert path.read_bytes().endswith(b'"message":"m"}}\n')
-    assert load_done_ids(str(tmp_path / "missing.jsonl")) == set()
+    with open_writer(str(tmp_path / "missing.jsonl"), "jsonl", resume=True) as (_, done):
+        assert done == set()
 
 
 def test_writer_records() -> None:
     buf = io.BytesIO()
-    writer = ResultWriter(buf)
+    writer = JsonlWriter(buf)
     out = types.Output(
         id="o1",
         input=types.Input(id="a", data=types.Data(text=types.Text(raw="big echo"))),
@@ -206,7 +213,7 @@ def test_writer_records() -> None:
 
 def test_writer_flushes_on_schedule() -> None:
     buf = io.BytesIO()
-    writer = ResultWriter(buf, flush_every=1.0)
+    writer = JsonlWriter(buf, flush_every=1.0)
     writer.write_error("a", error_record("x"))
     writer.maybe_flush(100.0)
     assert buf.getvalue() != b""
@@ -256,4 +263,5 @@ def test_ray_engine_reads_lines_as_the_one_process_job(
             parsed = ray_parse(fmt, number, raw, header)
             if parsed is not None:
                 on_ray.append(parsed)
-    assert on_ray == list(iter_inputs(path, fmt))
+    with open(path, "rb") as f:
+        assert on_ray == list(iter_inputs(f, fmt))
