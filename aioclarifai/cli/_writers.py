@@ -323,27 +323,36 @@ def open_writer(
     if fmt == "parquet" and _storage.is_local(path):
         target = _storage.local_path(path) + ".partial"
     name = "stdout" if _storage.is_stdio(path) else path
-    try:
-        f = _storage.open_output(target, append=append)
-    except OSError as exc:
-        raise _failure(name, exc) from exc
-    writer: RecordWriter | None = None
-    try:
+    with contextlib.ExitStack() as previous:
+        # Rewrite mode reads the previous output through a handle opened first: some
+        # stores (fsspec's memory://) replace the object as soon as it is opened to write.
+        old = None
+        if resume and not append:
+            old = previous.enter_context(_storage.open_input(path))
+            if fmt == "parquet":
+                old = _previous_parquet(path, old, top)  # checked before anything is written
         try:
-            if fmt == "jsonl":
-                writer = JsonlWriter(f)
-            elif fmt == "csv":
-                writer = CsvWriter(f, top=top, header=not resume)
-            else:
-                writer = ParquetWriter(f, top=top)
+            f = _storage.open_output(target, append=append)
         except OSError as exc:
             raise _failure(name, exc) from exc
-        writer.name = name
-        if resume and not append:
-            done = _copy_previous(path, fmt, top, writer, f)
-        yield writer, done
-    finally:
-        _close(writer, f)
+        writer: RecordWriter | None = None
+        try:
+            try:
+                if fmt == "jsonl":
+                    writer = JsonlWriter(f)
+                elif fmt == "csv":
+                    writer = CsvWriter(f, top=top, header=not resume)
+                else:
+                    writer = ParquetWriter(f, top=top)
+            except OSError as exc:
+                raise _failure(name, exc) from exc
+            writer.name = name
+            if old is not None:
+                done = _copy_previous(path, old, fmt=fmt, top=top, writer=writer, f=f)
+                previous.close()
+            yield writer, done
+        finally:
+            _close(writer, f)
     if writer is not None and writer.failed is None and target != path:
         os.replace(target, _storage.local_path(path))
     elif target != path:
@@ -453,28 +462,29 @@ def _check_header(path: str, header: list[str], top: int) -> None:
         )
 
 
-def _copy_previous(path: str, fmt: str, top: int, writer: RecordWriter, f: IO[bytes]) -> set[str]:
+def _copy_previous(
+    path: str, old: Any, *, fmt: str, top: int, writer: RecordWriter, f: IO[bytes]
+) -> set[str]:
     """Rewrite mode: copy the previous records into the new output; returns their ids."""
-    with _storage.open_input(path) as old:
-        if fmt == "parquet":
-            assert isinstance(writer, ParquetWriter)
-            return _copy_parquet(path, old, top, writer)
-        if fmt == "csv":
-            assert isinstance(writer, CsvWriter)
-            return _copy_csv(path, old, top, writer)
-        done: set[str] = set()
-        decoder = msgspec.json.Decoder(_IdOnly)
-        for raw in old:
-            if raw.strip() and raw.endswith(b"\n"):
-                with contextlib.suppress(msgspec.DecodeError):
-                    done.add(decoder.decode(raw).id)
-                f.write(raw)
-        return done
+    if fmt == "parquet":
+        assert isinstance(writer, ParquetWriter)
+        return _copy_parquet(old, writer)
+    if fmt == "csv":
+        assert isinstance(writer, CsvWriter)
+        return _copy_csv(path, old, top, writer)
+    done: set[str] = set()
+    decoder = msgspec.json.Decoder(_IdOnly)
+    for raw in old:
+        if raw.strip() and raw.endswith(b"\n"):
+            with contextlib.suppress(msgspec.DecodeError):
+                done.add(decoder.decode(raw).id)
+            f.write(raw)
+    return done
 
 
 def _copy_csv(path: str, old: IO[bytes], top: int, writer: CsvWriter) -> set[str]:
     done: set[str] = set()
-    reader = csv.reader(io.TextIOWrapper(old, encoding="utf-8", newline=""))
+    reader = csv.reader(_io._text_lines(old))
     header = next(reader, None)
     if header is not None:
         _check_header(path, header, top)
@@ -489,7 +499,7 @@ def _copy_csv(path: str, old: IO[bytes], top: int, writer: CsvWriter) -> set[str
     return done
 
 
-def _copy_parquet(path: str, old: IO[bytes], top: int, writer: ParquetWriter) -> set[str]:
+def _previous_parquet(path: str, old: IO[bytes], top: int) -> Any:
     _, pq = _pyarrow()
     try:
         previous = pq.ParquetFile(old)
@@ -502,6 +512,10 @@ def _copy_parquet(path: str, old: IO[bytes], top: int, writer: ParquetWriter) ->
             f"{path} has other columns than this job would write; use the same --top "
             "as the run that made it, or another output"
         )
+    return previous
+
+
+def _copy_parquet(previous: Any, writer: ParquetWriter) -> set[str]:
     done: set[str] = set()
     for i in range(previous.num_row_groups):
         group = previous.read_row_group(i)
