@@ -96,13 +96,14 @@ def model_settings(
         raise ValueError("--min-value must be between 0 and 1")
     if max_concepts is not None and max_concepts < 1:
         raise ValueError("--max-concepts must be at least 1")
-    config = None
-    if min_value is not None or max_concepts is not None or select_concepts:
-        config = types.OutputConfig(
-            min_value=min_value or 0.0,
-            max_concepts=max_concepts or 0,
-            select_concepts=[_concept(c) for c in select_concepts or []],
-        )
+    fields: dict[str, Any] = {}  # only what was given, so the defaults stay off the wire
+    if min_value is not None:
+        fields["min_value"] = min_value
+    if max_concepts is not None:
+        fields["max_concepts"] = max_concepts
+    if select_concepts:
+        fields["select_concepts"] = [_concept(c) for c in select_concepts]
+    config = types.OutputConfig(**fields) if fields else None
     if config is None and not params:
         return None
     info = types.OutputInfo(output_config=config, params=params or None)

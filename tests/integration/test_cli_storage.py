@@ -267,3 +267,28 @@ async def test_missing_storage_extra_names_it(
     argv = ["batch", "m", str(tmp_path / "in.txt"), "-o", str(tmp_path / "o.parquet")]
     assert await asyncio.to_thread(main, argv) == 2
     assert "pip install 'aioclarifai[parquet]'" in capsys.readouterr().err
+
+
+async def test_dry_run_reads_everything_and_sends_nothing(
+    fake: FakeClarifai, tmp_path: Path, http_inputs: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = _jsonl(1000) + b'{"id": "x", "colour": "red"}\nnot json\n'
+    (tmp_path / "served" / "in.jsonl").write_bytes(data)
+    argv = ["batch", "m", f"{http_inputs}in.jsonl", "-o", str(tmp_path / "o.parquet"), "--dry-run"]
+    assert await asyncio.to_thread(main, argv) == 1  # two rows would fail
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == (
+        "dry run: 1,000 inputs in 16 requests; at least 0:01 (1.1 s) at 15 requests/s; "
+        "nothing was sent"
+    )
+    assert "2 inputs cannot be read" in out
+    assert "line 1001 (x): unknown field(s): colour" in out
+    assert "line 1002 (line-1002): invalid JSON" in out
+    assert not fake.requests
+    assert not (tmp_path / "o.parquet").exists()
+    argv = ["batch", "m", f"{http_inputs}in.jsonl", "-o", "o.jsonl", "--dry-run"]
+    argv += ["--batch-size", "128", "--rate", "2"]
+    assert await asyncio.to_thread(main, argv) == 1
+    assert "1,000 inputs in 8 requests; at least 0:04 (4.0 s) at 2 requests/s" in (
+        capsys.readouterr().out
+    )

@@ -265,3 +265,62 @@ def test_ray_engine_reads_lines_as_the_one_process_job(
                 on_ray.append(parsed)
     with open(path, "rb") as f:
         assert on_ray == list(iter_inputs(f, fmt))
+
+
+_BOM = "\ufeff"
+
+
+def test_csv_with_a_bom_as_excel_saves_it(tmp_path: Path) -> None:
+    # Issue 14 item 9: Excel's "CSV UTF-8" starts with a byte order mark.
+    path = _write(tmp_path, "in.csv", f"{_BOM}id,text\r\na,hello\r\nb,world\r\n")
+    with open(path, "rb") as f:
+        lines = list(iter_inputs(f, "csv"))
+    assert [(p.id, p.error) for p in lines] == [("a", None), ("b", None)]
+    with open(path, "rb") as f:
+        from aioclarifai.cli._io import csv_header
+
+        assert csv_header(f) == ["id", "text"]
+    assert _count(path, "csv") == 2
+
+
+@pytest.mark.parametrize("name", ["in.jsonl", "in.txt"])
+def test_jsonl_and_text_with_a_bom(tmp_path: Path, name: str) -> None:
+    first = '{"id": "first", "text": "hi"}' if name.endswith(".jsonl") else "hi"
+    lines = _parse(
+        tmp_path,
+        name,
+        f"{_BOM}{first}\nsecond\n"
+        if name == "in.txt"
+        else f'{_BOM}{first}\n{{"id": "second", "text": "x"}}\n',
+    )
+    assert lines[0].error is None
+    assert lines[0].id == ("first" if name.endswith(".jsonl") else "line-1")
+    assert lines[0].input is not None and lines[0].input.data is not None
+    assert lines[0].input.data.text == types.Text(raw="hi")  # no invisible character left
+
+
+def test_ray_reader_strips_the_bom_too() -> None:
+    from aioclarifai.cli._io import parse_line
+
+    parsed = parse_line("jsonl", 1, b'\xef\xbb\xbf{"id": "a", "text": "x"}', [])
+    assert parsed is not None and parsed.id == "a" and parsed.error is None
+    header_row = parse_line("csv", 1, b"\xef\xbb\xbfid,text", ["id", "text"])
+    assert header_row is None  # recognised as the header
+
+
+def test_params_parsing() -> None:
+    from aioclarifai.cli._inputs import parse_params
+
+    assert parse_params(["a=1", "b=1.5", "c=true", "d=null", "e=word", 'f={"x": [1]}']) == {
+        "a": 1, "b": 1.5, "c": True, "d": None, "e": "word", "f": {"x": [1]},
+    }  # fmt: skip
+    assert parse_params(['s="007"', "t=a=b", "u="]) == {"s": "007", "t": "a=b", "u": ""}
+
+
+def test_guess_kind() -> None:
+    from aioclarifai.cli._inputs import guess_kind
+
+    assert guess_kind("https://x/a.MP4?token=1") == "video"
+    assert guess_kind("song.ogg") == "audio"
+    assert guess_kind("https://x/page") is None
+    assert guess_kind("/tmp/x.png") == "image"
