@@ -264,3 +264,58 @@ def test_cli_engine_bad_pat_records_nothing_and_resume_does_every_input(
         assert "50 succeeded, 0 failed" in capsys.readouterr().out
     finally:
         fake.stop()
+
+
+def test_cli_engine_ray_reads_http_and_writes_parquet(ray_local: None, tmp_path: Any) -> None:
+    # Issue 17 items 1 and 2 on Ray: the workers read over http:// (through fsspec) and the
+    # driver writes the flat Parquet output, one row per input.
+    import asyncio
+    import threading
+
+    import pyarrow.parquet as pq
+    from aiohttp import web
+
+    from aioclarifai.cli import main
+
+    (tmp_path / "served").mkdir()
+    lines = "".join(f'{{"id": "r{i}", "text": "text {i}"}}\n' for i in range(200))
+    (tmp_path / "served" / "in.jsonl").write_text(lines)
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    port: list[int] = []
+    runner: list[web.AppRunner] = []
+
+    async def serve() -> None:
+        app = web.Application()
+        app.router.add_static("/", tmp_path / "served")
+        runner.append(web.AppRunner(app))
+        await runner[0].setup()
+        site = web.TCPSite(runner[0], "127.0.0.1", 0)
+        await site.start()
+        port.append(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
+        started.set()
+
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(serve(), loop)
+    assert started.wait(10)
+    fake = FakeProcess()
+    try:
+        out = tmp_path / "out.parquet"
+        argv = [
+            *("batch", "general", f"http://127.0.0.1:{port[0]}/in.jsonl", "-o", str(out)),
+            *("--engine", "ray", "-q", "--top", "3", "-p", "temperature=0.5"),
+            *("--pat", "ray-pat", "--app-id", "app", "--base-url", fake.url),
+        ]
+        assert main(argv) == 0
+        table = pq.read_table(out)
+        assert table.num_rows == 200
+        assert sorted(table.column("id").to_pylist()) == sorted(f"r{i}" for i in range(200))
+        assert set(table.column("status").to_pylist()) == {"ok"}
+        assert "concept_3" in table.column_names and "concept_4" not in table.column_names
+    finally:
+        fake.stop()
+        asyncio.run_coroutine_threadsafe(runner[0].cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
