@@ -15,6 +15,7 @@ Exit codes: 0 done; 1 an API error, or some inputs of a batch failed;
 from __future__ import annotations
 
 import argparse
+import math
 import asyncio
 import contextlib
 import dataclasses
@@ -501,6 +502,8 @@ def _fake_server(args: argparse.Namespace) -> int:
             log_limit=0,
             generate_chunks=args.generate_chunks,
             generate_pace=args.generate_pace,
+            rate_limit=args.rate_limit,
+            retry_after=not args.no_retry_after,
         )
     except KeyboardInterrupt:
         pass
@@ -546,6 +549,16 @@ def _inference_options(parser: argparse.ArgumentParser, *, concepts: bool) -> No
             metavar="A,B",
             help="only these concepts (names; id:ID for an id), comma-separated",
         )
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -661,6 +674,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     f.add_argument(
         "--generate-pace", type=float, default=0.0, help="seconds between streamed chunks (0)"
+    )
+    f.add_argument(
+        "--rate-limit", type=_positive_float, metavar="R",
+        help="account limit: requests/s per PAT, beyond it 429 / 11005 (default: none)",
+    )  # fmt: skip
+    f.add_argument(
+        "--no-retry-after", action="store_true", help="answer throttled requests without Retry-After"
     )
     f.set_defaults(handler=_fake_server)
 

@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--log-limit", type=int, default=10_000)
     parser.add_argument("--generate-chunks", type=int, default=8)
     parser.add_argument("--generate-pace", type=float, default=0.0)
+    parser.add_argument("--rate-limit", type=float, default=None, help="requests/s per PAT")
+    parser.add_argument("--no-retry-after", action="store_true", help="429s without Retry-After")
     args = parser.parse_args(argv)
     serve(
         args.host,
@@ -90,4 +92,6 @@ def main(argv: Sequence[str] | None = None) -> None:
         log_limit=args.log_limit,
         generate_chunks=args.generate_chunks,
         generate_pace=args.generate_pace,
+        rate_limit=args.rate_limit,
+        retry_after=not args.no_retry_after,
     )

@@ -20,6 +20,7 @@ from .. import types as t
 from .._endpoint_spec import Endpoint
 from .._generated.endpoints import ENDPOINTS
 from ._faults import Drop, Fault, Latency, code_for, http_status_for
+from ._limits import AccountLimits
 from ._state import OUTPUT_KINDS, AppState, FakeState, handlers, now, status
 from ._state.predict import generated_text, split_text
 from ._wire import WireError, decode_body, decode_query, encode_response
@@ -144,6 +145,8 @@ class FakeClarifai:
         log_limit: requests kept in :attr:`requests` (oldest dropped; 0 keeps none).
         log_body_limit: bodies larger than this many bytes are logged as ``None``.
         max_body_size: larger request bodies get 413 (Clarifai takes up to 128 MB per request).
+        rate_limit: requests/s per PAT; beyond it 429 / 11005 (see :attr:`limits`).
+        retry_after: whether those refusals carry ``Retry-After``.
     """
 
     def __init__(
@@ -160,6 +163,8 @@ class FakeClarifai:
         log_limit: int = 10_000,
         log_body_limit: int = 256 * 1024,
         max_body_size: int = 256 * 1024 * 1024,
+        rate_limit: float | None = None,
+        retry_after: bool = True,
     ) -> None:
         self.pat = pat
         self.user_id = user_id
@@ -172,6 +177,8 @@ class FakeClarifai:
         self.state = FakeState(user_id, export_delay=export_delay)
         self.requests: collections.deque[RequestRecord] = collections.deque(maxlen=log_limit)
         """The request log, oldest first."""
+        self.limits = AccountLimits(rate_limit, retry_after=retry_after) if rate_limit else None
+        """The account rate limit (None: unlimited); counts accepted and throttled requests."""
         self.missing_models: set[str] = set()
         """Model ids that answer 404 / 21200 (every other model id exists)."""
         self.admit: Callable[[str], tuple[int, int, float | None] | None] | None = None
@@ -457,6 +464,11 @@ class FakeClarifai:
 
         if request.headers.get("Authorization") != self._auth:
             return self._error(401, 11008, "API key is invalid", "", rid)
+        if self.limits is not None and (refused := self.limits.check(self._auth)) is not None:
+            return self._error(
+                refused.http_status, refused.code, refused.description, refused.details, rid,
+                headers=refused.headers,
+            )  # fmt: skip
         if endpoint is None:
             return self._error(
                 404, 11101, "Resource does not exist", f"no route for {method} {path}", rid

@@ -1,0 +1,327 @@
+"""Client-side rate control: one controller per client (one account) in front of every attempt.
+
+Clarifai limits requests per second per account (15 by default) and answers
+beyond the limit with HTTP 429 / 11005, often without ``Retry-After``. A job
+that ignores this spends its time being throttled; one that pauses every
+throttled caller on its own sends a burst the moment the pauses end.
+
+:class:`RateController` is the policy (no I/O, a clock passed in, so it is
+tested with a fake clock); :class:`RateGate` puts it in front of the
+attempts of one event loop (the core calls ``await gate.acquire()`` right
+before sending and ``gate.record(throttled, retry_after)`` once the answer is
+classified).
+
+The policy, after botocore's ``adaptive`` retry mode (a token bucket switched
+on by the first throttle whose rate then follows a CUBIC curve), with three
+changes that matter for an account limit measured per second:
+
+- **What the limit is, learned from the answers.** On a throttle the new
+  ceiling is the number of requests the account *accepted* in the last
+  second (capped by the rate in force), not botocore's sending rate: right
+  after a burst the sending rate is far above the limit, the accepted count
+  is the limit itself. The rate then drops to ``beta`` times that ceiling
+  and climbs back along ``W(t) = C (t - K)^3 + W_max``: fast at first, flat
+  near the ceiling (where throttling starts), probing slowly beyond it in
+  case the limit was raised. It never exceeds twice what the client really
+  sent in the last second (an idle client does not bank a burst).
+- **One decrease per event.** The requests already on their way when the
+  first throttle came back are throttled too; reacting to each would divide
+  the rate again and again. Each grant carries a ticket (its time), and a
+  throttle of a request granted before the last decrease is ignored.
+- **A short slow start.** Before the first throttle the rate is not off but
+  starts at ``start_rate`` and doubles every ``doubling`` seconds until it is
+  effectively unlimited (under a second). A batch job opens with dozens of
+  concurrent requests; spreading them over some milliseconds lets the first
+  throttling answer return before the whole burst has been refused.
+
+``Retry-After`` pauses every caller at once (the end jittered by up to 10%)
+and the bucket restarts empty, so requests resume one by one at the current
+rate instead of all together (no thundering herd).
+
+Why not aiolimiter (installed, well kept): its ``AsyncLimiter`` has a fixed
+rate set at construction and no notion of a pause; the adaptive controller
+changes its rate on every answer and stops everyone on a ``Retry-After``,
+so the bucket is the twenty lines below it would otherwise have to wrap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import math
+import random
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["RateController", "RateGate", "RateStats"]
+
+_WINDOW = 1.0  # seconds: Clarifai states its limit per second
+
+
+@dataclass(frozen=True, slots=True)
+class RateStats:
+    """What a controller did so far (see :meth:`RateController.stats`)."""
+
+    requests: int
+    """Attempts granted."""
+    throttled: int
+    """Answers that were throttling (429 / 11005)."""
+    pauses: int
+    """``Retry-After`` pauses applied to every caller."""
+    rate: float | None
+    """Requests/s in force now (None: no limit)."""
+    ceiling: float | None
+    """The account limit as last learned from a throttle (None: never throttled)."""
+    limit: float | None
+    """The limit the user gave (``Client(rate_limit=...)``), if any."""
+
+
+class RateController:
+    """The rate policy for one account: a token bucket whose rate adapts to throttling.
+
+    Args:
+        rate_limit: requests/s the user knows the account allows (a hard
+            ceiling); None: learn it.
+        adaptive: lower the rate on throttling answers (on by default);
+            with ``rate_limit=None`` and ``adaptive=False`` nothing is limited
+            (a ``Retry-After`` still pauses every caller).
+        clock: seconds, monotonic (tests pass a fake one).
+        start_rate, doubling: the slow start before the first throttle.
+        beta: the share of the ceiling the rate drops to on a throttle.
+        scale: ``C`` of the CUBIC curve, in requests/s per s³.
+        min_rate: the rate never drops below this.
+        seed: seeds the jitter of pauses (None: random).
+    """
+
+    def __init__(
+        self,
+        rate_limit: float | None = None,
+        *,
+        adaptive: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        start_rate: float = 100.0,
+        doubling: float = 0.1,
+        beta: float = 0.85,
+        scale: float = 0.4,
+        min_rate: float = 0.5,
+        seed: int | None = None,
+    ) -> None:
+        if rate_limit is not None and not rate_limit > 0:
+            raise ValueError("rate_limit must be > 0 requests per second")
+        for name, value in (("start_rate", start_rate), ("doubling", doubling),
+                            ("scale", scale), ("min_rate", min_rate)):  # fmt: skip
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0")
+        if not 0 < beta < 1:
+            raise ValueError("beta must be between 0 and 1")
+        self.limit = float(rate_limit) if rate_limit is not None else None
+        self.adaptive = adaptive
+        self.clock = clock
+        self._start_rate = start_rate
+        self._doubling = doubling
+        self._beta = beta
+        self._scale = scale
+        self._min_rate = min(min_rate, self.limit) if self.limit else min_rate
+        self._rng = random.Random(seed)
+        self._started: float | None = None  # first grant: the slow start counts from here
+        self._slow_start = adaptive and self.limit is None
+        self._cut_at = -math.inf  # time of the last decrease
+        self._w_max: float | None = None  # the ceiling learned at the last decrease
+        self._k = 0.0
+        self._tokens = 1.0
+        self._stamp = 0.0
+        self._paused_until = -math.inf
+        self._sent: deque[float] = deque()
+        self._accepted: deque[float] = deque()
+        self._refused: deque[float] = deque()
+        self._requests = 0
+        self._throttled = 0
+        self._pauses = 0
+
+    def __repr__(self) -> str:
+        return f"<RateController limit={self.limit} adaptive={self.adaptive} rate={self.rate()}>"
+
+    # -- the rate --------------------------------------------------------------------
+
+    def rate(self, now: float | None = None) -> float | None:
+        """Requests/s in force at ``now`` (None: unlimited)."""
+        now = self.clock() if now is None else now
+        if self._w_max is not None:
+            t = now - self._cut_at - self._k
+            rate = self._scale * t * t * t + self._w_max
+            # Never bank more than twice what was really sent lately (nor below the ceiling).
+            rate = min(rate, max(self._w_max, 2.0 * _count(self._sent, now)))
+            if self.limit is not None:
+                rate = min(rate, self.limit)
+            return max(self._min_rate, rate)
+        if self.limit is not None:
+            return self.limit
+        if self._slow_start and self._started is not None:
+            rate = self._start_rate * 2.0 ** ((now - self._started) / self._doubling)
+            if rate < 1e4:
+                return rate
+            self._slow_start = False  # effectively unlimited: stop pacing
+        return None
+
+    def _refill(self, now: float, rate: float | None) -> None:
+        if rate is None:
+            self._tokens = 1.0
+        elif now > self._stamp:
+            burst = max(1.0, rate * 0.02)  # at most 20 ms worth at once: smooth
+            self._tokens = min(burst, self._tokens + (now - self._stamp) * rate)
+        self._stamp = max(self._stamp, now)
+
+    # -- grants ----------------------------------------------------------------------
+
+    def wait_time(self, now: float) -> float:
+        """Seconds until a request may be sent (0: now)."""
+        if now < self._paused_until:
+            return self._paused_until - now
+        rate = self.rate(now)
+        self._refill(now, rate)
+        if rate is None or self._tokens >= 1.0 - 1e-9:  # float dust must not spin a timer
+            return 0.0
+        return (1.0 - self._tokens) / rate
+
+    def take(self, now: float) -> float:
+        """Take a token at ``now`` (after :meth:`wait_time` said 0); returns the grant's ticket."""
+        if self._started is None:
+            self._started = now
+        self._tokens -= 1.0
+        self._requests += 1
+        if self.adaptive:
+            self._sent.append(now)
+            _prune(self._sent, now)
+        return now
+
+    # -- answers ---------------------------------------------------------------------
+
+    def record(
+        self, now: float, throttled: bool, retry_after: float | None, ticket: float | None = None
+    ) -> None:
+        """Learn from one classified answer; ``ticket`` is what :meth:`take` returned for it."""
+        if not throttled:
+            self._accepted.append(now)
+            _prune(self._accepted, now)
+            return
+        self._throttled += 1
+        if retry_after is not None and retry_after > 0:
+            end = now + retry_after * (1.0 + 0.1 * self._rng.random())
+            if end > self._paused_until:
+                self._paused_until = end
+                self._pauses += 1
+            # Restart empty after the pause: one request at a time, not everyone at once.
+            self._tokens = 0.0
+            self._stamp = max(self._stamp, end)
+        if ticket is not None and ticket < self._cut_at:
+            return  # sent before the last decrease: that one already accounted for it
+        if not self.adaptive:
+            return
+        self._refused.append(now)
+        rate = self.rate(now)
+        self._refill(now, rate)
+        # What the account took in the last second: the answers it accepted, or (answers
+        # to slow requests still pending) what was sent minus what was refused.
+        took = max(_count(self._accepted, now), _count(self._sent, now) - _count(self._refused, now))
+        ceiling = max(self._min_rate, took if rate is None else min(rate, took))
+        if self.limit is not None:
+            ceiling = min(ceiling, self.limit)
+        self._w_max = ceiling
+        self._k = (ceiling * (1.0 - self._beta) / self._scale) ** (1.0 / 3.0)
+        self._cut_at = now
+        self._slow_start = False
+        self._tokens = min(self._tokens, 0.0)
+
+    def stats(self) -> RateStats:
+        """Counters and the rate in force now."""
+        return RateStats(
+            requests=self._requests,
+            throttled=self._throttled,
+            pauses=self._pauses,
+            rate=self.rate(),
+            ceiling=self._w_max,
+            limit=self.limit,
+        )
+
+
+def _prune(stamps: deque[float], now: float) -> None:
+    edge = now - _WINDOW
+    while stamps and stamps[0] <= edge:
+        stamps.popleft()
+
+
+def _count(stamps: deque[float], now: float) -> float:
+    _prune(stamps, now)
+    return float(len(stamps))
+
+
+_TICKET: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "aioclarifai_rate_ticket", default=None
+)
+
+
+class RateGate:
+    """A :class:`RateController` in front of the attempts of one event loop.
+
+    ``await gate.acquire()`` returns when the attempt may be sent; waiters are
+    served first come, first served, one timer for all of them (no polling).
+    ``gate.record(throttled, retry_after)`` is called in the same task once
+    the answer is classified: the grant's ticket travels in a context
+    variable, so the controller knows when that request was sent.
+    """
+
+    def __init__(self, controller: RateController | None = None) -> None:
+        self.controller = controller if controller is not None else RateController()
+        self._waiters: deque[asyncio.Future[float]] = deque()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __repr__(self) -> str:
+        return f"<RateGate {self.controller!r} waiting={len(self._waiters)}>"
+
+    async def acquire(self) -> None:
+        """Wait for a slot for one attempt."""
+        ctl = self.controller
+        if not self._waiters:
+            now = ctl.clock()
+            if ctl.wait_time(now) <= 0.0:
+                _TICKET.set(ctl.take(now))
+                return
+        future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._waiters.append(future)
+        self._schedule()
+        _TICKET.set(await future)
+
+    def record(self, throttled: bool, retry_after: float | None) -> None:
+        """Learn from the answer to the attempt this task acquired a slot for."""
+        ctl = self.controller
+        ctl.record(ctl.clock(), throttled, retry_after, _TICKET.get())
+        if throttled and self._waiters:
+            self._schedule()  # the rate dropped or a pause began: re-time the next grant
+
+    def stats(self) -> RateStats:
+        """The controller's counters (see :class:`RateStats`)."""
+        return self.controller.stats()
+
+    def _schedule(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        self._timer = None
+        ctl = self.controller
+        waiters = self._waiters
+        while waiters:
+            if waiters[0].done():  # its caller was cancelled
+                waiters.popleft()
+                continue
+            now = ctl.clock()
+            wait = ctl.wait_time(now)
+            if wait > 0.0:
+                loop = waiters[0].get_loop()
+                self._timer = loop.call_later(wait, self._dispatch)
+                return
+            waiters.popleft().set_result(ctl.take(now))
