@@ -159,7 +159,7 @@ class RateController:
         if self.limit is not None:
             return self.limit
         if self._slow_start and self._started is not None:
-            rate = self._start_rate * 2.0 ** ((now - self._started) / self._doubling)
+            rate = self._start_rate * math.pow(2.0, (now - self._started) / self._doubling)
             if rate < 1e4:
                 return rate
             self._slow_start = False  # effectively unlimited: stop pacing
@@ -224,7 +224,8 @@ class RateController:
         self._refill(now, rate)
         # What the account took in the last second: the answers it accepted, or (answers
         # to slow requests still pending) what was sent minus what was refused.
-        took = max(_count(self._accepted, now), _count(self._sent, now) - _count(self._refused, now))
+        pending = _count(self._sent, now) - _count(self._refused, now)
+        took = max(_count(self._accepted, now), pending)
         ceiling = max(self._min_rate, took if rate is None else min(rate, took))
         if self.limit is not None:
             ceiling = min(ceiling, self.limit)
@@ -282,21 +283,28 @@ class RateGate:
 
     async def acquire(self) -> None:
         """Wait for a slot for one attempt."""
+        _TICKET.set(await self.grant())
+
+    def record(self, throttled: bool, retry_after: float | None) -> None:
+        """Learn from the answer to the attempt this task acquired a slot for."""
+        self.settle(throttled, retry_after, _TICKET.get())
+
+    async def grant(self) -> float:
+        """Wait for a slot; returns its ticket (for :meth:`settle`, when the answer is known)."""
         ctl = self.controller
         if not self._waiters:
             now = ctl.clock()
             if ctl.wait_time(now) <= 0.0:
-                _TICKET.set(ctl.take(now))
-                return
+                return ctl.take(now)
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         self._schedule()
-        _TICKET.set(await future)
+        return await future
 
-    def record(self, throttled: bool, retry_after: float | None) -> None:
-        """Learn from the answer to the attempt this task acquired a slot for."""
+    def settle(self, throttled: bool, retry_after: float | None, ticket: float | None) -> None:
+        """Learn from the answer to the attempt that got ``ticket`` from :meth:`grant`."""
         ctl = self.controller
-        ctl.record(ctl.clock(), throttled, retry_after, _TICKET.get())
+        ctl.record(ctl.clock(), throttled, retry_after, ticket)
         if throttled and self._waiters:
             self._schedule()  # the rate dropped or a pause began: re-time the next grant
 

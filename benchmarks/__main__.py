@@ -27,6 +27,7 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
     "stream": ("stream", "bench_stream", "stream chunks/s vs raw line splitting"),
     "streams": ("stream", "bench_many_streams", "many concurrent streams, RSS over time"),
     "upload": ("upload", "bench_upload", "chunked upload to FakeClarifai, cancel + resume"),
+    "rate": ("rate", "bench_rate", "batch job vs an account rate limit: goodput, throttling"),
 }
 
 

@@ -15,10 +15,10 @@ Exit codes: 0 done; 1 an API error, or some inputs of a batch failed;
 from __future__ import annotations
 
 import argparse
-import math
 import asyncio
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import sys
@@ -680,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="account limit: requests/s per PAT, beyond it 429 / 11005 (default: none)",
     )  # fmt: skip
     f.add_argument(
-        "--no-retry-after", action="store_true", help="answer throttled requests without Retry-After"
+        "--no-retry-after", action="store_true", help="throttle without sending Retry-After"
     )
     f.set_defaults(handler=_fake_server)
 

@@ -61,7 +61,8 @@ class AccountLimits:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, stamp)
         limit = f"{self.rate_limit:g}"
         self._details = (
-            f"Making too many requests, error_details: exceeded limit of {limit} requests per second"
+            "Making too many requests, error_details: "
+            f"exceeded limit of {limit} requests per second"
         )
 
     def __repr__(self) -> str:

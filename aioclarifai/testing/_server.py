@@ -464,10 +464,10 @@ class FakeClarifai:
 
         if request.headers.get("Authorization") != self._auth:
             return self._error(401, 11008, "API key is invalid", "", rid)
-        if self.limits is not None and (refused := self.limits.check(self._auth)) is not None:
+        if self.limits is not None and (over := self.limits.check(self._auth)) is not None:
             return self._error(
-                refused.http_status, refused.code, refused.description, refused.details, rid,
-                headers=refused.headers,
+                over.http_status, over.code, over.description, over.details, rid,
+                headers=over.headers,
             )  # fmt: skip
         if endpoint is None:
             return self._error(
