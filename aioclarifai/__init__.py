@@ -31,7 +31,7 @@ from ._errors import (
 from ._pagination import Page, Paginator
 from ._streaming import ResponseStream
 from ._text_stream import TextStream
-from ._transport import ClientState
+from ._transport import ClientState, Transport
 from ._uploads import UploadError
 from ._version import __version__
 
@@ -63,6 +63,7 @@ __all__ = [
     "StreamError",
     "TextStream",
     "Timeout",
+    "Transport",
     "UploadError",
     "__version__",
     "types",

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ._aiohttp import AiohttpTransport
 from ._config import RetryConfig, Settings, Timeout
 from ._core import Core, Hook
 from ._generated.operations import Operations
 from ._transport import ClientState, Transport
+from ._version import __version__
 
 if TYPE_CHECKING:
     from . import types
@@ -23,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["Client"]
 
 DEFAULT_TIMEOUT = Timeout()
+USER_AGENT = f"aioclarifai/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
@@ -47,6 +51,9 @@ class Client(Operations):
     :class:`BatchConfig` for :meth:`predict`, or False to send each predict
     alone. ``on_request`` / ``on_response``: optional (async) callables given a
     :class:`RequestEvent` / :class:`ResponseEvent` per attempt.
+    ``transport``: what carries the requests (a :class:`Transport`, such as
+    :class:`aioclarifai.testing.MockTransport`); by default an aiohttp pool
+    sized by ``max_connections`` and ``keepalive_expiry``.
     """
 
     __slots__ = ("_batcher", "_batching", "_core", "_parent")
@@ -66,14 +73,19 @@ class Client(Operations):
         batching: BatchConfig | bool = True,
         on_request: Hook | None = None,
         on_response: Hook | None = None,
+        transport: Transport | None = None,
     ) -> None:
         settings = Settings.resolve(pat, base_url, user_id, app_id)
         retry = retry or RetryConfig(max_retries=max_retries)
-        transport = Transport(
-            base_url=settings.base_url,
-            pat=settings.pat,
-            max_connections=max_connections,
-            max_keepalive=keepalive_expiry,
+        if transport is None:
+            transport = AiohttpTransport(
+                max_connections=max_connections, max_keepalive=keepalive_expiry
+            )
+        elif not isinstance(transport, Transport):
+            raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        transport.bind(
+            settings.base_url,
+            {"Authorization": f"Key {settings.pat}", "User-Agent": USER_AGENT},
         )
         self._core = Core(settings, transport, Timeout.of(timeout), retry, on_request, on_response)
         self._batching: BatchConfig | bool = batching

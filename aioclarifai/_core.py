@@ -1,12 +1,19 @@
-"""The one request pipeline every operation goes through.
+"""The one request pipeline every operation goes through, and its one attempt policy.
 
-build (defaults, path, query/body) → send with the attempt's timeouts →
-decode with the endpoint's cached typed decoder → status → typed error →
-retry with backoff when the error, the operation and the time left allow it.
+build (defaults, path, query/body) → rate gate → send with the attempt's
+timeouts → decode with the endpoint's cached typed decoder → status → typed
+error → retry with backoff when the error, the path's idempotency rule and the
+time left allow it.
+
+:meth:`Core.run` is the only retry loop of the library: unary calls, the start
+of a stream and each upload part hand it one *attempt* (a coroutine function)
+and their idempotency rule; it asks the rate gate for a slot before every
+attempt, tells the gate how the attempt ended, runs the hooks, decides retry,
+delay and deadline. Nothing below it resends.
 
 The unary path is kept lean: no extra awaits or allocations per call unless a
-hook is set or debug logging is on, and nothing is formatted for logs that
-nobody reads.
+hook or a gate is set or debug logging is on, and nothing is formatted for logs
+that nobody reads.
 """
 
 from __future__ import annotations
@@ -17,9 +24,9 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import msgspec
 
@@ -28,16 +35,17 @@ from ._config import RetryConfig, Settings, Timeout
 from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
 from ._requests import BuiltRequest, build_request
-from ._retry import parse_retry_after, retry_delay
-from ._transport import BodyStream, ClientState, RawResponse, StreamingResponse, Transport
+from ._retry import is_throttled, parse_retry_after, retry_delay
+from ._transport import BodyStream, ClientState, RawResponse, StreamResponse, Transport
 from .types import Status
 
-__all__ = ["Core", "Hook", "RequestEvent", "ResponseEvent", "interpret"]
+__all__ = ["Attempt", "Core", "Hook", "RateGate", "RequestEvent", "ResponseEvent", "interpret"]
 
 logger = logging.getLogger("aioclarifai")
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
+T = TypeVar("T")
 
 SUCCESS = 10000
 MIXED_STATUS = 10010
@@ -80,6 +88,30 @@ Hook = Callable[[Any], Any]
 """``on_request`` / ``on_response``: a plain or an async callable taking the event."""
 
 
+class RateGate(Protocol):
+    """Rate control in front of every attempt (unary, stream start, upload part).
+
+    :meth:`Core.run` awaits :meth:`acquire` right before each attempt is sent
+    and calls :meth:`record` exactly once after it, when its outcome is known:
+    ``throttled`` for a 429 / 11005 answer, ``retry_after`` for the wait the
+    server asked for (if any). An attempt cancelled or failed by something
+    other than the server is recorded as not throttled. One gate serves a
+    client and every ``with_options`` view of it (one account).
+    """
+
+    async def acquire(self) -> None:
+        """Wait until one more attempt may be sent."""
+
+    def record(self, throttled: bool, retry_after: float | None) -> None:
+        """Learn from how an attempt ended."""
+
+
+Attempt = Callable[[float | None], Awaitable[tuple[T, int]]]
+"""One try of a request: given the call's deadline (``time.monotonic()``
+based, None until a retry sets it), send and return ``(value, http_status)``,
+or raise the attempt's :class:`ClarifaiError`."""
+
+
 def snippet(body: bytes, limit: int = 160) -> str:
     """A short, printable excerpt of a body, for error messages."""
     text = " ".join(body[:limit].decode("utf-8", "replace").split())
@@ -93,9 +125,9 @@ def _shorten_payloads(body: bytes) -> str:
 
 
 class Core:
-    """Settings, transport and per-call options shared by a client and its copies."""
+    """Settings, transport, rate gate and per-call options shared by a client and its views."""
 
-    def __init__(  # noqa: PLR0917 - the client passes all six positionally
+    def __init__(  # noqa: PLR0917 - the client passes these positionally
         self,
         settings: Settings,
         transport: Transport,
@@ -103,6 +135,7 @@ class Core:
         retry: RetryConfig,
         on_request: Hook | None = None,
         on_response: Hook | None = None,
+        gate: RateGate | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
@@ -110,6 +143,7 @@ class Core:
         self.retry = retry
         self.on_request = on_request
         self.on_response = on_response
+        self.gate = gate
         self._hooked = on_request is not None or on_response is not None
         # Too short to be a real PAT: redacting it would garble every message.
         self._secret = settings.pat if len(settings.pat) >= 4 else ""
@@ -121,7 +155,7 @@ class Core:
     def with_options(
         self, *, timeout: Timeout | None = None, max_retries: int | None = None
     ) -> Core:
-        """A core sharing this one's transport with other per-call options."""
+        """A core sharing this one's transport and gate, with other per-call options."""
         return Core(
             self.settings,
             self.transport,
@@ -129,106 +163,137 @@ class Core:
             replace(self.retry, max_retries=max_retries) if max_retries is not None else self.retry,
             self.on_request,
             self.on_response,
+            self.gate,
         )
 
     def prepare(self, endpoint: Endpoint[Any, Any], request: Any) -> BuiltRequest:
         """Apply user/app defaults and build the wire request (raises ``ValueError`` early)."""
         return build_request(endpoint, request, self.settings.user_id, self.settings.app_id)
 
-    # -- unary -------------------------------------------------------------------
+    # -- the attempt policy -------------------------------------------------------
 
-    async def call(
-        self, endpoint: Endpoint[ReqT, RespT], request: ReqT, stream: BodyStream | None = None
-    ) -> RespT:
-        """Send ``request`` and return the typed response, retrying as allowed.
+    async def run(
+        self,
+        endpoint: Endpoint[Any, Any],
+        built: BuiltRequest,
+        attempt: Attempt[T],
+        *,
+        idempotent: bool,
+        retry: RetryConfig,
+        total: float | None,
+    ) -> T:
+        """Make attempts until one succeeds or the error may not be retried; return its value.
 
-        ``timeout.total`` bounds the whole call: a retry whose wait would not
-        fit in what is left is not made, and the last error is raised.
-        ``stream`` replaces the encoded body on the wire (see ``BodyStream``).
+        ``idempotent`` is the path's rule: False retries only what surely was
+        not processed (see :mod:`aioclarifai._retry`). ``total`` bounds the
+        whole call: a retry whose wait would not fit in what is left is not
+        made, and the last error is raised.
         """
-        built = self.prepare(endpoint, request)
-        send = self.transport.send
-        timeout = self.timeout
+        gate = self.gate
         name = endpoint.name
         started = time.monotonic()
         deadline: float | None = None
-        attempt = 0
+        number = 0
         t0 = 0.0
         while True:
             watched = self._hooked or logger.isEnabledFor(_DEBUG)
+            if watched and self.on_request is not None:
+                await _run_hook(self.on_request, _request_event(endpoint, built, number))
+            if gate is not None:
+                await gate.acquire()
             if watched:
                 t0 = time.perf_counter()
-                if self.on_request is not None:
-                    await _run_hook(self.on_request, _request_event(endpoint, built, attempt))
             try:
-                raw = await send(
-                    built.method, built.path_and_query, built.body, timeout, name,
-                    deadline=deadline, stream=stream,
-                )  # fmt: skip
-                result = interpret(endpoint, raw, self._secret_bytes)
+                value, http_status = await attempt(deadline)
             except ClarifaiError as exc:
-                error = redact(exc, self._secret)
+                error = self.redact(exc)
+                if gate is not None:
+                    gate.record(is_throttled(error), getattr(error, "retry_after", None))
+            except BaseException:
+                if gate is not None:
+                    gate.record(False, None)
+                raise
             else:
+                if gate is not None:
+                    gate.record(False, None)
                 if watched:
-                    status = getattr(result, "status", None)
+                    status = getattr(value, "status", None)
                     await self._observe(
-                        endpoint, built, attempt=attempt, t0=t0, http_status=raw.status,
+                        endpoint, built, attempt=number, t0=t0, http_status=http_status,
                         code=status.code if status is not None else 0,
                         req_id=status.req_id if status is not None else "",
                     )  # fmt: skip
-                return result
+                return value
             delay = retry_delay(
-                error, attempt=attempt, operation=name, idempotent=endpoint.idempotent,
-                config=self.retry,
-            )  # fmt: skip
+                error, attempt=number, operation=name, idempotent=idempotent, config=retry
+            )
             if delay is not None and self.transport.state is ClientState.CLOSED:
                 delay = None  # closed meanwhile: report what happened, not the closing
-            if delay is not None and timeout.total is not None:
-                deadline = started + timeout.total
+            if delay is not None and total is not None:
+                deadline = started + total
                 if time.monotonic() + delay >= deadline:
                     delay = None  # the retry could not finish in time: fail now
             if watched:
-                await self._observe_error(endpoint, built, attempt, t0, error, delay=delay)
+                await self._observe_error(endpoint, built, number, t0, error, delay=delay)
             if delay is None:
                 raise error
             await asyncio.sleep(delay)
-            attempt += 1
+            number += 1
+
+    # -- unary -------------------------------------------------------------------
+
+    def call(
+        self,
+        endpoint: Endpoint[ReqT, RespT],
+        request: ReqT,
+        stream: BodyStream | None = None,
+        *,
+        idempotent: bool | None = None,
+        retry: RetryConfig | None = None,
+    ) -> Awaitable[RespT]:
+        """Send ``request`` and return the typed response, retrying as allowed.
+
+        ``timeout.total`` bounds the whole call. ``stream`` replaces the
+        encoded body on the wire (see ``BodyStream``). ``idempotent`` and
+        ``retry`` override the endpoint's rule and the client's retries for
+        this call (an upload part is idempotent by its number).
+        """
+        built = self.prepare(endpoint, request)  # bad input fails here, before any I/O
+        send = self.transport.send
+        timeout = self.timeout
+        name = endpoint.name
+        secret = self._secret_bytes
+        method, path, body = built.method, built.path_and_query, built.body
+
+        async def once(deadline: float | None) -> tuple[RespT, int]:
+            raw = await send(method, path, body, timeout, name, deadline=deadline, stream=stream)
+            return interpret(endpoint, raw, secret), raw.status
+
+        return self.run(
+            endpoint, built, once,
+            idempotent=endpoint.idempotent if idempotent is None else idempotent,
+            retry=self.retry if retry is None else retry, total=timeout.total,
+        )  # fmt: skip
 
     # -- streams -----------------------------------------------------------------
 
     async def open_stream(
-        self, endpoint: Endpoint[Any, Any], built: BuiltRequest, attempt: int
-    ) -> StreamingResponse:
-        """Open one streaming attempt; a non-2xx answer raises its typed error."""
-        watched = self._hooked or logger.isEnabledFor(_DEBUG)
-        t0 = time.perf_counter()
-        if self.on_request is not None:
-            await _run_hook(self.on_request, _request_event(endpoint, built, attempt))
-        try:
-            resp = await self.transport.open_stream(
-                built.method, built.path_and_query, built.body, self.timeout, endpoint.name
-            )
-        except ClarifaiError as exc:
-            error = redact(exc, self._secret)
-        else:
-            if 200 <= resp.status < 300:
-                if watched:
-                    try:
-                        await self._observe(
-                            endpoint, built, attempt=attempt, t0=t0, http_status=resp.status,
-                            code=0, req_id="",
-                        )  # fmt: skip
-                    except BaseException:
-                        resp.close()
-                        raise
-                return resp
-            error = redact(await self._stream_error(endpoint, resp), self._secret)
-        if watched:
-            await self._observe_error(endpoint, built, attempt, t0, error)
-        raise error
+        self, endpoint: Endpoint[Any, Any], built: BuiltRequest
+    ) -> StreamResponse:
+        """Open one streaming exchange; a non-2xx answer raises its typed error.
+
+        One piece of a stream's attempt: :class:`ResponseStream` runs it, with
+        the read of the first message, through :meth:`run`.
+        """
+        resp = await self.transport.open_stream(
+            built.method, built.path_and_query, built.body, self.timeout, endpoint.name
+        )
+        if 200 <= resp.status < 300:
+            return resp
+        raise await self._stream_error(endpoint, resp)
 
     async def _stream_error(
-        self, endpoint: Endpoint[Any, Any], resp: StreamingResponse
+        self, endpoint: Endpoint[Any, Any], resp: StreamResponse
     ) -> ClarifaiError:
         """The typed error a non-2xx answer to a stream request stands for."""
         try:
@@ -266,15 +331,6 @@ class Core:
                 else:
                     setattr(error, name, msgspec.json.decode(clean))
         return error
-
-    def retry_delay(
-        self, endpoint: Endpoint[Any, Any], error: ClarifaiError, attempt: int
-    ) -> float | None:
-        """Seconds to wait before retrying ``error`` (None: give up)."""
-        return retry_delay(
-            error, attempt=attempt, operation=endpoint.name, idempotent=endpoint.idempotent,
-            config=self.retry,
-        )  # fmt: skip
 
     # -- observability ------------------------------------------------------------
 

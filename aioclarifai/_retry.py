@@ -46,7 +46,7 @@ from ._errors import (
     ServerError,
 )
 
-__all__ = ["is_retryable", "parse_retry_after", "retry_delay"]
+__all__ = ["is_retryable", "is_throttled", "parse_retry_after", "retry_delay"]
 
 RETRYABLE_HTTP = frozenset({408, 429, 502, 503, 504})
 RETRYABLE_CODES = frozenset({10030, 11005, 40030, 40031, 40032})
@@ -87,6 +87,16 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     if when.tzinfo is None:  # "-0000" means UTC with no zone given
         when = when.replace(tzinfo=timezone.utc)
     return max(0.0, when.timestamp() - time.time())
+
+
+def is_throttled(error: ClarifaiError) -> bool:
+    """Whether the server throttled the attempt (11005, or HTTP 429 without a quota code)."""
+    if not isinstance(error, APIStatusError):
+        return False
+    code = error.code
+    return code == THROTTLED or (
+        error.http_status == 429 and code != HOURLY_LIMIT and code not in HARD_LIMITS
+    )
 
 
 def is_retryable(error: ClarifaiError, operation: str, idempotent: bool) -> bool:

@@ -22,7 +22,6 @@ open until it is garbage-collected, which closes it and warns with a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import re
@@ -37,10 +36,12 @@ from . import _decode
 from ._errors import APIStatusError, ClarifaiError, StreamError
 
 if TYPE_CHECKING:
+    import anyio
+
     from ._core import Core
     from ._endpoint_spec import Endpoint
     from ._requests import BuiltRequest
-    from ._transport import StreamingResponse
+    from ._transport import StreamResponse
 
 __all__ = ["LineSplitter", "ResponseStream"]
 
@@ -168,6 +169,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_ready_at",
         "_response",
         "_splitter",
+        "_starting",
         "_state",
         "_type",
     )
@@ -181,7 +183,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         response_type: type[T] | None = None,
     ) -> None:
         self._state = _DONE  # until fully built: nothing to close if prepare() raises
-        self._response: StreamingResponse | None = None
+        self._response: StreamResponse | None = None
+        self._starting: anyio.CancelScope | None = None
         self._core = core
         self._endpoint = endpoint
         self._built: BuiltRequest = core.prepare(endpoint, request)  # bad input fails before I/O
@@ -224,6 +227,9 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     async def aclose(self) -> None:
         """End the stream now and drop its connection; safe to call more than once."""
+        starting = self._starting
+        if starting is not None:
+            starting.cancel()  # a start in another task stops at its next await
         self._finish()
 
     def _finish(self) -> None:
@@ -254,41 +260,52 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         )
 
     async def _start(self) -> None:
-        """Open the request, retrying until the first message arrives or the error is final."""
+        """Open the request through the core's attempt policy, until the first message arrives.
+
+        An attempt is the request plus the read of the first message, so a
+        failure before it ("model loading" as the first chunk's status, a
+        dropped connection) is retried like a unary call; after it, never.
+        """
+        import anyio  # on first use: keeps ``import aioclarifai`` cheap
+
         self._state = _OPEN
-        core, endpoint = self._core, self._endpoint
-        attempt = 0
+        endpoint = self._endpoint
         try:
-            while True:
-                try:
-                    self._response = await core.open_stream(endpoint, self._built, attempt)
-                    if self._state == _DONE:  # aclose() while connecting
-                        self._drop_response()
-                        return
-                    first = await self._first_message()
-                except ClarifaiError as error:
-                    core.redact(error)  # a chunk's status or error frame may echo the PAT
-                    self._drop_response()
-                    if self._state == _DONE:  # aclose() cut the first read
-                        return
-                    self._splitter = LineSplitter()
-                    self._lines = _NO_LINES
-                    delay = core.retry_delay(endpoint, error, attempt)
-                    if delay is None:
-                        raise
-                    await asyncio.sleep(delay)
-                    if self._state == _DONE:  # aclose() while waiting to retry
-                        return
-                    attempt += 1
-                    continue
-                if first is None:
-                    self._finish()  # an empty stream
-                else:
-                    self._ready = [first]
-                    self._ready_at = 0
-                return
+            # aclose() from another task cancels this scope: the start stops where it is.
+            with anyio.CancelScope() as scope:
+                self._starting = scope
+                first = await self._core.run(
+                    endpoint, self._built, self._attempt, idempotent=endpoint.idempotent,
+                    retry=self._core.retry, total=None,
+                )  # fmt: skip
+        except ClarifaiError:
+            closed_meanwhile = self._state == _DONE
+            self._finish()
+            if closed_meanwhile:
+                return  # aclose() cut the connection under the first read
+            raise
         except BaseException:
             self._finish()
+            raise
+        finally:
+            self._starting = None
+        if scope.cancelled_caught or self._state == _DONE:
+            self._finish()
+        elif first is None:
+            self._finish()  # an empty stream
+        else:
+            self._ready = [first]
+            self._ready_at = 0
+
+    async def _attempt(self, deadline: float | None) -> tuple[T | None, int]:
+        """One try: open the request and read the first message (None: an empty stream)."""
+        self._splitter = LineSplitter()
+        self._lines = _NO_LINES
+        resp = self._response = await self._core.open_stream(self._endpoint, self._built)
+        try:
+            return await self._first_message(), resp.status
+        except BaseException:
+            self._drop_response()
             raise
 
     # -- iteration -------------------------------------------------------------------

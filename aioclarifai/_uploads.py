@@ -11,10 +11,11 @@ bytes or the async iterator — only when one of the ``concurrency`` slots is
 free, never the whole source. Each in-flight part is held as raw bytes and as
 its base64 JSON body (plus whatever copies the HTTP layer makes while sending).
 
-PutUploadContentParts appends, so the core never retries it after a body was
-sent; a part *is* idempotent by its number, though, so this module retries
-each failed part itself. :func:`resume_upload` continues an interrupted upload
-by its id: the API does not say which parts it holds, only how far along it is
+PutUploadContentParts appends, so the core would not retry it after a body
+was sent; a part *is* idempotent by its number, though, so each part is sent
+through the core's attempt policy as idempotent, with ``part_retries``
+retries. :func:`resume_upload` continues an interrupted upload by its id:
+the API does not say which parts it holds, only how far along it is
 (``percent_completed``), so unless everything arrived every part is sent again.
 """
 
@@ -33,7 +34,6 @@ import msgspec
 from ._config import RetryConfig
 from ._errors import APIStatusError, ClarifaiError, code_name
 from ._generated.endpoints import PUT_UPLOAD_CONTENT_PARTS
-from ._retry import retry_delay
 from .types import PutUploadContentPartsRequest, Upload, UploadContentPart
 
 if TYPE_CHECKING:
@@ -354,35 +354,27 @@ async def _send(
 async def _put_part(
     client: Client, upload_id: str, part: _Part, retry: RetryConfig
 ) -> Upload | None:
-    attempt = 0
-    while True:
-        try:
-            # The part's bytes are base64-encoded while they are sent, so a part
-            # in flight costs its raw bytes only, not a whole encoded JSON copy.
-            request = PutUploadContentPartsRequest(
-                upload_id=upload_id,
-                content_parts=[UploadContentPart(range_start=part.offset, part_number=part.number)],
-            )
-            response = await client._core.call(
-                PUT_UPLOAD_CONTENT_PARTS, request, _PartBody(request, part.data)
-            )
-        except ClarifaiError as error:
-            if isinstance(error, APIStatusError) and error.code in _UPLOAD_STATES:
-                # The upload's state came as the answer's status: data, not a failure to retry.
-                upload = getattr(error.response, "upload", None)
-                _raise_if_failed(upload_id, error.code, upload)
-                return upload
-            # Unlike the core, retry after a sent body: a part is idempotent by its number.
-            delay = retry_delay(
-                error, attempt=attempt, operation="PutUploadContentParts", idempotent=True,
-                config=retry,
-            )  # fmt: skip
-            if delay is None:
-                raise
-        else:
-            return response.upload
-        await asyncio.sleep(delay)
-        attempt += 1
+    # The part's bytes are base64-encoded while they are sent, so a part in
+    # flight costs its raw bytes only, not a whole encoded JSON copy.
+    request = PutUploadContentPartsRequest(
+        upload_id=upload_id,
+        content_parts=[UploadContentPart(range_start=part.offset, part_number=part.number)],
+    )
+    try:
+        # PutUploadContentParts appends, but a part is idempotent by its number:
+        # the core's policy may retry it even after its body was sent.
+        response = await client._core.call(
+            PUT_UPLOAD_CONTENT_PARTS, request, _PartBody(request, part.data),
+            idempotent=True, retry=retry,
+        )  # fmt: skip
+    except APIStatusError as error:
+        if error.code not in _UPLOAD_STATES:
+            raise
+        # The upload's state came as the answer's status: data, not a failure.
+        upload = getattr(error.response, "upload", None)
+        _raise_if_failed(upload_id, error.code, upload)
+        return upload
+    return response.upload
 
 
 class _PartBody:

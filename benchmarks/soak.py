@@ -212,7 +212,7 @@ async def soak(url: str, calls: int, concurrency: int) -> dict[str, Any]:
         started = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-        session = client._core.transport._session
+        session = getattr(client._core.transport, "_session", None)
         acquired = len(session.connector._acquired) if session and session.connector else 0
         in_use = client.connections_in_use
     latencies.sort()

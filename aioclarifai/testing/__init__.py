@@ -9,9 +9,13 @@ As a process: ``python -m aioclarifai.testing --port 8080`` (or
 ``FakeClarifai listening on http://127.0.0.1:8080`` and serves until interrupted.
 With pytest, the ``fake_clarifai`` and ``clarifai_client`` fixtures come from
 the plugin this package registers.
+
+Without a server: ``Client(transport=MockTransport(handler))`` hands every
+request to ``handler``, which returns a ``MockResponse``.
 """
 
 from ._faults import Fault
+from ._mock import MockRequest, MockResponse, MockTransport
 from ._process import run_in_subprocess, serve
 from ._server import FakeClarifai, RequestRecord
 from ._state import VOCABULARY, concepts_for
@@ -20,6 +24,9 @@ __all__ = [
     "VOCABULARY",
     "FakeClarifai",
     "Fault",
+    "MockRequest",
+    "MockResponse",
+    "MockTransport",
     "RequestRecord",
     "concepts_for",
     "run_in_subprocess",

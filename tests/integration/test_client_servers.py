@@ -202,7 +202,7 @@ async def client_for(server: Loopback, **kwargs: Any) -> AsyncIterator[Client]:
 
 def acquired_connections(client: Client) -> int:
     """Connections aiohttp's connector itself counts as acquired (not our budget)."""
-    session = client._core.transport._session
+    session = getattr(client._core.transport, "_session", None)
     if session is None or session.connector is None:
         return 0
     return len(session.connector._acquired)

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aioclarifai._transport import ConnectionBudget
+from aioclarifai._aiohttp import ConnectionBudget
 
 
 async def test_free_slots_are_taken_without_waiting() -> None:

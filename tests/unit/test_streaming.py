@@ -1,13 +1,12 @@
-"""ResponseStream and LineSplitter without sockets: a fake core serves scripted bodies."""
+"""ResponseStream and LineSplitter without sockets: a real core over MockTransport."""
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import itertools
 import tracemalloc
 import warnings
-from collections.abc import Coroutine, Iterable, Iterator
-from typing import Any, TypeVar, cast
 
 import msgspec
 import pytest
@@ -25,84 +24,11 @@ from aioclarifai import (
 )
 from aioclarifai._streaming import LineSplitter
 from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
-
-T = TypeVar("T")
-
-
-def drive(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine that never waits on I/O (the fake never blocks) to its end."""
-    while True:
-        try:
-            coro.send(None)  # only asyncio.sleep(0) suspends; resume at once
-        except StopIteration as stop:
-            return cast(T, stop.value)
+from tests.helpers import Body, ScriptedStreams, result_line
 
 
-class FakeResponse:
-    """Stands in for ``StreamingResponse``: hands out scripted chunks."""
-
-    def __init__(
-        self, chunks: Iterable[bytes], status: int = 200, fail: Exception | None = None
-    ) -> None:
-        self._chunks: Iterator[bytes] = iter(chunks)
-        self.status = status
-        self.closed = False
-        self.reads = 0
-        self._fail = fail
-
-    async def read_chunk(self, operation: str) -> bytes:
-        assert not self.closed, "read after close"
-        self.reads += 1
-        chunk = next(self._chunks, None)
-        if chunk is None:
-            if self._fail is not None:
-                raise self._fail
-            return b""
-        return chunk
-
-    def close(self) -> None:
-        self.closed = True
-
-
-class FakeCore:
-    """Just what ResponseStream uses of ``Core``: prepare, open_stream, redact, retry_delay."""
-
-    def __init__(
-        self, *bodies: Iterable[bytes] | FakeResponse | ClarifaiError, retries: int = 2
-    ) -> None:
-        self.bodies = list(bodies)
-        self.opened: list[FakeResponse] = []
-        self.retries = retries
-
-    def prepare(self, endpoint: Any, request: Any) -> object:
-        return object()
-
-    async def open_stream(self, endpoint: Any, built: Any, attempt: int) -> FakeResponse:
-        body = self.bodies.pop(0)
-        if isinstance(body, ClarifaiError):
-            raise body
-        resp = body if isinstance(body, FakeResponse) else FakeResponse(body)
-        self.opened.append(resp)
-        return resp
-
-    def redact(self, error: ClarifaiError) -> ClarifaiError:
-        return error
-
-    def retry_delay(self, endpoint: Any, error: ClarifaiError, attempt: int) -> float | None:
-        if attempt >= self.retries or not isinstance(error, ModelNotReadyError | ServerError):
-            return None
-        return 0.0
-
-
-def make_stream(core: FakeCore) -> ResponseStream[types.MultiOutputResponse]:
-    return ResponseStream(
-        cast(Any, core), GENERATE_MODEL_OUTPUTS, types.PostModelOutputsRequest(model_id="m")
-    )
-
-
-def result_line(text: str, code: int = 10000) -> bytes:
-    message = {"status": {"code": code}, "outputs": [{"data": {"text": {"raw": text}}}]}
-    return msgspec.json.encode({"result": message}) + b"\n"
+def make_stream(core: ScriptedStreams) -> ResponseStream[types.MultiOutputResponse]:
+    return core.stream()
 
 
 async def collect(stream: ResponseStream[types.MultiOutputResponse]) -> list[str]:
@@ -194,24 +120,24 @@ def test_stream_any_chunk_boundaries(
     body = end.join(parts) + (end if final_newline else b"") + end * data.draw(st.integers(0, 2))
     cuts = sorted(data.draw(st.lists(st.integers(1, max(1, len(body) - 1)), max_size=20)))
     chunks = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True) if b > a]
-    core = FakeCore(chunks)
-    assert drive(collect(make_stream(core))) == texts
+    core = ScriptedStreams(chunks)
+    assert asyncio.run(collect(make_stream(core))) == texts
     assert core.opened[0].closed
 
 
-def test_one_megabyte_line() -> None:
+async def test_one_megabyte_line() -> None:
     big = "z" * (1 << 20)
     body = result_line("a") + result_line(big) + result_line("b")
     chunks = [body[i : i + 65536] for i in range(0, len(body), 65536)]
-    assert drive(collect(make_stream(FakeCore(chunks)))) == ["a", big, "b"]
+    assert await collect(make_stream(ScriptedStreams(chunks))) == ["a", big, "b"]
 
 
 # -- errors -----------------------------------------------------------------------------
 
 
-def test_error_frame_mid_stream_raises_stream_error_and_closes() -> None:
+async def test_error_frame_mid_stream_raises_stream_error_and_closes() -> None:
     frame = b'{"error":{"code":14,"message":"backend went away","details":[]}}\n'
-    core = FakeCore([result_line("a"), frame, result_line("never")])
+    core = ScriptedStreams([result_line("a"), frame, result_line("never")])
     stream = make_stream(core)
     seen: list[str] = []
 
@@ -222,7 +148,7 @@ def test_error_frame_mid_stream_raises_stream_error_and_closes() -> None:
             seen.append(data.text.raw)
 
     with pytest.raises(StreamError) as info:
-        drive(run())
+        await run()
     assert seen == ["a"]
     assert info.value.grpc_code == 14
     assert info.value.grpc_message == "backend went away"
@@ -231,77 +157,78 @@ def test_error_frame_mid_stream_raises_stream_error_and_closes() -> None:
     assert len(core.opened) == 1
 
 
-def test_error_frame_with_code_name() -> None:
+async def test_error_frame_with_code_name() -> None:
     frame = b'{"error": {"code": "RESOURCE_EXHAUSTED", "message": "slow down"}}\n'
     with pytest.raises(StreamError) as info:
-        drive(collect(make_stream(FakeCore([frame]))))
+        await collect(make_stream(ScriptedStreams([frame])))
     assert info.value.grpc_code == 8
 
 
-def test_enum_names_in_chunks_are_accepted() -> None:
+async def test_enum_names_in_chunks_are_accepted() -> None:
     line = b'{"result":{"status":{"code":"SUCCESS"},"outputs":[{"data":{"text":{"raw":"hi"}}}]}}\n'
-    assert drive(collect(make_stream(FakeCore([line])))) == ["hi"]
+    assert await collect(make_stream(ScriptedStreams([line]))) == ["hi"]
 
 
-def test_unreadable_line() -> None:
-    core = FakeCore([result_line("a"), b"<html>bad gateway</html>\n"])
+async def test_unreadable_line() -> None:
+    core = ScriptedStreams([result_line("a"), b"<html>bad gateway</html>\n"])
     with pytest.raises(StreamError, match="unreadable stream line"):
-        drive(collect(make_stream(core)))
+        await collect(make_stream(core))
     assert core.opened[0].closed
 
 
-def test_non_success_chunk_status_after_first_chunk_is_not_retried() -> None:
-    core = FakeCore([result_line("a"), result_line("", code=21355)], [result_line("b")])
+async def test_non_success_chunk_status_after_first_chunk_is_not_retried() -> None:
+    core = ScriptedStreams([result_line("a"), result_line("", code=21355)], [result_line("b")])
     with pytest.raises(ModelNotReadyError) as info:
-        drive(collect(make_stream(core)))
+        await collect(make_stream(core))
     assert info.value.code == 21355
     assert info.value.http_status == 200
     assert len(core.opened) == 1 and core.opened[0].closed
 
 
-def test_first_chunk_model_loading_is_retried() -> None:
-    core = FakeCore([result_line("", code=21355)], [result_line("a"), result_line("b")])
-    assert drive(collect(make_stream(core))) == ["a", "b"]
+async def test_first_chunk_model_loading_is_retried() -> None:
+    core = ScriptedStreams([result_line("", code=21355)], [result_line("a"), result_line("b")])
+    assert await collect(make_stream(core)) == ["a", "b"]
     assert len(core.opened) == 2
     assert all(resp.closed for resp in core.opened)
 
 
-def test_retries_run_out() -> None:
+async def test_retries_run_out() -> None:
     loading = [result_line("", code=21355)]
-    core = FakeCore(loading, loading, loading, retries=2)
+    core = ScriptedStreams(loading, loading, loading, retries=2)
     with pytest.raises(ModelNotReadyError):
-        drive(collect(make_stream(core)))
+        await collect(make_stream(core))
     assert len(core.opened) == 3
 
 
-def test_failure_before_the_stream_is_retried_like_unary() -> None:
+async def test_failure_before_the_stream_is_retried_like_unary() -> None:
     busy = ServerError(code=0, http_status=503, operation="GenerateModelOutputs")
-    core = FakeCore(busy, [result_line("a")])
-    assert drive(collect(make_stream(core))) == ["a"]
+    core = ScriptedStreams(busy, [result_line("a")])
+    assert await collect(make_stream(core)) == ["a"]
 
 
-def test_connection_lost_after_first_chunk_is_raised_not_retried() -> None:
-    broken = FakeResponse([result_line("a")], fail=APIConnectionError("reset by peer"))
-    core = FakeCore(broken, [result_line("b")])
+async def test_connection_lost_after_first_chunk_is_raised_not_retried() -> None:
+    broken = Body([result_line("a")], fail=APIConnectionError("reset by peer"))
+    core = ScriptedStreams(broken, [result_line("b")])
     with pytest.raises(APIConnectionError):
-        drive(collect(make_stream(core)))
-    assert core.opened == [broken] and broken.closed
+        await collect(make_stream(core))
+    assert len(core.opened) == 1 and core.opened[0].closed
+    assert len(core.bodies) == 1  # the second body was never asked for
 
 
 # -- lifecycle --------------------------------------------------------------------------
 
 
-def test_nothing_is_sent_until_used() -> None:
-    core = FakeCore([result_line("a")])
+async def test_nothing_is_sent_until_used() -> None:
+    core = ScriptedStreams([result_line("a")])
     stream = make_stream(core)
     assert core.opened == [] and not stream.closed
-    drive(stream.aclose())
-    assert drive(collect(stream)) == []
+    await stream.aclose()
+    assert await collect(stream) == []
     assert core.opened == []
 
 
-def test_break_inside_async_with_closes_at_once() -> None:
-    core = FakeCore([result_line("a"), result_line("b"), result_line("c")])
+async def test_break_inside_async_with_closes_at_once() -> None:
+    core = ScriptedStreams([result_line("a"), result_line("b"), result_line("c")])
     stream = make_stream(core)
 
     async def run() -> None:
@@ -310,13 +237,13 @@ def test_break_inside_async_with_closes_at_once() -> None:
                 break
         assert core.opened[0].closed  # closed on exit, before anything else runs
 
-    drive(run())
+    await run()
     assert stream.closed
-    assert drive(collect(stream)) == []  # a closed stream ends at once
+    assert await collect(stream) == []  # a closed stream ends at once
 
 
-def test_consumer_exception_inside_async_with_closes() -> None:
-    core = FakeCore([result_line("a"), result_line("b")])
+async def test_consumer_exception_inside_async_with_closes() -> None:
+    core = ScriptedStreams([result_line("a"), result_line("b")])
     stream = make_stream(core)
 
     async def run() -> None:
@@ -325,25 +252,25 @@ def test_consumer_exception_inside_async_with_closes() -> None:
                 raise KeyError("consumer bug")
 
     with pytest.raises(KeyError):
-        drive(run())
+        await run()
     assert core.opened[0].closed
 
 
-def test_empty_body_ends_at_once() -> None:
-    core = FakeCore([b"\n", b"  \r\n"])
-    assert drive(collect(make_stream(core))) == []
+async def test_empty_body_ends_at_once() -> None:
+    core = ScriptedStreams([b"\n", b"  \r\n"])
+    assert await collect(make_stream(core)) == []
     assert core.opened[0].closed
 
 
-def test_garbage_collected_open_stream_warns_once_and_closes() -> None:
-    core = FakeCore([result_line("a"), result_line("b")])
+async def test_garbage_collected_open_stream_warns_once_and_closes() -> None:
+    core = ScriptedStreams([result_line("a"), result_line("b")])
     stream = make_stream(core)
 
     async def first(s: ResponseStream[types.MultiOutputResponse]) -> None:
         async for _ in s:
             break  # a plain async for: nothing closes the stream here
 
-    drive(first(stream))
+    await first(stream)
     resp = core.opened[0]
     assert not resp.closed
     with pytest.warns(ResourceWarning, match="unclosed GenerateModelOutputs stream") as record:
@@ -353,10 +280,10 @@ def test_garbage_collected_open_stream_warns_once_and_closes() -> None:
     assert resp.closed
 
 
-def test_finished_or_unstarted_streams_do_not_warn() -> None:
-    core = FakeCore([result_line("a")])
+async def test_finished_or_unstarted_streams_do_not_warn() -> None:
+    core = ScriptedStreams([result_line("a")])
     done = make_stream(core)
-    drive(collect(done))
+    await collect(done)
     unused = make_stream(core)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -364,22 +291,20 @@ def test_finished_or_unstarted_streams_do_not_warn() -> None:
         gc.collect()
 
 
-def test_bad_request_fails_before_io() -> None:
-    class Rejecting(FakeCore):
-        def prepare(self, endpoint: Any, request: Any) -> object:
-            raise ValueError("model_id is required")
-
+async def test_bad_request_fails_before_io() -> None:
+    core = ScriptedStreams([result_line("a")])
     with pytest.raises(ValueError, match="model_id"):
-        make_stream(Rejecting())
+        ResponseStream(core.core, GENERATE_MODEL_OUTPUTS, types.PostModelOutputsRequest())
+    assert core.requests == []
 
 
-def test_memory_stays_flat_while_streaming() -> None:
+async def test_memory_stays_flat_while_streaming() -> None:
     # Chunks come from an endless generator, so anything the stream kept per
     # chunk would show up as growth between the two snapshots.
     pieces = itertools.cycle(
         [result_line("tok"), b'{"result":{"outputs":[]}}\n{"res', b'ult":{}}\n']
     )
-    stream = make_stream(FakeCore(pieces))
+    stream = make_stream(ScriptedStreams(pieces))
 
     async def take(n: int) -> None:
         for _ in range(n):
@@ -387,13 +312,13 @@ def test_memory_stays_flat_while_streaming() -> None:
 
     tracemalloc.start()
     try:
-        drive(take(2_000))
+        await take(2_000)
         before = tracemalloc.get_traced_memory()[0]
-        drive(take(20_000))
+        await take(20_000)
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
-        drive(stream.aclose())
+        await stream.aclose()
     assert after - before < 16_384
 
 
@@ -407,23 +332,23 @@ def test_memory_stays_flat_while_streaming() -> None:
         b'{"status":{"code":10000},"outputs":[{"data":{"text":{"raw":"bare"}}}]}\n',
     ],
 )
-def test_lines_of_one_chunk_keep_their_order_around_an_odd_line(odd: bytes) -> None:
+async def test_lines_of_one_chunk_keep_their_order_around_an_odd_line(odd: bytes) -> None:
     # Several lines arrive in one network chunk and are decoded together: the
     # lines before the odd one are delivered first, and it is met in its turn.
     burst = b"".join(result_line(t) for t in "abc") + odd + result_line("d") + result_line("e")
     seen: list[str] = []
 
     async def run() -> None:
-        async with make_stream(FakeCore([result_line("first"), burst])) as stream:
+        async with make_stream(ScriptedStreams([result_line("first"), burst])) as stream:
             async for chunk in stream:
                 data = chunk.outputs[0].data
                 assert data is not None and data.text is not None
                 seen.append(data.text.raw)
 
     if odd.startswith((b'{"result":{"status":{"code":"', b'{"status"')):
-        drive(run())
+        await run()
         assert seen == ["first", "a", "b", "c", "n" if b'"n"' in odd else "bare", "d", "e"]
     else:
         with pytest.raises(ClarifaiError):
-            drive(run())
+            await run()
         assert seen == ["first", "a", "b", "c"]

@@ -1,4 +1,4 @@
-"""TextStream and the generate request, over the fake core of test_streaming."""
+"""TextStream and the generate request, over a real core and MockTransport."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from aioclarifai._text_stream import (
     text_of,
 )
 from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
-from tests.unit.test_streaming import FakeCore, drive
+from tests.helpers import ScriptedStreams
 
 
 def chunk(
@@ -36,9 +36,9 @@ def chunk(
     return msgspec.json.encode({"result": body}) + b"\n"
 
 
-def text_stream(core: FakeCore, **kwargs: Any) -> TextStream:
+def text_stream(core: ScriptedStreams, **kwargs: Any) -> TextStream:
     stream = ResponseStream(
-        cast(Any, core),
+        core.core,
         GENERATE_MODEL_OUTPUTS,
         types.PostModelOutputsRequest(model_id="llm"),
         response_type=GenerateResponse,
@@ -101,13 +101,13 @@ def test_text_of_reads_text_then_parts() -> None:
 # -- the stream ---------------------------------------------------------------------------
 
 
-def test_deltas_skip_empty_chunks_and_counts_are_kept() -> None:
+async def test_deltas_skip_empty_chunks_and_counts_are_kept() -> None:
     seen: list[GenerateResponse] = []
-    core = FakeCore(
+    core = ScriptedStreams(
         [chunk("Hel"), chunk(part="lo"), chunk(""), chunk(" world", usage=("12", 3))],
     )
     stream = text_stream(core, on_chunk=seen.append)
-    assert drive(deltas(stream)) == ["Hel", "lo", " world"]
+    assert await deltas(stream) == ["Hel", "lo", " world"]
     assert len(seen) == 4
     assert all(isinstance(c, types.MultiOutputResponse) for c in seen)
     assert stream.last_chunk is seen[-1]
@@ -115,17 +115,17 @@ def test_deltas_skip_empty_chunks_and_counts_are_kept() -> None:
     assert stream.closed and core.opened[0].closed
 
 
-def test_counts_are_none_when_not_reported() -> None:
-    stream = text_stream(FakeCore([chunk("a")]))
-    drive(deltas(stream))
+async def test_counts_are_none_when_not_reported() -> None:
+    stream = text_stream(ScriptedStreams([chunk("a")]))
+    await deltas(stream)
     assert stream.prompt_tokens is None and stream.completion_tokens is None
 
 
-def test_text_needs_keep_text() -> None:
-    stream = text_stream(FakeCore([chunk("a"), chunk("b")]))
+async def test_text_needs_keep_text() -> None:
+    stream = text_stream(ScriptedStreams([chunk("a"), chunk("b")]))
     with pytest.raises(RuntimeError, match="keep_text"):
         _ = stream.text
-    kept = text_stream(FakeCore([chunk("a"), chunk("b"), chunk("c")]), keep_text=True)
+    kept = text_stream(ScriptedStreams([chunk("a"), chunk("b"), chunk("c")]), keep_text=True)
 
     async def partly() -> None:
         async with kept:
@@ -134,44 +134,44 @@ def test_text_needs_keep_text() -> None:
             assert await kept.__anext__() == "b"
             assert kept.text == "ab"
 
-    drive(partly())
+    await partly()
 
 
-def test_read_text_returns_everything_and_closes() -> None:
-    core = FakeCore([chunk("Once"), chunk(" upon"), chunk(" a time")])
+async def test_read_text_returns_everything_and_closes() -> None:
+    core = ScriptedStreams([chunk("Once"), chunk(" upon"), chunk(" a time")])
     stream = text_stream(core)
-    assert drive(stream.read_text()) == "Once upon a time"
+    assert await stream.read_text() == "Once upon a time"
     assert core.opened[0].closed
 
 
-def test_chunks_iterates_full_messages() -> None:
-    stream = text_stream(FakeCore([chunk("a"), chunk("", usage=(5, 1))]))
+async def test_chunks_iterates_full_messages() -> None:
+    stream = text_stream(ScriptedStreams([chunk("a"), chunk("", usage=(5, 1))]))
 
     async def run() -> list[GenerateResponse]:
         async with stream:
             return [c async for c in stream.chunks()]
 
-    got = drive(run())
+    got = await run()
     assert len(got) == 2
     assert got[1].outputs[0].prompt_tokens == 5
     assert stream.prompt_tokens == 5
 
 
-def test_failed_chunk_raises_typed_error() -> None:
-    core = FakeCore([chunk("a"), chunk("", code=21355)])
+async def test_failed_chunk_raises_typed_error() -> None:
+    core = ScriptedStreams([chunk("a"), chunk("", code=21355)])
     with pytest.raises(ModelNotReadyError):
-        drive(deltas(text_stream(core)))
+        await deltas(text_stream(core))
     assert core.opened[0].closed
 
 
 @pytest.mark.parametrize("via_chunks", [False, True])
-def test_failing_on_chunk_closes_the_stream(via_chunks: bool) -> None:
+async def test_failing_on_chunk_closes_the_stream(via_chunks: bool) -> None:
     # A plain ``async for`` (no ``async with``): the failure comes from the stream's
     # own callback, so the stream must drop its connection itself, not wait for GC.
     def on_chunk(chunk: GenerateResponse) -> None:
         raise LookupError("consumer callback failed")
 
-    core = FakeCore([chunk("a"), chunk("b")])
+    core = ScriptedStreams([chunk("a"), chunk("b")])
     stream = text_stream(core, on_chunk=on_chunk)
 
     async def run() -> None:
@@ -180,5 +180,5 @@ def test_failing_on_chunk_closes_the_stream(via_chunks: bool) -> None:
             pass  # pragma: no cover - the first chunk fails
 
     with pytest.raises(LookupError):
-        drive(run())
+        await run()
     assert stream.closed and core.opened[0].closed

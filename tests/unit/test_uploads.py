@@ -1,4 +1,4 @@
-"""Chunked uploads against an in-process stand-in for the three upload operations (no sockets)."""
+"""Chunked uploads against a MockTransport serving the three upload operations (no sockets)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,23 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any, cast
 
 import msgspec
 import pytest
 
-from aioclarifai import APIConnectionError, BadRequestError, ServerError, UploadError, types
-from aioclarifai._client import Client
-from aioclarifai._config import RetryConfig
+from aioclarifai import (
+    APIConnectionError,
+    BadRequestError,
+    Client,
+    RetryConfig,
+    ServerError,
+    UploadError,
+    types,
+)
 from aioclarifai._uploads import _Parts, resume_upload, upload
+from aioclarifai.testing import MockRequest, MockResponse, MockTransport
+from tests.helpers import PAT
 
 OK = types.Status(code=10000)
 
@@ -36,19 +43,23 @@ class Uploads:
         self.held = 0
         self.held_more = asyncio.Event()
         self.done_after_gets = 0  # polls answered "in progress" before "done"
-        self._core = SimpleNamespace(
-            retry=RetryConfig(max_retries=2, initial_backoff=0.001), call=self._core_call
-        )
 
-    async def _core_call(self, endpoint: Any, request: Any, stream: Any) -> Any:
-        # Parts arrive as a streamed JSON body: read it as the server would.
-        assert endpoint.name == "PutUploadContentParts"
-        body = b"".join([chunk async for chunk in stream.chunks()])
-        assert len(body) == int(stream.headers["Content-Length"])
-        sent = msgspec.json.decode(body, type=types.PutUploadContentPartsRequest)
-        return await self.put_upload_content_parts(
-            upload_id=request.upload_id, content_parts=sent.content_parts
-        )
+    async def handle(self, request: MockRequest) -> MockResponse:
+        """Serve PostUploads, PutUploadContentParts and GetUpload as the API would."""
+        path = request.url.split("/apps/app/", 1)[1]
+        answer: types.MultiUploadResponse | types.SingleUploadResponse
+        if request.operation == "PostUploads":
+            answer = await self.post_uploads(request.json())
+        elif request.operation == "PutUploadContentParts":
+            # Parts arrive as a streamed JSON body: read it as the server would.
+            assert len(request.content) == int(request.headers["Content-Length"])
+            sent = msgspec.json.decode(request.content, type=types.PutUploadContentPartsRequest)
+            upload_id = path.split("/")[1]
+            answer = await self.put_upload_content_parts(upload_id, sent.content_parts)
+        else:
+            assert request.operation == "GetUpload" and request.method == "GET"
+            answer = await self.get_upload(path.split("/")[1])
+        return MockResponse(200, json=msgspec.to_builtins(answer))
 
     def content(self, upload_id: str) -> bytes:
         return b"".join(data for _, (_, data) in sorted(self.parts[upload_id].items()))
@@ -68,8 +79,10 @@ class Uploads:
             id=u.id, content_length=total, content_name=u.content_name, status=status
         )
 
-    async def post_uploads(self, *, uploads: list[types.Upload]) -> types.MultiUploadResponse:
-        (u,) = uploads
+    async def post_uploads(
+        self, body: dict[str, list[dict[str, str]]]
+    ) -> types.MultiUploadResponse:
+        (u,) = msgspec.convert(body["uploads"], list[types.Upload])
         upload_id = f"up{len(self.uploads) + 1}"
         self.uploads[upload_id] = types.Upload(
             id=upload_id, content_name=u.content_name, content_length=u.content_length
@@ -78,7 +91,7 @@ class Uploads:
         return types.MultiUploadResponse(status=OK, uploads=[self._view(upload_id)])
 
     async def put_upload_content_parts(
-        self, *, upload_id: str, content_parts: list[types.UploadContentPart]
+        self, upload_id: str, content_parts: list[types.UploadContentPart]
     ) -> types.SingleUploadResponse:
         (part,) = content_parts
         self.puts.append((part.part_number, part.range_start))
@@ -98,12 +111,14 @@ class Uploads:
             self.in_flight -= 1
         return types.SingleUploadResponse(status=OK, upload=self._view(upload_id))
 
-    async def get_upload(self, *, upload_id: str) -> types.SingleUploadResponse:
+    async def get_upload(self, upload_id: str) -> types.SingleUploadResponse:
         self.gets += 1
         return types.SingleUploadResponse(status=OK, upload=self._view(upload_id, polled=True))
 
     def client(self) -> Client:
-        return cast(Client, self)
+        """A client whose requests this fake answers (retries without real waits)."""
+        retry = RetryConfig(max_retries=2, initial_backoff=0.001)
+        return Client(PAT, app_id="app", retry=retry, transport=MockTransport(self.handle))
 
 
 def _data(n: int) -> bytes:
