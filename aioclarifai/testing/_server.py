@@ -29,6 +29,7 @@ __all__ = ["FakeClarifai", "RequestRecord", "generated_text", "split_text"]
 
 _encoder = msgspec.json.Encoder()
 _JSON = "application/json"
+_GENERATE = "GenerateModelOutputs"
 
 
 @dataclass
@@ -179,8 +180,9 @@ class FakeClarifai:
         """The request log, oldest first."""
         self.limits = AccountLimits(rate_limit, retry_after=retry_after) if rate_limit else None
         """The account rate limit (None: unlimited); counts accepted and throttled requests."""
-        self.missing_models: set[str] = set()
-        """Model ids that answer 404 / 21200 (every other model id exists)."""
+        self.missing_models: set[str] = self.state.missing_models
+        """Model ids that answer 404 / 21200 (every other model id exists; deleting a
+        created model adds it)."""
         self.admit: Callable[[str], tuple[int, int, float | None] | None] | None = None
         """Account limits hook: called with the operation name of every authenticated request;
         a ``(code, http_status, retry_after)`` answer refuses it (429 / 11005 with
@@ -393,7 +395,8 @@ class FakeClarifai:
         )  # fmt: skip
         app.collection("Model")[model_id] = stored
         self.state.set_model_output(app.user_id, app.app_id, model_id, output)
-        self.state.on_model_change()
+        self.missing_models.discard(model_id)
+        self.state.models_changed()
         return stored
 
     def add_workflows(
@@ -456,7 +459,7 @@ class FakeClarifai:
             if latency is not None:
                 await asyncio.sleep(latency.draw(self._rng))
         fault = self._pick_fault(operation) if self._faults else None
-        if fault is not None and (endpoint is None or not endpoint.streaming):
+        if fault is not None and (endpoint is None or endpoint.name != _GENERATE):
             response = await self._apply_fault(request, fault, rid)
             if response is not None:
                 return response
@@ -487,7 +490,7 @@ class FakeClarifai:
                 # The hot path: straight to JSON bytes, no response message built.
                 http, answer = self.state.predict(body, path_values, rid)
                 return web.Response(status=http, body=answer, content_type=_JSON)
-            if endpoint.streaming:
+            if endpoint.name == _GENERATE:
                 return await self._generate(request, body, path_values, rid, fault)
             if endpoint.body:
                 message = decode_body(endpoint.request_type, body, path_values)
@@ -496,10 +499,29 @@ class FakeClarifai:
             result = self._handlers[endpoint.name](message)
         except WireError as err:
             return self._error(err.http_status, err.code, err.description, err.details, rid)
+        if endpoint.streaming:
+            return await self._stream(request, result, rid)
         result = msgspec.structs.replace(
             result, status=msgspec.structs.replace(result.status, req_id=rid)
         )
         return web.Response(body=encode_response(result), content_type=_JSON)
+
+    async def _stream(self, request: web.BaseRequest, result: Any, rid: str) -> web.StreamResponse:
+        """A server stream: each message of ``result`` (one, or a list) as a ``{"result": …}``."""
+        messages = result if isinstance(result, list) else [result]
+        resp = web.StreamResponse(headers={"Content-Type": _JSON})
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        try:
+            for message in messages:
+                stamped = msgspec.structs.replace(
+                    message, status=msgspec.structs.replace(message.status, req_id=rid)
+                )
+                await resp.write(b'{"result":' + encode_response(stamped) + b"}\n")
+            await resp.write_eof()
+        except ConnectionError:
+            self.client_disconnects += 1
+        return resp
 
     def _error(
         self,

@@ -45,14 +45,19 @@ class WireError(Exception):
 
 
 # 64-bit integer fields (int64/uint64 in Clarifai's protos), which the live API
-# sends as JSON strings. The generated types do not record the proto width, so
-# the table lives here; tests/unit/test_fake_wire.py checks it against the
-# official descriptors.
+# sends as JSON strings: the union over both pinned releases. The generated
+# types do not record the proto width, so the table lives here;
+# tests/unit/test_fake_wire.py checks it against the official descriptors.
 INT64_FIELDS: dict[str, frozenset[str]] = {
-    "AppResourceCounts": frozenset({"datasets", "models", "workflows", "modules", "inputs"}),
+    "AppResourceCounts": frozenset(
+        {"datasets", "models", "workflows", "modules", "inputs", "pipelines"}
+    ),
+    "CpuMetrics": frozenset({"memory_bytes", "millicores"}),
+    "Data": frozenset({"int_value"}),
     "DatasetVersionExport": frozenset({"size"}),
+    "FrameInfo": frozenset({"time"}),
     "GetResourceCountsResponse": frozenset(
-        {"datasets", "models", "workflows", "modules", "inputs"}
+        {"datasets", "models", "workflows", "modules", "inputs", "pipelines"}
     ),
     "HitCount": frozenset({"estimated_total"}),
     "InputsAddJobProgress": frozenset(
@@ -71,13 +76,28 @@ INT64_FIELDS: dict[str, frozenset[str]] = {
         }
     ),
     "ModelTypeEnumOptionAlias": frozenset({"id_int"}),
-    "PostModelVersionsTrainingTimeEstimateRequest": frozenset({"estimated_input_count"}),
-    "PostModelVersionsUploadConfig": frozenset({"total_size"}),
-    "PostModelVersionsUploadResponse": frozenset({"bytes_remaining"}),
     "ModelVersionExport": frozenset({"size"}),
+    "PipelineTemplateParameter": frozenset({"default_int"}),
+    "PipelineTemplateParameter_Constraints_IntConstraints": frozenset({"min", "max"}),
+    "PostArtifactVersionsUploadConfig": frozenset({"total_size", "storage_request_size"}),
+    "PostArtifactVersionsUploadResponse": frozenset({"bytes_remaining"}),
+    "PostModelVersionsTrainingTimeEstimateRequest": frozenset({"estimated_input_count"}),
+    "PostModelVersionsUploadConfig": frozenset({"total_size", "storage_request_size"}),
+    "PostModelVersionsUploadResponse": frozenset({"bytes_remaining"}),
+    "PostPipelineStepVersionsUploadConfig": frozenset({"total_size", "storage_request_size"}),
+    "PostPipelineStepVersionsUploadResponse": frozenset({"bytes_remaining"}),
+    "PostTrackAnnotationsSearchesRequest": frozenset({"frame_time_start", "max_duration"}),
+    "RunnerItemMetadata": frozenset({"block_hashes"}),
     "StatValueAggregate": frozenset({"count"}),
+    "StreamAnnotationsRequest": frozenset({"frame_time_start", "max_duration"}),
     "TaskInputSourceMetrics": frozenset({"inputs_count_estimated"}),
-    "TaskReviewMetrics": frozenset({"inputs_count_estimated"}),
+    "TaskReviewMetrics": frozenset(
+        {
+            "inputs_count_estimated",
+            "inputs_count_estimated_per_reviewer",
+            "inputs_reviewable_count_estimated_per_reviewer",
+        }
+    ),
     "TaskWorkMetrics": frozenset({"inputs_count_estimated"}),
     "TrendingMetric": frozenset({"view_count"}),
     "Upload": frozenset({"content_length"}),

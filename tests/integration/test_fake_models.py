@@ -80,3 +80,29 @@ async def test_added_model_is_stored_and_echoed(
 def test_unknown_output_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="output must be one of"):
         FakeClarifai().add_model("m", app_id=APP, output="floats")
+
+
+async def test_current_outputs_decode_through_the_client(
+    clarifai_client: Client, fake_clarifai: FakeClarifai
+) -> None:
+    fake_clarifai.add_model("py", app_id=APP, output="parts")
+    resp = await clarifai_client.post_model_outputs(model_id="py", inputs=[_text("hello")])
+    data = resp.outputs[0].data
+    assert data is not None and [p.id for p in data.parts] == ["text", "count"]
+    assert data.parts[0].data is not None and data.parts[0].data.string_value == generated_text(
+        b"hello"
+    )
+    count = int.from_bytes(digest(b"hello")[:4], "big") % 1000
+    assert data.parts[1].data is not None and data.parts[1].data.int_value == count
+
+
+async def test_a_string_model_streams_string_deltas(
+    clarifai_client: Client, fake_clarifai: FakeClarifai
+) -> None:
+    fake_clarifai.add_model("llm", app_id=APP, output="string")
+    async with clarifai_client.generate_model_outputs(
+        model_id="llm", inputs=[_text("a poem")]
+    ) as s:
+        deltas = [m.outputs[0].data.string_value async for m in s]  # type: ignore[union-attr]
+    assert "".join(deltas) == generated_text(b"a poem")
+    assert len(deltas) == fake_clarifai.generate_chunks

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import pytest
 
 from aioclarifai import types
@@ -10,26 +13,34 @@ from aioclarifai.testing._server import _Router, generated_text, split_text
 from aioclarifai.testing._state import patch_message
 from aioclarifai.testing._wire import INT64_FIELDS, WireError, decode_body, decode_query
 
+DESCRIPTORS = Path(__file__).resolve().parents[2] / "tools" / "descriptors"
+
 
 def test_int64_table_matches_the_official_descriptors() -> None:
-    descriptor = pytest.importorskip("google.protobuf.descriptor")
-    from clarifai_grpc.grpc.api import resources_pb2, service_pb2
+    """The table is the union of both pinned releases' 64-bit integer fields."""
+    from google.protobuf import descriptor_pb2, descriptor_pool
+    from google.protobuf.descriptor import FieldDescriptor as F
 
-    F = descriptor.FieldDescriptor
     wide = {F.TYPE_INT64, F.TYPE_UINT64, F.TYPE_SINT64, F.TYPE_FIXED64, F.TYPE_SFIXED64}
     found: dict[str, frozenset[str]] = {}
 
-    def walk(d: object, prefix: str) -> None:
-        name = prefix + d.name  # type: ignore[attr-defined]
-        fields = frozenset(f.name for f in d.fields if f.type in wide)  # type: ignore[attr-defined]
+    def walk(d: Any, prefix: str) -> None:
+        name = prefix + d.name
+        fields = frozenset(f.name for f in d.fields if f.type in wide)
         if fields and hasattr(types, name):
-            found[name] = fields
-        for nested in d.nested_types:  # type: ignore[attr-defined]
+            found[name] = found.get(name, frozenset()) | fields
+        for nested in d.nested_types:
             walk(nested, name + "_")
 
-    for module in (resources_pb2, service_pb2):
-        for d in module.DESCRIPTOR.message_types_by_name.values():
-            walk(d, "")
+    for path in sorted(DESCRIPTORS.glob("clarifai-grpc-*.binpb")):
+        files = descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file
+        pool = descriptor_pool.DescriptorPool()
+        for f in files:
+            pool.Add(f)
+        for f in files:
+            if f.package.startswith("clarifai.api"):
+                for d in pool.FindFileByName(f.name).message_types_by_name.values():
+                    walk(d, "")
     assert found == INT64_FIELDS
 
 

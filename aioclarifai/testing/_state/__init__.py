@@ -28,7 +28,9 @@ from ._common import (
     status,
 )
 from .account import AccountArea
-from .crud import default_answer, plan_for, serve
+from .apps import AppsArea, DatasetsArea
+from .crud import default_answer, plan_table, serve
+from .inputs import InputsArea
 from .models import ModelsArea
 from .modules import ModulesArea
 from .predict import OUTPUT_KINDS, PredictArea
@@ -58,14 +60,17 @@ __all__ = [
 
 
 class FakeState(
+    WorkflowsArea,
     PredictArea,
+    InputsArea,
+    AppsArea,
+    DatasetsArea,
     ModulesArea,
     AccountArea,
     SearchesArea,
     StatsArea,
     TasksArea,
     UploadsArea,
-    WorkflowsArea,
     ModelsArea,
     StateBase,
 ):
@@ -82,12 +87,14 @@ def handlers(state: FakeState, endpoints: Iterable[Endpoint[Any, Any]]) -> dict[
     the operation from its table entry; anything else answers success with an
     empty response of its type.
     """
+    eps = list(endpoints)
+    plans = plan_table(eps)
     out: dict[str, Handler] = {}
-    for ep in endpoints:
+    for ep in eps:
         own = getattr(state, ep.name, None)
         if own is not None:
             out[ep.name] = own
             continue
-        plan = plan_for(ep)
+        plan = plans[ep.name]
         out[ep.name] = serve(state, plan, ep.response_type) if plan else default_answer(ep)
     return out

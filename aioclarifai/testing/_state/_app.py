@@ -118,6 +118,11 @@ class StateBase:
         self.export_delay = export_delay
         self.apps: dict[tuple[str, str], AppState] = {}
         self._ids = itertools.count(1)
+        self.missing_models: set[str] = set()
+        """Model ids that answer 404 / 21200 (deleted ones, and those a test names)."""
+
+    def models_changed(self) -> None:
+        """Called after models are created or deleted (areas that cache models hook in)."""
 
     def app(self, user_app_id: t.UserAppIDSet | None) -> AppState:
         """The state of the application a request names (created on first use)."""

@@ -134,11 +134,27 @@ def _deep_remove(base: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
 _KEEP = frozenset({"id", "created_at", "user_id", "app_id", "module_id"})
 
 
+def _merge_value(old: Any, new: Any) -> Any:
+    if isinstance(new, dict) and isinstance(old, dict):
+        return _deep_merge(old, new)
+    if isinstance(new, msgspec.Struct) and type(old) is type(new):
+        cls = type(new)
+        return msgspec.structs.replace(
+            old,
+            **{
+                f: _merge_value(getattr(old, f), getattr(new, f))
+                for f in new.__struct_fields__
+                if getattr(new, f) != field_default(cls, f)
+            },
+        )
+    return new
+
+
 def patch_message(existing: S, patch: S, action: str) -> S:
     """Apply a Clarifai patch ``action`` (merge, overwrite, remove) of ``patch`` onto ``existing``.
 
-    ``merge`` sets the fields ``patch`` sets (maps merged deeply, lists
-    replaced); ``overwrite`` replaces everything but identity and creation
+    ``merge`` sets the fields ``patch`` sets (maps and messages merged
+    deeply, lists replaced); ``overwrite`` replaces everything but identity and creation
     time; ``remove`` deletes the listed ``metadata`` keys and clears the other
     fields ``patch`` sets.
     """
@@ -158,8 +174,7 @@ def patch_message(existing: S, patch: S, action: str) -> S:
     elif action == "merge":
         for name, value in set_fields.items():
             old = getattr(existing, name)
-            merge = isinstance(value, dict) and isinstance(old, dict)
-            changes[name] = _deep_merge(old, value) if merge else value
+            changes[name] = _merge_value(old, value)
     else:
         for name, value in set_fields.items():
             old = getattr(existing, name)

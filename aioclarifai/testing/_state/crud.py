@@ -19,10 +19,11 @@ is served, without a handler written for it:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +35,7 @@ from .._wire import WireError
 from ._app import AppState, StateBase
 from ._common import Code, invalid, now, page_of, patch_message, status
 
-__all__ = ["CrudPlan", "default_answer", "plan_for", "serve"]
+__all__ = ["CrudPlan", "default_answer", "plan_for", "plan_table", "serve"]
 
 _VERBS = {"Post": "create", "List": "list", "Get": "get", "Patch": "patch", "Delete": "delete"}
 _NAME = re.compile(r"^(Post|List|Get|Patch|Delete)([A-Z]\w*)$")
@@ -54,6 +55,8 @@ class CrudPlan:
     """The response's field holding the items (a list, or one item for get)."""
     id_field: str | None
     """The request field naming one item (get, single delete)."""
+    ids_field: str | None
+    """The request field listing the items to delete (``ids``, ``dataset_ids``)."""
     parents: tuple[str, ...]
     """Request fields that scope the collection (``model_id`` for model versions)."""
     missing_code: int
@@ -142,7 +145,7 @@ def plan_for(ep: Endpoint[Any, Any]) -> CrudPlan | None:
     resp_fields = _fields(ep.response_type.__name__, ep.response_type)
     path = _path_fields(ep)
     item: type | None = None
-    request_items = response_items = id_field = None
+    request_items = response_items = id_field = ids_field = None
     if verb in ("create", "patch"):
         for name, (repeated, msg) in req_fields.items():
             if repeated and _has_id(msg) and msg is not None and _matches(noun, msg):
@@ -167,9 +170,13 @@ def plan_for(ep: Endpoint[Any, Any]) -> CrudPlan | None:
         found = getattr(t, _singular(noun), None)
         if isinstance(found, type) and _has_id(found):
             item = found
-            if req_fields.get("ids") != (True, None):
+            for name in ("ids", f"{snake(found.__name__)}_ids"):
+                if req_fields.get(name) == (True, None):
+                    ids_field = name
+                    break
+            else:
                 id_field = _id_field(found, req_fields, path)
-    if item is None or (verb in ("get", "delete") and id_field is None and "ids" not in req_fields):
+    if item is None or (verb in ("get", "delete") and id_field is None and ids_field is None):
         return None
     parents = tuple(f for f in path if f != id_field)
     return CrudPlan(
@@ -178,6 +185,7 @@ def plan_for(ep: Endpoint[Any, Any]) -> CrudPlan | None:
         request_items=request_items,
         response_items=response_items,
         id_field=id_field,
+        ids_field=ids_field,
         parents=parents,
         missing_code=_code(item.__name__, "DOES_NOT_EXIST", default=Code.CONN_DOES_NOT_EXIST),
         duplicate_code=_code(
@@ -188,6 +196,26 @@ def plan_for(ep: Endpoint[Any, Any]) -> CrudPlan | None:
             default=Code.CONN_INVALID_REQUEST,
         ),
     )
+
+
+def plan_table(endpoints: Iterable[Endpoint[Any, Any]]) -> dict[str, CrudPlan | None]:
+    """:func:`plan_for` of each endpoint, by name, with one scope per collection.
+
+    Paths name scopes unevenly (``GetAnnotation`` sits under
+    ``inputs/{input_id}``, ``ListAnnotations`` does not), so every operation
+    of a collection takes the scope of the operation that creates its items
+    (or, failing that, lists them).
+    """
+    plans = {ep.name: plan_for(ep) for ep in endpoints}
+    scopes: dict[str, tuple[str, ...]] = {}
+    for verb in ("list", "create"):  # create wins: written last
+        for plan in plans.values():
+            if plan is not None and plan.verb == verb:
+                scopes[plan.collection] = plan.parents
+    for name, plan in plans.items():
+        if plan is not None and plan.collection in scopes:
+            plans[name] = dataclasses.replace(plan, parents=scopes[plan.collection])
+    return plans
 
 
 def _response_field(fields: dict[str, tuple[bool, type | None]], item: type) -> str | None:
@@ -237,7 +265,7 @@ def serve(state: StateBase, plan: CrudPlan, response_type: type) -> Callable[[An
 
 def _scope(state: StateBase, plan: CrudPlan, req: Any) -> tuple[AppState, dict[str, Any]]:
     app = state.app(getattr(req, "user_app_id", None))
-    parent = tuple((f, getattr(req, f)) for f in plan.parents)
+    parent = tuple((f, getattr(req, f, "")) for f in plan.parents)
     return app, app.collection(plan.collection, parent)
 
 
@@ -327,7 +355,10 @@ def _delete(state: StateBase, plan: CrudPlan, req: Any) -> None:
     if getattr(req, "delete_all", False):
         store.clear()
         return
-    ids = list(getattr(req, "ids", ())) if plan.id_field is None else [getattr(req, plan.id_field)]
+    if plan.id_field is not None:
+        ids = [getattr(req, plan.id_field)]
+    else:
+        ids = list(getattr(req, plan.ids_field or "ids"))
     for ident in ids:
         if ident not in store:
             raise _missing(plan, ident)

@@ -156,7 +156,11 @@ class PredictArea(StateBase):
         self._out_ids = itertools.count(1)
         self._data_raw: dict[tuple[str, bytes], msgspec.Raw] = {}
         self._models_raw: dict[tuple[str, str, str, str], msgspec.Raw] = {}
-        self.on_model_change: Callable[[], None] = self._models_raw.clear
+
+    def models_changed(self) -> None:
+        """Forget the encoded models: a created or deleted model changes what outputs echo."""
+        self._models_raw.clear()
+        super().models_changed()
 
     def set_model_output(self, user_id: str, app_id: str, model_id: str, kind: str) -> None:
         """Make a model answer with ``kind`` (one of :data:`OUTPUT_KINDS`)."""

@@ -1,14 +1,20 @@
-"""Workflows: create, list, patch, delete."""
+"""Workflows: create, list, patch, delete, and runs of their nodes over inputs.
+
+``PostWorkflowResults`` runs every node's model (any model id: the fake's
+models, see :mod:`.predict`) over each input and answers with one result per
+input holding one output per node (nodes with ``suppress_output`` left out).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
+from typing import Any
 
 import msgspec
 
 from ... import types as t
-from ._app import AppState, StateBase
+from ._app import AppState
 from ._common import (
     Code,
     delete_each,
@@ -19,11 +25,70 @@ from ._common import (
     page_of,
     patch_each,
     sorted_like,
+    status,
 )
+from .predict import MAX_INPUTS, PredictArea, input_key, timestamp
+
+_output_decoder = msgspec.json.Decoder(t.Output, strict=False)
 
 
-class WorkflowsArea(StateBase):
-    """Workflows."""
+def _decode_output(raw: dict[str, Any]) -> t.Output:
+    """An output the predict path wrote as JSON pieces, as a message."""
+    return _output_decoder.decode(_encoder.encode(raw))
+
+
+_encoder = msgspec.json.Encoder()
+
+
+class WorkflowsArea(PredictArea):
+    """Workflows and their runs."""
+
+    def PostWorkflowResults(
+        self, req: t.PostWorkflowResultsRequest
+    ) -> t.PostWorkflowResultsResponse:
+        """Run the workflow's nodes over up to 128 inputs (stored inputs may be named by id)."""
+        app = self.app(req.user_app_id)
+        workflow = self._workflow(app, req.workflow_id)
+        if not req.inputs:
+            raise invalid("inputs must not be empty")
+        if len(req.inputs) > MAX_INPUTS:
+            raise invalid(f"{len(req.inputs)} inputs in one request; the maximum is {MAX_INPUTS}")
+        inputs = []
+        for given in req.inputs:
+            stored = app.inputs.get(given.id) if given.id and given.data is None else None
+            inp = stored or given
+            # One id per input, the same in every node's output.
+            inputs.append(inp if inp.id else msgspec.structs.replace(inp, id=self.new_id("input")))
+        stamp = timestamp()
+        per_node: list[list[dict[str, Any]]] = []
+        for node in workflow.nodes:
+            if node.suppress_output:
+                continue
+            model = node.model or t.Model(id=node.id)
+            user, app_id = model.user_id or app.user_id, model.app_id or app.app_id
+            path = {"user_app_id.user_id": user, "user_app_id.app_id": app_id, "model_id": model.id}
+            if model.model_version is not None and model.model_version.id:
+                path["version_id"] = model.model_version.id
+            kind = self.output_kind(user, app_id, model.id)
+            node_outputs, _failed = self.outputs_for(inputs, kind, self.model_raw(path), stamp)
+            per_node.append(node_outputs)
+        results = []
+        failed = 0
+        for i, inp in enumerate(inputs):
+            outputs = [_decode_output(node_out[i]) for node_out in per_node]
+            bad = input_key(inp)[1]
+            failed += bad
+            code = Code.INPUT_DOWNLOAD_FAILED if bad else Code.SUCCESS
+            results.append(
+                t.WorkflowResult(
+                    id=self.new_id("workflow-result"), status=status(code), created_at=now(),
+                    input=outputs[0].input if outputs else inp, outputs=outputs,
+                )
+            )  # fmt: skip
+        top = Code.SUCCESS if not failed else Code.MIXED_STATUS
+        if failed == len(inputs):
+            top = Code.FAILURE
+        return t.PostWorkflowResultsResponse(status=status(top), workflow=workflow, results=results)
 
     def _workflow(self, app: AppState, workflow_id: str) -> t.Workflow:
         return find(app.workflows, workflow_id, Code.WORKFLOW_DOES_NOT_EXIST, "Workflow")
