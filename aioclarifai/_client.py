@@ -269,6 +269,28 @@ class Client(Operations):
             via=self if self._parent is not None else None,
         )
 
+    def add_inputs(
+        self,
+        inputs: Iterable[types.Input] | AsyncIterable[types.Input],
+        *,
+        user_app_id: types.UserAppIDSet | None = None,
+        batch_size: int = 128,
+        concurrency: int = 4,
+    ) -> AsyncIterator[types.Input | Exception]:
+        """Add many inputs to the app in PostInputs requests, with bounded memory.
+
+        An async iterator of the added :class:`types.Input` (or the exception
+        of each input that failed: an :class:`OutputError` with its status, or
+        the request's error), in input order. ``batch_size`` inputs a request
+        (at most 128, Clarifai's cap), ``concurrency`` requests in flight;
+        ``inputs`` is never materialised. Give inputs ids to find them again.
+        """
+        from ._chunked import add_inputs
+
+        return add_inputs(
+            self, inputs, user_app_id=user_app_id, batch_size=batch_size, concurrency=concurrency
+        )
+
     def generate(
         self,
         model_id: str,

@@ -21,9 +21,9 @@ import contextlib
 import itertools
 import time
 from collections import deque
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from anyio import to_thread
 
@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from .. import types
     from .._client import Client
 
-__all__ = ["BatchAborted", "BatchPlan", "BatchStats", "plan_batch", "run_batch"]
+__all__ = ["BatchAborted", "BatchPlan", "BatchStats", "plan_batch", "run_batch", "run_job"]
 
 # Request-level failures that will fail every other input too: stop instead of
 # recording them, so a rerun with --resume redoes those inputs once fixed.
@@ -125,6 +125,50 @@ async def run_batch(
     results cannot be written (the job stops sending inputs at the first
     failed write; a rerun with ``resume`` does the rest).
     """
+
+    def send(source: AsyncIterable[types.Input]) -> AsyncIterator[Any]:
+        return client.predict_many(
+            model_id,
+            source,
+            version_id=version_id,
+            model=model,
+            concurrency=concurrency,
+            ordered=True,
+            return_exceptions=True,
+        )
+
+    return await run_job(
+        send,
+        inputs_path,
+        output_path,
+        fmt=fmt,
+        output_format=output_format,
+        top=top,
+        resume=resume,
+        stop=stop,
+        progress_stream=progress_stream,
+        progress_interval=progress_interval,
+    )
+
+
+async def run_job(
+    send: Callable[[AsyncIterable[types.Input]], AsyncIterator[Any]],
+    inputs_path: str,
+    output_path: str,
+    *,
+    fmt: str | None = None,
+    output_format: str | None = None,
+    top: int = 5,
+    resume: bool = False,
+    stop: asyncio.Event | None = None,
+    progress_stream: TextIO | None = None,
+    progress_interval: float = 2.0,
+) -> BatchStats:
+    """The job of :func:`run_batch` with any operation: ``send(inputs)`` yields one result
+    per input, in order (an Output, a WorkflowResult, an added Input, or the exception).
+
+    ``aioclarifai batch --workflow`` and ``aioclarifai ingest`` run through here.
+    """
     fmt = fmt or _io.detect_format(inputs_path)
     output_format = output_format or _writers.detect_output_format(output_path)
     with contextlib.ExitStack() as files:
@@ -137,16 +181,12 @@ async def run_batch(
         lines = await to_thread.run_sync(_io.iter_inputs, f, fmt)
         files.callback(getattr(lines, "close", lambda: None))
         return await _run(
-            client,
-            model_id,
+            send,
             lines,
             output_path,
             stats=BatchStats(total=total),
             output_format=output_format,
             top=top,
-            version_id=version_id,
-            model=model,
-            concurrency=concurrency,
             resume=resume,
             stop=stop or asyncio.Event(),
             progress_stream=progress_stream,
@@ -155,17 +195,13 @@ async def run_batch(
 
 
 async def _run(
-    client: Client,
-    model_id: str,
+    send: Callable[[AsyncIterable[types.Input]], AsyncIterator[Any]],
     lines: Iterator[_io.ParsedLine],
     output_path: str,
     *,
     stats: BatchStats,
     output_format: str,
     top: int,
-    version_id: str | None,
-    model: types.Model | None,
-    concurrency: int,
     resume: bool,
     stop: asyncio.Event,
     progress_stream: TextIO | None,
@@ -177,7 +213,7 @@ async def _run(
     done_ids: set[str] = set()
 
     async def feed() -> AsyncGenerator[types.Input, None]:
-        # Runs inside predict_many as it pulls inputs: it is the one reader of the input,
+        # Runs inside ``send`` as it pulls inputs: it is the one reader of the input,
         # in a worker thread, a chunk at a time (a remote read must not block the loop).
         nonlocal read_all
         while True:
@@ -202,15 +238,7 @@ async def _run(
 
     source = feed()
     # Bad arguments raise here, before the output is touched or the ticker started.
-    results = client.predict_many(
-        model_id,
-        source,
-        version_id=version_id,
-        model=model,
-        concurrency=concurrency,
-        ordered=True,
-        return_exceptions=True,
-    )
+    results = send(source)
     start = time.monotonic()
     with _writers.open_writer(output_path, output_format, resume=resume, top=top) as (
         writer,

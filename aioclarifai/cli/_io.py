@@ -2,9 +2,14 @@
 
 Inputs come in three formats, one input per line:
 
-- **jsonl**: ``{"id": …, "text" | "url" | "base64": …}`` or a full ``Input``
-  (``{"id": …, "data": {…}}``);
-- **csv**: a header naming some of ``id``, ``text``, ``url``, ``base64``, then one row per input;
+- **jsonl**: ``{"id": …, "type": …, "text" | "url" | "base64": …}`` or a full
+  ``Input`` (``{"id": …, "data": {…}}``); ``type`` is image, video, audio or
+  text (default: by the URL's extension, else image; text for ``text``);
+  ``metadata`` (an object), ``concepts`` (ids, or concept objects) and
+  ``dataset_id`` label an input (``aioclarifai ingest``);
+- **csv**: a header naming some of ``id``, ``type``, ``text``, ``url``,
+  ``base64``, ``metadata`` (JSON), ``concepts`` (JSON or comma-separated ids),
+  ``dataset_id``, then one row per input;
 - **text**: one URL (``http://`` / ``https://``, sent as an image URL) or one text per line.
 
 Blank lines are skipped. An input without an id gets ``line-<N>`` (its 1-based
@@ -13,7 +18,9 @@ that cannot be read becomes a :class:`ParsedLine` with an ``error`` and no
 input: the job records it and goes on.
 
 The output is JSONL, one line per input: ``{"id": …, "output": <Output>}``
-(the Output as the API returns it, less the echoed input) or ``{"id": …,
+(the Output as the API returns it, less the echoed input; ``"result"``, a
+WorkflowResult, for ``--workflow``; ``"input"``, the added Input less its data,
+for ``ingest``) or ``{"id": …,
 "error": {"type", "message", "code", "code_name", "req_id", "line"}}`` (the
 error class, e.g. ``OutputError`` or ``InputError`` for an unreadable line;
 Clarifai's status code and request id when known; the input's line number).
@@ -56,7 +63,10 @@ __all__ = [
 ]
 
 FORMATS = ("jsonl", "csv", "text")
-_SIMPLE_KEYS = frozenset({"id", "type", "text", "url", "base64"})
+# Fields an input line may have besides its content: for predictions and, mostly, for
+# ``aioclarifai ingest`` (labels, metadata and the dataset an added input joins).
+_LABEL_KEYS = ("metadata", "concepts", "dataset_id")
+_SIMPLE_KEYS = frozenset({"id", "type", "text", "url", "base64", *_LABEL_KEYS})
 _CONTENT_KEYS = ("text", "url", "base64")
 _BOM = b"\xef\xbb\xbf"
 _CSV_COLUMNS = frozenset(_SIMPLE_KEYS)
@@ -147,7 +157,58 @@ def _simple_input(number: int, item_id: str, fields: dict[str, Any]) -> ParsedLi
         return ParsedLine(number, item_id, error="base64 is not valid base64")
     except ValueError as exc:
         return ParsedLine(number, item_id, error=str(exc))
-    return ParsedLine(number, item_id, types.Input(id=item_id, data=data))
+    try:
+        return ParsedLine(number, item_id, _labelled(item_id, data, fields))
+    except ValueError as exc:
+        return ParsedLine(number, item_id, error=str(exc))
+
+
+def _labelled(item_id: str, data: types.Data, fields: dict[str, Any]) -> types.Input:
+    """The Input with the line's metadata, concepts and dataset (``ValueError`` when bad).
+
+    In CSV cells, metadata is a JSON object and concepts a JSON array or
+    comma-separated concept ids; in JSONL they are the JSON values themselves.
+    A concept is an id (value 1) or an object such as ``{"id": "cat", "value": 0}``.
+    """
+    metadata = fields.get("metadata")
+    if isinstance(metadata, str):
+        metadata = _json_cell("metadata", metadata) if metadata.strip() else None
+    if metadata is not None and not isinstance(metadata, dict):
+        raise ValueError("metadata must be a JSON object")
+    concepts = fields.get("concepts")
+    if isinstance(concepts, str):
+        text = concepts.strip()
+        concepts = (
+            _json_cell("concepts", text)
+            if text.startswith("[")
+            else [c.strip() for c in text.split(",") if c.strip()]
+        )
+    if concepts is not None and not isinstance(concepts, list):
+        raise ValueError("concepts must be a list of concept ids or objects")
+    labels = []
+    for concept in concepts or []:
+        if isinstance(concept, str) and concept:
+            labels.append(types.Concept(id=concept, value=1.0))
+        elif isinstance(concept, dict):
+            try:
+                labels.append(_decode.convert(types.Concept, {"value": 1.0, **concept}))
+            except msgspec.ValidationError as exc:
+                raise ValueError(f"invalid concept: {exc}") from None
+        else:
+            raise ValueError("concepts must be a list of concept ids or objects")
+    dataset = fields.get("dataset_id") or ""
+    if not isinstance(dataset, str):
+        raise ValueError("dataset_id must be a string")
+    if metadata is not None or labels:
+        data = msgspec.structs.replace(data, metadata=metadata, concepts=labels)
+    return types.Input(id=item_id, data=data, dataset_ids=[dataset] if dataset else [])
+
+
+def _json_cell(name: str, text: str) -> Any:
+    try:
+        return msgspec.json.decode(text)
+    except msgspec.DecodeError:
+        raise ValueError(f"{name} is not valid JSON") from None
 
 
 def _line_id(number: int, raw_id: Any) -> str | None:
@@ -210,7 +271,8 @@ def _read_header(reader: Any) -> list[str]:
             header = [name.strip().lower() for name in row]
             if set(header) - _CSV_COLUMNS or not set(header) & set(_CONTENT_KEYS):
                 raise ValueError(
-                    "the CSV header must name columns among id, type, text, url, base64 "
+                    "the CSV header must name columns among id, type, text, url, base64, "
+                    "metadata, concepts, dataset_id "
                     f"(got {','.join(row)})"
                 )
             return header
@@ -286,7 +348,13 @@ class _IdOnly(msgspec.Struct):
 class _Record(msgspec.Struct, omit_defaults=True):
     id: str
     output: types.Output | None = None
+    result: types.WorkflowResult | None = None
+    input: types.Input | None = None
     error: dict[str, Any] | None = None
+
+
+Result = types.Output | types.WorkflowResult | types.Input
+"""What a job records for a successful input: a prediction, a workflow run, an added input."""
 
 
 def error_record(exc: BaseException | str, line: int | None = None) -> dict[str, Any]:
@@ -308,14 +376,25 @@ def error_record(exc: BaseException | str, line: int | None = None) -> dict[str,
 _record_encoder = msgspec.json.Encoder()
 
 
-def output_record(item_id: str, output: types.Output) -> _Record:
-    """The record of a successful prediction; the echoed input is dropped (the id names it)."""
-    if output.input is not None:
-        output = msgspec.structs.replace(output, input=None)
-    return _Record(id=item_id, output=output)
+def output_record(item_id: str, output: Result) -> _Record:
+    """The record of a successful input; the echoed input data is dropped (the id names it).
+
+    ``output`` for a prediction, ``result`` for a workflow run (every node's
+    output), ``input`` for an added input (its id, status and dataset ids).
+    """
+    if isinstance(output, types.Output):
+        if output.input is not None:
+            output = msgspec.structs.replace(output, input=None)
+        return _Record(id=item_id, output=output)
+    if isinstance(output, types.WorkflowResult):
+        outputs = [msgspec.structs.replace(o, input=None) for o in output.outputs]
+        return _Record(
+            id=item_id, result=msgspec.structs.replace(output, input=None, outputs=outputs)
+        )
+    return _Record(id=item_id, input=msgspec.structs.replace(output, data=None))
 
 
-def output_line(item_id: str, output: types.Output) -> bytes:
+def output_line(item_id: str, output: Result) -> bytes:
     """One output line (without its newline) for a successful prediction."""
     return _record_encoder.encode(output_record(item_id, output))
 

@@ -1,6 +1,6 @@
 """The ``aioclarifai`` command line (also ``python -m aioclarifai``).
 
-Subcommands: ``predict``, ``batch``, ``generate``, ``fake-server`` and ``demo``
+Subcommands: ``predict``, ``batch``, ``ingest``, ``generate``, ``fake-server`` and ``demo``
 (run ``aioclarifai COMMAND --help``). Connection settings come from flags,
 then the environment: ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
 ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``. A MODEL is a model id in that app,
@@ -153,7 +153,7 @@ def _model_settings(args: argparse.Namespace) -> types.Model | None:
     select = getattr(args, "select_concepts", None)
     try:
         return model_settings(
-            params=parse_params(args.param),
+            params=parse_params(getattr(args, "param", [])),
             min_value=getattr(args, "min_value", None),
             max_concepts=getattr(args, "max_concepts", None),
             select_concepts=select.split(",") if select else None,
@@ -274,41 +274,105 @@ async def _run_batch_job(
     *,
     progress: TextIO | None,
 ) -> BatchStats:
-    """Run ``run_batch`` as its own task so that Ctrl-C can stop it in two steps."""
+    """Run the job as its own task so that Ctrl-C can stop it in two steps."""
     from ._batch import run_batch
 
     stop = asyncio.Event()
-    job = asyncio.create_task(
-        run_batch(
-            client,
-            model.model_id,
-            args.inputs,
-            args.output,
-            fmt=args.format,
-            output_format=args.output_format,
-            top=args.top,
-            version_id=model.version_id,
-            model=_model_settings(args),
-            concurrency=args.concurrency,
-            resume=args.resume,
-            stop=stop,
-            progress_stream=progress,
+    common: dict[str, Any] = {
+        "fmt": args.format,
+        "output_format": args.output_format,
+        "top": args.top,
+        "resume": args.resume,
+        "stop": stop,
+        "progress_stream": progress,
+    }
+    if args.command == "ingest" or args.workflow:
+        from ._batch import run_job
+
+        send = _chunked_send(client, model, args)
+        job = asyncio.create_task(run_job(send, args.inputs, args.output, **common))
+    else:
+        job = asyncio.create_task(
+            run_batch(
+                client,
+                model.model_id,
+                args.inputs,
+                args.output,
+                version_id=model.version_id,
+                model=_model_settings(args),
+                concurrency=args.concurrency,
+                **common,
+            )
         )
-    )
     with _graceful_interrupt(stop, job, sys.stderr):
         return await job
+
+
+def _chunk_size(args: argparse.Namespace) -> int:
+    """Inputs per request: --batch-size, else the operation's cap (128 predict/ingest, 32
+    workflow)."""
+    from .._chunked import MAX_INPUTS_PER_ADD, MAX_INPUTS_PER_WORKFLOW
+
+    if args.batch_size is not None:
+        return int(args.batch_size)
+    if getattr(args, "workflow", None):
+        return MAX_INPUTS_PER_WORKFLOW
+    return MAX_INPUTS_PER_ADD if args.command == "ingest" else 64
+
+
+def _chunked_send(client: Client, target: ModelRef, args: argparse.Namespace) -> Any:
+    """``ingest`` (PostInputs) or ``batch --workflow`` (PostWorkflowResults) over a job's inputs."""
+    from .._chunked import add_inputs, workflow_results
+
+    size = _chunk_size(args)
+    # --concurrency counts inputs in flight, as for predictions.
+    requests = max(1, args.concurrency // size)
+    if args.command == "ingest":
+        return lambda source: add_inputs(client, source, batch_size=size, concurrency=requests)
+    settings = _model_settings(args)
+    info = settings.model_version.output_info if settings and settings.model_version else None
+    config = info.output_config if info else None
+    return lambda source: workflow_results(
+        client, target.model_id, source, version_id=target.version_id, output_config=config,
+        batch_size=size, concurrency=requests,
+    )  # fmt: skip
+
+
+def _target(args: argparse.Namespace) -> ModelRef:
+    """The model or workflow of ``batch``; for ``ingest``, none (only the app)."""
+    from ._models import parse_workflow
+
+    if args.command == "ingest":
+        return ModelRef("")
+    if args.workflow:
+        if args.inputs is not None:
+            raise UsageError("batch --workflow WORKFLOW takes INPUTS only, not a MODEL too")
+        args.inputs, args.model = args.model, None
+        if args.param:
+            raise UsageError(
+                "-p does not apply to a workflow (its models' parameters are in the workflow)"
+            )
+        ref = parse_workflow(args.workflow)
+        if args.version and ref.version_id and args.version != ref.version_id:
+            raise UsageError(
+                f"WORKFLOW names version {ref.version_id} but --version says {args.version}"
+            )
+        return dataclasses.replace(ref, version_id=args.version or ref.version_id)
+    if args.inputs is None:
+        raise UsageError("batch needs MODEL and INPUTS (or --workflow WORKFLOW and INPUTS)")
+    return _model(args)
 
 
 async def _batch(args: argparse.Namespace) -> int:
     from ._batch import BatchAborted
 
-    model = _model(args)
-    settings = _resolve(args, model)
+    model = _target(args)
+    settings = _resolve(args, model if model.model_id else None)
     _check_batch_args(args)
     if args.dry_run:
         return _dry_run(args)
     options: dict[str, Any] = {}
-    if args.batch_size is not None:
+    if args.batch_size is not None and args.command == "batch" and not args.workflow:
         from .._batching import BatchConfig
 
         options["batching"] = BatchConfig(max_batch_size=args.batch_size)
@@ -338,7 +402,9 @@ async def _batch(args: argparse.Namespace) -> int:
 
 def _batch_on_ray(args: argparse.Namespace) -> int:
     """``batch --engine ray``: the same job on Ray Data (see :mod:`aioclarifai.cli._ray`)."""
-    model = _model(args)
+    if args.workflow:
+        raise UsageError("--engine ray runs model predictions; run --workflow on one machine")
+    model = _target(args)
     settings = _resolve(args, model)
     _check_batch_args(args)
     if args.dry_run:
@@ -414,8 +480,9 @@ def _check_batch_args(args: argparse.Namespace) -> None:
         )
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
-    if args.batch_size is not None and not 1 <= args.batch_size <= 128:
-        raise UsageError("--batch-size must be between 1 and 128 (Clarifai's limit)")
+    cap = 32 if getattr(args, "workflow", None) else 128
+    if args.batch_size is not None and not 1 <= args.batch_size <= cap:
+        raise UsageError(f"--batch-size must be between 1 and {cap} (Clarifai's limit)")
     if args.top < 1:
         raise UsageError("--top must be at least 1")
     if args.output_format == "parquet":
@@ -436,8 +503,8 @@ def _dry_run(args: argparse.Namespace) -> int:
         plan = plan_batch(
             args.inputs,
             fmt=args.format,
-            batch_size=args.batch_size or 64,
-            requests_per_second=args.rate or DEFAULT_RATE,
+            batch_size=_chunk_size(args),
+            requests_per_second=getattr(args, "rate", None) or DEFAULT_RATE,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None
@@ -604,8 +671,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(stdin/stdout) or URLs: http(s):// to read; s3://, gs://, az:// with the 'storage' "
         "extra and s3fs/gcsfs/adlfs. Ctrl-C stops cleanly; --resume continues.",
     )
-    b.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    b.add_argument("inputs", metavar="INPUTS", help="input file or URL (.jsonl, .csv, text; -)")
+    b.add_argument("model", metavar="MODEL", help=f"{_MODEL_HELP} (none with --workflow)")
+    b.add_argument(
+        "inputs", metavar="INPUTS", nargs="?", help="input file or URL (.jsonl, .csv, text; -)"
+    )
+    b.add_argument(
+        "--workflow",
+        metavar="WORKFLOW",
+        help="run this workflow instead of a model (PostWorkflowResults, 32 inputs a request); "
+        "one record per input with every node's output",
+    )
     b.add_argument(
         "-o", "--output", required=True, metavar="OUTPUT", help="results file or URL (-: stdout)"
     )
@@ -656,6 +731,37 @@ def build_parser() -> argparse.ArgumentParser:
     b.set_defaults(
         handler=lambda a: _batch_on_ray(a) if a.engine == "ray" else _run(lambda: _batch(a))
     )
+
+    i = sub.add_parser(
+        "ingest",
+        help="add a file's inputs to the app (PostInputs, 128 a request; resumable)",
+        description="Add every input of INPUTS to the app, with its id, metadata, concepts "
+        "and dataset_id from the file (the same formats as batch), writing one record per "
+        'input to OUTPUT: {"id": ..., "input": {...}} or {"id": ..., "error": {...}}. '
+        "Inputs without an id get line-<N>, which becomes their id in the app. Ctrl-C stops "
+        "cleanly; --resume continues.",
+    )
+    i.add_argument("inputs", metavar="INPUTS", help="input file or URL (.jsonl, .csv, text; -)")
+    i.add_argument(
+        "-o", "--output", required=True, metavar="OUTPUT", help="records file or URL (-: stdout)"
+    )
+    i.add_argument("--output-format", choices=("jsonl", "csv", "parquet"), help="records format")
+    i.add_argument(
+        "--concurrency", type=int, default=512, metavar="N", help="inputs in flight (default 512)"
+    )
+    i.add_argument(
+        "--batch-size", type=int, metavar="N", help="inputs per request, 1-128 (default 128)"
+    )
+    i.add_argument("--resume", action="store_true", help="skip inputs already in OUTPUT")
+    i.add_argument(
+        "--format", choices=("jsonl", "csv", "text"), help="input format (default: by extension)"
+    )
+    i.add_argument(
+        "--dry-run", action="store_true", help="read and check every input; send nothing"
+    )
+    i.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    _connection_options(i)
+    i.set_defaults(handler=lambda a: _run(lambda: _batch(a)), top=5, workflow=None)
 
     g = sub.add_parser("generate", help="stream a generation, printing text as it arrives")
     g.add_argument("model", metavar="MODEL", help=_MODEL_HELP)

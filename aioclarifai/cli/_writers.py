@@ -73,19 +73,31 @@ def flat_columns(top: int) -> list[str]:
 
 def flat_row(
     item_id: str,
-    output: types.Output | None,
+    output: _io.Result | None,
     error: dict[str, Any] | None,
     top: int,
 ) -> list[Any]:
-    """One row under :func:`flat_columns` (None for an empty cell)."""
+    """One row under :func:`flat_columns` (None for an empty cell).
+
+    A workflow result's concepts are the best of all its nodes' outputs, its
+    text the texts of those that have one, a line each.
+    """
     row: list[Any] = [item_id, "error" if error is not None else "ok"]
-    concepts = top_concepts(output, top) if output is not None else []
+    outputs: list[types.Output] = []
+    if isinstance(output, types.Output):
+        outputs = [output]
+    elif isinstance(output, types.WorkflowResult):
+        outputs = list(output.outputs)
+    concepts = sorted(
+        (c for o in outputs for c in top_concepts(o, top)), key=lambda c: c.value, reverse=True
+    )[:top]
     for i in range(top):
         if i < len(concepts):
             row += [concepts[i].name or concepts[i].id, concepts[i].value]
         else:
             row += [None, None]
-    row.append(output_text(output) if output is not None else None)
+    texts = [t for t in map(output_text, outputs) if t is not None]
+    row.append("\n".join(texts) if texts else None)
     if error is None:
         row += [None, None, None]
     else:
@@ -112,8 +124,8 @@ class RecordWriter:
         self.failed: OutputWriteError | None = None
         """The first write failure; nothing is written after it."""
 
-    def write_output(self, item_id: str, output: types.Output) -> None:
-        """Record a successful prediction."""
+    def write_output(self, item_id: str, output: _io.Result) -> None:
+        """Record a successful input: a prediction, a workflow run or an added input."""
         self._add(item_id, output, None)
         self.written += 1
 
@@ -129,7 +141,9 @@ class RecordWriter:
         if parsed.error is not None:
             self.write_error(parsed.id, parsed.error)
         else:
-            self.write_output(parsed.id, parsed.output or types.Output())
+            self.write_output(
+                parsed.id, parsed.output or parsed.result or parsed.input or types.Output()
+            )
 
     def maybe_flush(self, now: float) -> None:
         """Flush when the last flush is older than ``flush_every`` seconds."""
@@ -164,7 +178,7 @@ class RecordWriter:
     def _finish(self) -> None:
         pass
 
-    def _add(self, item_id: str, output: types.Output | None, error: dict[str, Any] | None) -> None:
+    def _add(self, item_id: str, output: _io.Result | None, error: dict[str, Any] | None) -> None:
         raise NotImplementedError
 
     def _write_pending(self) -> None:
@@ -186,7 +200,7 @@ class JsonlWriter(RecordWriter):
         self.written += 1
         self._pending_errors += failed
 
-    def _add(self, item_id: str, output: types.Output | None, error: dict[str, Any] | None) -> None:
+    def _add(self, item_id: str, output: _io.Result | None, error: dict[str, Any] | None) -> None:
         record = (
             _io.output_record(item_id, output)
             if output is not None
@@ -216,7 +230,7 @@ class CsvWriter(RecordWriter):
         """Write a row of a previous run as it is (``--resume``)."""
         self._csv.writerow(row)
 
-    def _add(self, item_id: str, output: types.Output | None, error: dict[str, Any] | None) -> None:
+    def _add(self, item_id: str, output: _io.Result | None, error: dict[str, Any] | None) -> None:
         row = flat_row(item_id, output, error, self._top)
         self._csv.writerow(["" if cell is None else cell for cell in row])
 
@@ -269,7 +283,7 @@ class ParquetWriter(RecordWriter):
         """Write a row group of a previous run first (``--resume``)."""
         self._writer.write_table(table)
 
-    def _add(self, item_id: str, output: types.Output | None, error: dict[str, Any] | None) -> None:
+    def _add(self, item_id: str, output: _io.Result | None, error: dict[str, Any] | None) -> None:
         self._rows.append(flat_row(item_id, output, error, self._top))
 
     def maybe_flush(self, now: float) -> None:
