@@ -157,7 +157,7 @@ async def test_client_add_inputs_bounded_and_in_order(fake: FakeClarifai) -> Non
             url = f"https://x.example/{i}.jpg"
             yield types.Input(id=f"i{i}", data=types.Data(image=types.Image(url=url)))
 
-    seen = []
+    seen: list[types.Input | Exception] = []
     async with Client(pat=fake.pat, base_url=fake.url, app_id="app") as client:
         async for result in client.add_inputs(inputs(), batch_size=100, concurrency=2):
             # Never more than batch_size x (concurrency + 1) inputs read ahead.
