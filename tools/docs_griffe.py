@@ -1,7 +1,7 @@
 """A griffe extension for the docs site: our reST-flavoured docstrings read as Markdown.
 
 The docstrings are written for ``help()`` and editors, with Sphinx roles
-(``:class:`Timeout```) and ``::`` before literal blocks; the generated types
+(``:class:`Timeout```), ``::`` before literal blocks and ``>>>`` sessions; the generated types
 carry Clarifai's proto comments verbatim, where ``matrix[0][1]`` would be read
 as a Markdown reference link (and fail the strict build), ``<id>`` as HTML and
 ``#### Supported fields`` as a heading.
@@ -19,6 +19,7 @@ import griffe
 
 _ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|data|exc|obj|const):`(~?)([^`]+)`")
 _LITERAL_BLOCK = re.compile(r"(?<=\S)::$", re.M)
+_DOCTEST = re.compile(r"^(?P<indent>[ \t]*)>>> .*(?:\n(?P=indent)(?:>>>|\.\.\.)(?: .*)?)*", re.M)
 _MARKDOWN_SPECIAL = str.maketrans({"[": r"\[", "]": r"\]", "<": "&lt;", ">": "&gt;"})
 _HEADING = re.compile(r"^(\s*)#", re.M)
 
@@ -54,7 +55,14 @@ def to_markdown(text: str, *, verbatim: bool, scope: griffe.Object | None = None
     """
     if verbatim:
         return _HEADING.sub(r"\1\\#", text.translate(_MARKDOWN_SPECIAL))
+    text = _DOCTEST.sub(_fence, text)
     return _LITERAL_BLOCK.sub(":", _ROLE.sub(lambda m: _role(m, scope), text))
+
+
+def _fence(match: re.Match[str]) -> str:
+    """A doctest session as a code block (Markdown would read ``>>>`` as nested quotes)."""
+    indent = match.group("indent")
+    return f"\n{indent}```pycon\n{match.group(0)}\n{indent}```\n"
 
 
 def _enum_table(cls: griffe.Class) -> str:

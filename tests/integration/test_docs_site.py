@@ -63,6 +63,7 @@ def test_docstrings_read_as_markdown(site: Path) -> None:
     client = _page(site, "client")
     assert ":class:" not in client and ":meth:" not in client  # Sphinx roles became code...
     assert '<a class="autorefs autorefs-internal"' in client  # ...linking what they name
+    assert "<blockquote>" not in _page(site, "testing")  # >>> sessions are code, not quotes
     types_page = _page(site, "types")
     assert "region_location_matrix[0][0]" in types_page  # proto comments kept verbatim
     assert "<td><code>SUCCESS</code></td>" in types_page  # enum members as one table
