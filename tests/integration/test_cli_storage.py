@@ -292,3 +292,17 @@ async def test_dry_run_reads_everything_and_sends_nothing(
     assert "1,000 inputs in 8 requests; at least 0:04 (4.0 s) at 2 requests/s" in (
         capsys.readouterr().out
     )
+
+
+async def test_local_parquet_resume_rewrites_through_a_partial_file(
+    fake: FakeClarifai, tmp_path: Path
+) -> None:
+    inputs, half, out = tmp_path / "in.jsonl", tmp_path / "half.jsonl", tmp_path / "o.parquet"
+    inputs.write_bytes(_jsonl(90))
+    half.write_bytes(b"".join(_jsonl(90).splitlines(keepends=True)[:30]))
+    assert await asyncio.to_thread(main, ["batch", "m", str(half), "-o", str(out), "-q"]) == 0
+    argv = ["batch", "m", str(inputs), "-o", str(out), "-q", "--resume"]
+    assert await asyncio.to_thread(main, argv) == 0
+    ids = pq.read_table(out).column("id").to_pylist()
+    assert sorted(ids) == sorted(f"in-{i}" for i in range(90))
+    assert sorted(os.listdir(tmp_path)) == ["half.jsonl", "in.jsonl", "o.parquet"]

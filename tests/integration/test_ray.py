@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -319,3 +320,27 @@ def test_cli_engine_ray_reads_http_and_writes_parquet(ray_local: None, tmp_path:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_cli_engine_ray_stops_at_a_failed_write(
+    ray_local: None, tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Issue 14 item 8 on Ray: the driver stops reading results at the first failed write.
+    from aioclarifai.cli import main
+
+    fake = FakeProcess()
+    try:
+        inputs = tmp_path / "in.txt"
+        inputs.write_text("".join(f"text {i}\n" for i in range(300)))
+        argv = [
+            *("batch", "general", str(inputs), "-o", "/dev/full", "--engine", "ray", "-q"),
+            *("--pat", "ray-pat", "--app-id", "app", "--base-url", fake.url),
+        ]
+        assert main(argv) == 1
+        captured = capsys.readouterr()
+        assert "cannot write the results to /dev/full: No space left on device" in captured.err
+        assert captured.out.startswith("stopped: 0 inputs")
+        assert "rerun the same command with --resume" in captured.out
+    finally:
+        fake.stop()
