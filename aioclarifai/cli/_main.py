@@ -707,7 +707,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--resume", action="store_true", help="skip inputs already in OUTPUT")
     b.add_argument(
-        "--format", choices=("jsonl", "csv", "text"), help="input format (default: by extension)"
+        "--format",
+        choices=("jsonl", "csv", "text"),
+        help="input format (default: by extension; text for -)",
     )
     b.add_argument("-q", "--quiet", action="store_true", help="no progress display")
     b.add_argument(
@@ -754,7 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     i.add_argument("--resume", action="store_true", help="skip inputs already in OUTPUT")
     i.add_argument(
-        "--format", choices=("jsonl", "csv", "text"), help="input format (default: by extension)"
+        "--format",
+        choices=("jsonl", "csv", "text"),
+        help="input format (default: by extension; text for -)",
     )
     i.add_argument(
         "--dry-run", action="store_true", help="read and check every input; send nothing"

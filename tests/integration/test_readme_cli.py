@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from aioclarifai import types
 from aioclarifai.testing import FakeClarifai
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -57,6 +58,8 @@ async def test_readme_cli_line_runs(tmp_path: Path, line: str) -> None:
     )
     (tmp_path / "urls.txt").write_text("https://samples.clarifai.com/a.jpg\na sentence\n")
     async with FakeClarifai(generate_pace=0.0) as fake:
+        node = types.WorkflowNode(id="tags", model=types.Model(id="general-image-recognition"))
+        fake.add_workflows([types.Workflow(id="my-workflow", nodes=[node])], app_id="my-app")
         env = {
             **os.environ,
             "CLARIFAI_PAT": fake.pat,
