@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._batching import BatchConfig
 from ._client import Client
-from ._config import RetryConfig, Timeout
+from ._config import ConfigurationError, InsecureTransportWarning, RetryConfig, Timeout
 from ._core import RequestEvent, ResponseEvent
 from ._errors import (
     APIConnectionError,
@@ -28,6 +28,7 @@ from ._errors import (
     ServerError,
     StreamError,
 )
+from ._log import configure_from_env as _configure_log_from_env
 from ._pagination import Page, Paginator
 from ._streaming import ResponseStream
 from ._text_stream import TextStream
@@ -48,6 +49,8 @@ __all__ = [
     "ClarifaiError",
     "Client",
     "ClientState",
+    "ConfigurationError",
+    "InsecureTransportWarning",
     "ModelNotReadyError",
     "NotFoundError",
     "OutputError",
@@ -68,6 +71,8 @@ __all__ = [
     "__version__",
     "types",
 ]
+
+_configure_log_from_env()  # AIOCLARIFAI_LOG=debug|info
 
 
 def __getattr__(name: str) -> Any:

@@ -36,9 +36,16 @@ class Client(Operations):
     """An asyncio client for the Clarifai V2 REST API.
 
     ``Client(pat=None, *, user_id=None, app_id=None, base_url=None, ...)``:
-    arguments first, then ``CLARIFAI_PAT``, ``CLARIFAI_USER_ID``,
-    ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``; ``user_id`` defaults to ``"me"``
-    and the base URL to ``https://api.clarifai.com``.
+    the credential is ``pat`` (or ``session_token``, sent as
+    ``X-Clarifai-Session-Token``), else ``CLARIFAI_PAT`` (else
+    ``CLARIFAI_SESSION_TOKEN``), else the Clarifai CLI config's current context
+    (``~/.config/clarifai/config``; ``CLARIFAI_CONTEXT`` picks another). The
+    rest comes from the arguments, then ``CLARIFAI_USER_ID``,
+    ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``, then that context; ``user_id``
+    defaults to ``"me"`` and the base URL to ``https://api.clarifai.com``. No
+    credential, or one with control characters inside, is a
+    :class:`ConfigurationError` here; ``repr(client)`` names the credential's
+    source, never the secret.
 
     Use it as ``async with Client(...) as client`` or call :meth:`aclose`. The
     connection pool is created on first use inside the running event loop and
@@ -65,6 +72,7 @@ class Client(Operations):
         user_id: str | None = None,
         app_id: str | None = None,
         base_url: str | None = None,
+        session_token: str | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
         max_retries: int = 2,
         retry: RetryConfig | None = None,
@@ -75,7 +83,7 @@ class Client(Operations):
         on_response: Hook | None = None,
         transport: Transport | None = None,
     ) -> None:
-        settings = Settings.resolve(pat, base_url, user_id, app_id)
+        settings = Settings.resolve(pat, base_url, user_id, app_id, session_token)
         retry = retry or RetryConfig(max_retries=max_retries)
         if transport is None:
             transport = AiohttpTransport(
@@ -85,7 +93,7 @@ class Client(Operations):
             raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
         transport.bind(
             settings.base_url,
-            {"Authorization": f"Key {settings.pat}", "User-Agent": USER_AGENT},
+            {**settings.auth_headers(), "User-Agent": USER_AGENT},
         )
         self._core = Core(settings, transport, Timeout.of(timeout), retry, on_request, on_response)
         self._batching: BatchConfig | bool = batching
@@ -98,7 +106,7 @@ class Client(Operations):
         s = self._core.settings
         return (
             f"<Client {self._core.transport.state.value} base_url={s.base_url!r} "
-            f"user_id={s.user_id!r} app_id={s.app_id!r}>"
+            f"user_id={s.user_id!r} app_id={s.app_id!r} credentials={s.credential_source!r}>"
         )
 
     @property

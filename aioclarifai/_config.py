@@ -1,15 +1,35 @@
 """Client settings: credentials, base URL, user/app defaults, timeouts, retries.
 
-Arguments win, then the environment (``CLARIFAI_PAT``, ``CLARIFAI_API_BASE``,
-``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID``), then the defaults.
+Credentials come from the first place that has one, in the order the official
+tools use: the arguments (``pat=`` or ``session_token=``), the environment
+(``CLARIFAI_PAT``, else ``CLARIFAI_SESSION_TOKEN``), then the Clarifai CLI
+config's current context (``CLARIFAI_CONTEXT`` picks another). The user, app
+and base URL come from the arguments, then the environment
+(``CLARIFAI_USER_ID``, ``CLARIFAI_APP_ID``, ``CLARIFAI_API_BASE``), then that
+context when it supplied the credential, then the defaults. Bad settings are a
+:class:`ConfigurationError` at ``Client()``, before any I/O.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import unicodedata
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-__all__ = ["DEFAULT_BASE_URL", "RetryConfig", "Settings", "Timeout"]
+from ._clarifai_config import CliContext, ConfigurationError, config_path, read_context
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ConfigurationError",
+    "InsecureTransportWarning",
+    "RetryConfig",
+    "Settings",
+    "Timeout",
+]
 
 DEFAULT_BASE_URL = "https://api.clarifai.com"
 
@@ -86,14 +106,37 @@ class RetryConfig:
                 raise ValueError(f"RetryConfig.{name} must be >= 0")
 
 
+class InsecureTransportWarning(UserWarning):
+    """The client was configured so that its credential may be read on the network.
+
+    Issued for a plain ``http://`` base URL to a host other than loopback, and
+    for ``ssl=False`` (no certificate verification).
+    """
+
+
+_PAT_ENV = "CLARIFAI_PAT"
+_TOKEN_ENV = "CLARIFAI_SESSION_TOKEN"
+_NO_CREDENTIALS = (
+    "no Clarifai credentials: pass pat=... to Client(), set the CLARIFAI_PAT environment "
+    "variable (or CLARIFAI_SESSION_TOKEN), or log in with the Clarifai CLI, which keeps the "
+    "PAT in {path}"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Resolved connection settings of a client."""
+    """Resolved connection settings of a client.
+
+    Exactly one of ``pat`` and ``session_token`` is set; ``credential_source``
+    says where it came from (for reprs and the README's "which one won").
+    """
 
     pat: str
     base_url: str
     user_id: str
     app_id: str
+    session_token: str = ""
+    credential_source: str = ""
 
     @classmethod
     def resolve(
@@ -102,23 +145,149 @@ class Settings:
         base_url: str | None,
         user_id: str | None,
         app_id: str | None,
+        session_token: str | None = None,
+        *,
+        env: Mapping[str, str] | None = None,
+        stacklevel: int = 3,
     ) -> Settings:
-        """Apply arguments, then the environment, then defaults."""
-        env = os.environ
-        pat = pat if pat is not None else env.get("CLARIFAI_PAT", "")
-        base = base_url or env.get("CLARIFAI_API_BASE") or DEFAULT_BASE_URL
+        """Apply arguments, then the environment, then the CLI config, then defaults.
+
+        Raises :class:`ConfigurationError` when no credential is found, or the
+        one found has characters no HTTP header may carry. Warns
+        (:class:`InsecureTransportWarning`) about a plain ``http://`` base URL
+        to a non-loopback host; ``stacklevel`` points the warning at the caller.
+        """
+        env = os.environ if env is None else env
+        context: CliContext | None = None
+        if pat or session_token:
+            if pat and session_token:
+                raise ConfigurationError("pass either pat= or session_token=, not both")
+            source = "pat= argument" if pat else "session_token= argument"
+            pat, token = _credential(pat, source), _credential(session_token, source)
+        elif env.get(_PAT_ENV, "").strip() or env.get(_TOKEN_ENV, "").strip():
+            # Both set: the PAT wins, as in the official SDK.
+            source = _PAT_ENV if env.get(_PAT_ENV, "").strip() else _TOKEN_ENV
+            pat = _credential(env.get(_PAT_ENV), _PAT_ENV)
+            token = "" if pat else _credential(env.get(_TOKEN_ENV), _TOKEN_ENV)
+        else:
+            context = _cli_context(env)
+            values = context.values
+            where = f"the Clarifai CLI config {context.path}, context {context.name!r}"
+            pat = _credential(values.get(_PAT_ENV), where)
+            token = "" if pat else _credential(values.get(_TOKEN_ENV), where)
+            source = f"Clarifai CLI config {context.path} (context {context.name!r})"
+        fallback = context.values if context is not None else {}
+        base = (
+            base_url
+            or env.get("CLARIFAI_API_BASE")
+            or fallback.get("CLARIFAI_API_BASE")
+            or DEFAULT_BASE_URL
+        ).strip()
         if "://" not in base:
             base = "https://" + base
+        base = base.rstrip("/")
+        _check_base_url(base, stacklevel + 1)
         return cls(
             pat=pat,
-            base_url=base.rstrip("/"),
-            user_id=user_id or env.get("CLARIFAI_USER_ID") or "me",
-            app_id=app_id or env.get("CLARIFAI_APP_ID") or "",
-        )
+            base_url=base,
+            user_id=user_id or env.get("CLARIFAI_USER_ID") or fallback.get("CLARIFAI_USER_ID")
+            or "me",
+            app_id=app_id or env.get("CLARIFAI_APP_ID") or fallback.get("CLARIFAI_APP_ID") or "",
+            session_token=token,
+            credential_source=source,
+        )  # fmt: skip
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The credential in use, for redaction from errors and logs."""
+        return tuple(s for s in (self.pat, self.session_token) if s)
+
+    def auth_headers(self) -> dict[str, str]:
+        """The headers that authenticate every request."""
+        if self.pat:
+            return {"Authorization": f"Key {self.pat}"}
+        return {"X-Clarifai-Session-Token": self.session_token}
 
     def __repr__(self) -> str:
-        # The PAT never appears in reprs.
+        # The credential never appears in reprs: only where it came from.
         return (
             f"Settings(base_url={self.base_url!r}, user_id={self.user_id!r}, "
-            f"app_id={self.app_id!r}, pat={'***' if self.pat else ''!r})"
+            f"app_id={self.app_id!r}, credentials={self.credential_source!r})"
         )
+
+
+def _credential(value: str | None, source: str) -> str:
+    """``value`` without surrounding whitespace; ``ConfigurationError`` for a bad character.
+
+    A PAT read from a file keeps its trailing newline; aiohttp would refuse
+    it on every call ("forbidden control character") instead of once, here.
+    """
+    value = (value or "").strip()
+    for position, char in enumerate(value):
+        if "!" <= char <= "~":
+            continue
+        if unicodedata.category(char) == "Cc":
+            kind = "a control character"
+        elif char.isspace():
+            kind = "whitespace"
+        else:
+            kind = "a non-ASCII character"
+        # Name the character by code point: never echo any part of the secret.
+        raise ConfigurationError(
+            f"the credential from {source} contains {kind} (U+{ord(char):04X}) at position "
+            f"{position + 1} of {len(value)}; an HTTP header cannot carry it (a copy-paste or "
+            "file-reading mistake?)"
+        )
+    return value
+
+
+def _cli_context(env: Mapping[str, str]) -> CliContext:
+    """The CLI config's chosen context, when it holds a credential; else ConfigurationError."""
+    path = config_path()
+    chosen = env.get("CLARIFAI_CONTEXT", "").strip() or None
+    try:
+        context = read_context(path, chosen, env)
+    except FileNotFoundError:
+        message = _NO_CREDENTIALS.format(path=path)
+        if chosen:
+            message += f" (CLARIFAI_CONTEXT={chosen!r} is set, but that file does not exist)"
+        raise ConfigurationError(message) from None
+    if _PAT_ENV in context.values or _TOKEN_ENV in context.values:
+        return context
+    message = _NO_CREDENTIALS.format(path=path)
+    missing = [k for k in (_PAT_ENV, _TOKEN_ENV) if k in context.unset]
+    if missing:
+        message += (
+            f"; its context {context.name!r} says {missing[0]}: ENVVAR (take it from the "
+            f"environment), but {missing[0]} is not set"
+        )
+    else:
+        message += f"; its context {context.name!r} has no {_PAT_ENV}"
+    raise ConfigurationError(message)
+
+
+def _check_base_url(base: str, stacklevel: int) -> None:
+    """``ConfigurationError`` for a URL no request can use; a warning for clear-text HTTP."""
+    try:
+        parts = urlsplit(base)
+        host = parts.hostname or ""
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url {base!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in {"http", "https"} or not host:
+        raise ConfigurationError(f"base_url {base!r} must be an http:// or https:// URL")
+    if parts.scheme == "http" and not _is_loopback(host):
+        warnings.warn(
+            f"base_url {base!r} is plain http:// to a host other than loopback: the PAT "
+            "would cross the network in clear text; use https://",
+            InsecureTransportWarning,
+            stacklevel=stacklevel,
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

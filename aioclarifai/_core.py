@@ -146,7 +146,8 @@ class Core:
         self.gate = gate
         self._hooked = on_request is not None or on_response is not None
         # Too short to be a real PAT: redacting it would garble every message.
-        self._secret = settings.pat if len(settings.pat) >= 4 else ""
+        secret = settings.pat or settings.session_token
+        self._secret = secret if len(secret) >= 4 else ""
         self._secret_bytes = self._secret.encode()
 
     def __repr__(self) -> str:
