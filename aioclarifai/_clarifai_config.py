@@ -28,6 +28,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ._errors import ClarifaiError
+
 __all__ = ["CliContext", "ConfigurationError", "config_path", "parse_yaml_subset", "read_context"]
 
 #: Settings a context may hold, each under its ``CLARIFAI_`` name or a short alias.
@@ -41,7 +43,7 @@ KEYS: dict[str, tuple[str, ...]] = {
 FROM_ENVIRONMENT = "ENVVAR"
 
 
-class ConfigurationError(ValueError):
+class ConfigurationError(ClarifaiError, ValueError):
     """The client's configuration is unusable; raised by ``Client()`` before any I/O.
 
     Raised for a missing credential, a PAT with control characters inside, an
