@@ -15,12 +15,15 @@ The tree::
     │   └── ServerError                 10030 try again, 98xxx/99xxx, 5xx, unreadable bodies
     ├── StreamError                     an error frame inside a streamed answer
     ├── OutputError                     one input of a batch failed (``predict``)
-    └── UploadError                     an upload failed (68002-68006) or never finished
+    ├── UploadError                     an upload failed (68002-68006) or never finished
+    └── ConfigurationError              bad settings at ``Client()``, before any I/O
 
 Classification reads the body's ``status.code`` first and the HTTP status
 second; every code lands in some family. ``asyncio.CancelledError`` is never
 caught or converted. No message, repr or log line contains the PAT.
-``UploadError`` lives with the upload helpers (:mod:`aioclarifai._uploads`).
+``UploadError`` lives with the upload helpers (:mod:`aioclarifai._uploads`),
+``ConfigurationError`` (also a ``ValueError``) with the settings
+(:mod:`aioclarifai._clarifai_config`).
 """
 
 from __future__ import annotations
