@@ -28,6 +28,7 @@ from ._errors import (
     ServerError,
     StreamError,
 )
+from ._extras import APIResponse
 from ._log import configure_from_env as _configure_log_from_env
 from ._pagination import Page, Paginator
 from ._streaming import ResponseStream
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APIConnectionError",
+    "APIResponse",
     "APIStatusError",
     "APITimeoutError",
     "AuthenticationError",

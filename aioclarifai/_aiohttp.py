@@ -31,6 +31,7 @@ from yarl import URL
 from ._config import Timeout
 from ._errors import APIConnectionError, APITimeoutError
 from ._loop_end import LoopEndWatch
+from ._network import NetworkOptions, without_credentials
 from ._transport import CLOSED_MESSAGE, BodyStream, ClientState, RawResponse
 
 __all__ = ["AiohttpTransport", "ConnectionBudget", "StreamingResponse", "map_exception"]
@@ -242,11 +243,20 @@ _CREDENTIAL_HEADERS = ("Authorization", "X-Clarifai-Session-Token", "Proxy-Autho
 class AiohttpTransport:
     """Connection pool and raw HTTP exchanges for one client, over aiohttp."""
 
-    def __init__(self, *, max_connections: int = 100, max_keepalive: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        max_connections: int = 100,
+        max_keepalive: float = 30.0,
+        network: NetworkOptions | None = None,
+    ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
         self._base_url = ""
         self._headers: dict[str, str] = {}
+        self._network = network if network is not None else NetworkOptions()
+        self._proxy: str | None = None
+        self._proxy_source = ""
         self._max_connections = max_connections
         self._keepalive = max_keepalive
         self._session: aiohttp.ClientSession | None = None
@@ -262,7 +272,8 @@ class AiohttpTransport:
 
     def __repr__(self) -> str:
         state, in_use = self.state.value, self.connections_in_use
-        return f"<AiohttpTransport {state} {self._base_url} in_use={in_use}>"
+        proxy = f" proxy={without_credentials(self._proxy)}" if self._proxy else ""
+        return f"<AiohttpTransport {state} {self._base_url}{proxy} in_use={in_use}>"
 
     # -- lifecycle --------------------------------------------------------------
 
@@ -275,6 +286,9 @@ class AiohttpTransport:
         agent = self._headers.get("User-Agent")
         self._headers["User-Agent"] = f"{agent} {_AIOHTTP}" if agent else _AIOHTTP
         self._urls.clear()
+        # The environment's proxy is looked up once, here: aiohttp's trust_env
+        # would look it up in a worker thread on every request.
+        self._proxy, self._proxy_source = self._network.proxy_for(base_url)
 
     def _open(self) -> tuple[aiohttp.ClientSession, ConnectionBudget]:
         session = self._session
@@ -288,17 +302,32 @@ class AiohttpTransport:
         if self.state is ClientState.CLOSED:
             raise RuntimeError(_LOOP_ENDED_MESSAGE if self._loop_ended else CLOSED_MESSAGE)
         loop = asyncio.get_running_loop()
+        network = self._network
+        connector_options: dict[str, Any] = {
+            "enable_cleanup_closed": sys.version_info < (3, 12, 7),
+            **network.connector_options,
+        }
         connector = aiohttp.TCPConnector(
             limit=self._max_connections,
             limit_per_host=0,
             keepalive_timeout=self._keepalive,
-            enable_cleanup_closed=sys.version_info < (3, 12, 7),
+            ssl=network.ssl,
+            **connector_options,
         )
-        self._session = session = aiohttp.ClientSession(
-            connector=connector,
-            headers=self._headers,
-            auto_decompress=True,
-        )
+        options: dict[str, Any] = {
+            "connector": connector,
+            "headers": self._headers,
+            "auto_decompress": True,
+            "trust_env": False,  # the proxy was resolved in bind()
+        }
+        if network.trace_configs:
+            options["trace_configs"] = list(network.trace_configs)
+        factory = network.session_factory or aiohttp.ClientSession
+        session = factory(**options)
+        if not isinstance(session, aiohttp.ClientSession):
+            kind = type(session).__name__
+            raise TypeError(f"session_factory must return an aiohttp.ClientSession, not {kind}")
+        self._session = session
         self._loop = loop
         self._budget = budget = ConnectionBudget(self._max_connections, loop)
         self.state = ClientState.OPEN
@@ -453,6 +482,7 @@ class AiohttpTransport:
         *,
         deadline: float | None = None,
         stream: BodyStream | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RawResponse:
         """One request, its answer read in full.
 
@@ -460,6 +490,7 @@ class AiohttpTransport:
         call already spent part of ``timeout.total``; without it the attempt
         gets all of ``timeout.total`` from now. ``stream``, when given, is sent
         as the body instead of ``body`` (which then only serves the logs).
+        ``headers`` are added to this attempt's.
         """
         session = self._session
         budget = self._budget
@@ -476,16 +507,19 @@ class AiohttpTransport:
                 ct = _until(ct, deadline, operation)
             if stream is not None:
                 data: Any = stream.chunks()
-                headers: Mapping[str, str] | None = stream.headers
+                sent: Mapping[str, str] | None = stream.headers
             else:
-                data, headers = _payload(body)
+                data, sent = _payload(body)
+            if headers:
+                sent = {**sent, **headers} if sent else headers
             async with session.request(
                 method,
                 self.url(path_and_query),
                 data=data,
-                headers=headers,
+                headers=sent,
                 timeout=ct,
                 allow_redirects=False,
+                proxy=self._proxy,
             ) as resp:
                 data = await resp.read()
                 return RawResponse(resp.status, resp.headers, data)
@@ -495,21 +529,31 @@ class AiohttpTransport:
             budget.give()
 
     async def open_stream(
-        self, method: str, path_and_query: str, body: bytes | None, timeout: Timeout, operation: str
+        self,
+        method: str,
+        path_and_query: str,
+        body: bytes | None,
+        timeout: Timeout,
+        operation: str,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> StreamingResponse:
-        """Send a request and return once the answer's headers arrived."""
+        """Send a request and return once the answer's headers arrived (``headers`` added)."""
         session, budget = self._open()
         if not budget.try_take():
             await self._wait_for_slot(budget, timeout, None, operation)
         try:
-            data, headers = _payload(body)
+            data, sent = _payload(body)
+            if headers:
+                sent = {**sent, **headers} if sent else headers
             resp = await session.request(
                 method,
                 self.url(path_and_query),
                 data=data,
-                headers=headers,
+                headers=sent,
                 timeout=self._client_timeout(timeout, True),
                 allow_redirects=False,
+                proxy=self._proxy,
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             budget.give()

@@ -624,7 +624,11 @@ class Batcher:
             except Exception as error:  # typed errors and anything unexpected: tell every caller
                 _fail(futures, error)
             else:
-                _deliver(response.outputs, inputs, ids, futures, None)
+                status = response.status
+                _deliver(
+                    response.outputs, inputs, ids, futures, None,
+                    req_id=status.req_id if status is not None else "",
+                )  # fmt: skip
         finally:
             lane.in_flight -= 1
             self._pump(lane)
@@ -785,9 +789,16 @@ def _match(outputs: list[types.Output], ids: list[str], n: int) -> list[types.Ou
 
 
 def _outcome(
-    out: types.Output | None, original: types.Input, fallback: types.Status | None
+    out: types.Output | None,
+    original: types.Input,
+    fallback: types.Status | None,
+    req_id: str = "",
 ) -> types.Output | OutputError:
-    """The caller's result: its output (echoing its own input) or an ``OutputError``."""
+    """The caller's result: its output (echoing its own input) or an ``OutputError``.
+
+    A successful output carries the ``req_id`` of the request that produced
+    it in its ``status.req_id`` (outputs' own statuses come without one).
+    """
     if out is None:
         return OutputError(None, fallback, "the response has no output for this input")
     echo = out.input
@@ -800,6 +811,11 @@ def _outcome(
         return OutputError(out, status)
     if fallback is not None and (status is None or status.code == 0):
         return OutputError(out, fallback)
+    if req_id:
+        if status is None:
+            out.status = types.Status(req_id=req_id)
+        elif not status.req_id:
+            status.req_id = req_id
     return out
 
 
@@ -809,12 +825,14 @@ def _deliver(
     ids: list[str],
     futures: list[Future[types.Output]],
     fallback: types.Status | None,
+    *,
+    req_id: str = "",
 ) -> None:
     matched = _match(outputs, ids, len(futures))
     for fut, out, original in zip(futures, matched, inputs, strict=True):
         if fut.done():
             continue  # the caller was cancelled after the request left
-        result = _outcome(out, original, fallback)
+        result = _outcome(out, original, fallback, req_id)
         if isinstance(result, OutputError):
             fut.set_exception(result)
         else:

@@ -3,18 +3,32 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._aiohttp import AiohttpTransport
+from ._clarifai_config import ConfigurationError
 from ._config import RetryConfig, Settings, Timeout
 from ._core import Core, Hook
+from ._extras import APIResponse, Query, check_headers, request_parts
 from ._generated.operations import Operations
+from ._network import NetworkOptions, SSLOption
+from ._otel import make_tracing
 from ._transport import ClientState, Transport
 from ._version import __version__
 
 if TYPE_CHECKING:
+    from opentelemetry.trace import TracerProvider
+
     from . import types
     from ._batching import BatchConfig, Batcher
     from ._endpoint_spec import Endpoint
@@ -30,6 +44,7 @@ USER_AGENT = f"aioclarifai/{__version__} python/{sys.version_info[0]}.{sys.versi
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
+T = TypeVar("T")
 
 
 class Client(Operations):
@@ -61,6 +76,18 @@ class Client(Operations):
     ``transport``: what carries the requests (a :class:`Transport`, such as
     :class:`aioclarifai.testing.MockTransport`); by default an aiohttp pool
     sized by ``max_connections`` and ``keepalive_expiry``.
+
+    Network (the default transport): ``trust_env`` (default True) honours
+    ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY``; ``proxy`` (a URL, with
+    ``user:password@`` for Basic auth) wins over them; ``ssl`` is an
+    ``SSLContext``, a CA bundle path, or False (no verification, with an
+    :class:`InsecureTransportWarning`) — by default ``CLARIFAI_ROOT_CERTIFICATES_PATH``,
+    else the system's CAs; ``connector_options`` are extra
+    ``aiohttp.TCPConnector`` arguments; ``session_factory(**kwargs)`` builds
+    the ``aiohttp.ClientSession``; ``trace_configs`` go to the session.
+    ``default_headers`` are sent with every request. ``tracing``: True (the
+    global OpenTelemetry tracer provider) or a provider: a span per
+    operation and per attempt (extra ``otel``).
     """
 
     __slots__ = ("_batcher", "_batching", "_core", "_parent")
@@ -82,20 +109,44 @@ class Client(Operations):
         on_request: Hook | None = None,
         on_response: Hook | None = None,
         transport: Transport | None = None,
+        trust_env: bool = True,
+        proxy: str | None = None,
+        ssl: SSLOption = None,
+        connector_options: Mapping[str, Any] | None = None,
+        session_factory: Callable[..., Any] | None = None,
+        trace_configs: Sequence[Any] = (),
+        default_headers: Mapping[str, str] | None = None,
+        tracing: bool | TracerProvider = False,
     ) -> None:
         settings = Settings.resolve(pat, base_url, user_id, app_id, session_token)
+        network = NetworkOptions.resolve(
+            trust_env=trust_env, proxy=proxy, ssl=ssl, connector_options=connector_options,
+            session_factory=session_factory, trace_configs=trace_configs,
+        )  # fmt: skip
+        try:
+            headers = check_headers(default_headers, "default_headers")
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         retry = retry or RetryConfig(max_retries=max_retries)
         if transport is None:
             transport = AiohttpTransport(
-                max_connections=max_connections, max_keepalive=keepalive_expiry
+                max_connections=max_connections, max_keepalive=keepalive_expiry, network=network
             )
         elif not isinstance(transport, Transport):
             raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
+        elif network.given:
+            raise ConfigurationError(
+                "trust_env, proxy, ssl, connector_options, session_factory and trace_configs "
+                "configure the default transport; configure the transport you pass instead"
+            )
         transport.bind(
             settings.base_url,
-            {**settings.auth_headers(), "User-Agent": USER_AGENT},
+            {"User-Agent": USER_AGENT, **headers, **settings.auth_headers()},
         )
-        self._core = Core(settings, transport, Timeout.of(timeout), retry, on_request, on_response)
+        self._core = Core(
+            settings, transport, Timeout.of(timeout), retry, on_request, on_response,
+            tracing=make_tracing(tracing),
+        )  # fmt: skip
         self._batching: BatchConfig | bool = batching
         self._batcher: Batcher | None = None
         self._parent: Client | None = None
@@ -172,20 +223,127 @@ class Client(Operations):
             await transport.aclose()
 
     def with_options(
-        self, *, timeout: Timeout | float | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: Timeout | float | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Query | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Client:
         """A view of this client with other per-call options, sharing its pool.
 
         ``await client.with_options(timeout=5, max_retries=0).get_task(req)``.
+        ``extra_headers`` go with every attempt; ``extra_query`` parameters
+        are appended to the URL (lists repeat the key, booleans are
+        ``true``/``false``); ``extra_body`` fields are merged into the JSON
+        body (mappings key by key). A view of a view adds to its options.
+        Bad values raise ``ValueError`` here; an ``extra_body`` for an
+        operation without a body raises when that operation is called.
         """
-        clone = object.__new__(Client)
-        clone._core = self._core.with_options(
-            timeout=Timeout.of(timeout) if timeout is not None else None, max_retries=max_retries
+        return self._view(
+            Client,
+            self._core.with_options(
+                timeout=Timeout.of(timeout) if timeout is not None else None,
+                max_retries=max_retries,
+                extra_headers=extra_headers,
+                extra_query=extra_query,
+                extra_body=extra_body,
+            ),
         )
+
+    def _view(self, cls: type[ClientT], core: Core) -> ClientT:
+        clone = object.__new__(cls)
+        clone._core = core
         clone._batching = self._batching
         clone._batcher = None
         clone._parent = self._root()
         return clone
+
+    @property
+    def with_raw_response(self) -> RawResponses:
+        """Every unary operation, returning an :class:`APIResponse` with the HTTP details.
+
+        ``raw = await client.with_raw_response.list_workflows(req)`` gives
+        ``raw.headers``, ``raw.http_status``, ``raw.req_id``, ``raw.elapsed``
+        and ``raw.parse()`` (the typed response). Errors still raise.
+        """
+        return RawResponses(self._view(_RawClient, self._core))
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Query | None = None,
+        cast_to: type[T],
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> T: ...
+
+    @overload
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Query | None = None,
+        cast_to: None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any: ...
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Query | None = None,
+        cast_to: type[Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call any path of the API with this client's auth, retries, rate control and errors.
+
+        ``await client.request("POST", "/v2/ext/openai/v1/chat/completions", body={...})``.
+        ``path`` is on the base URL's host (a full URL is refused: the PAT goes
+        with it). ``body``: a Struct, a mapping or list (sent as JSON), or bytes.
+        ``query``: parameters (lists repeat the key). ``cast_to``: the type to
+        decode the answer into (a Struct, ``dict``, ``list``...; ``bytes`` for
+        the body itself); by default plain JSON values. A failure raises the
+        typed error its Clarifai status (or, without one, its HTTP status)
+        stands for. ``idempotent`` (default: GET, HEAD, PUT, DELETE, OPTIONS)
+        decides whether a failure that may have been processed is retried.
+        This client's (or view's) extra headers, query and body apply too.
+        """
+        raw = await self._raw_request(
+            method, path, body=body, query=query, cast_to=cast_to,
+            extra_headers=extra_headers, idempotent=idempotent,
+        )  # fmt: skip
+        return raw.parse()
+
+    async def _raw_request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Query | None = None,
+        cast_to: type[Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> APIResponse[Any]:
+        core = self._core
+        if extra_headers:
+            core = core.with_options(extra_headers=extra_headers)
+        endpoint, built, read = request_parts(
+            core, method, path, body=body, query=query, cast_to=cast_to, idempotent=idempotent
+        )
+        return await core.call_raw(endpoint, built, decode=read)
 
     def _root(self) -> Client:
         return self._parent if self._parent is not None else self
@@ -401,4 +559,59 @@ class Client(Operations):
             self, upload_id, source, content_length=content_length, part_size=part_size,
             concurrency=concurrency, progress=progress, part_retries=part_retries,
             poll_interval=poll_interval, timeout=timeout,
+        )  # fmt: skip
+
+
+ClientT = TypeVar("ClientT", bound=Client)
+
+
+class _RawClient(Client):
+    """A view whose operations return :class:`APIResponse` instead of the typed response."""
+
+    __slots__ = ()
+
+    def _call(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> Awaitable[Any]:
+        core = self._core
+        return core.call_raw(endpoint, core.prepare(endpoint, request))
+
+    def _stream(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> ResponseStream[RespT]:
+        raise TypeError(
+            f"with_raw_response is for unary operations; {endpoint.name} streams "
+            "(its ResponseStream carries the answer's status and headers)"
+        )
+
+
+class RawResponses:
+    """``client.with_raw_response``: each operation returns an :class:`APIResponse`."""
+
+    __slots__ = ("_client",)
+
+    def __init__(self, client: _RawClient) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Callable[..., Awaitable[APIResponse[Any]]]:
+        if name.startswith("_") or not callable(getattr(Operations, name, None)):
+            raise AttributeError(f"with_raw_response has no operation {name!r}")
+        method: Callable[..., Awaitable[APIResponse[Any]]] = getattr(self._client, name)
+        return method
+
+    def __dir__(self) -> list[str]:
+        names = [n for n in dir(Operations) if not n.startswith("_") and n != "paginate"]
+        return [*names, "request"]
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: Query | None = None,
+        cast_to: type[Any] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        idempotent: bool | None = None,
+    ) -> APIResponse[Any]:
+        """:meth:`Client.request`, returning the :class:`APIResponse`."""
+        return await self._client._raw_request(
+            method, path, body=body, query=query, cast_to=cast_to,
+            extra_headers=extra_headers, idempotent=idempotent,
         )  # fmt: skip

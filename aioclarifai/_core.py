@@ -24,9 +24,9 @@ import inspect
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import msgspec
 
@@ -34,10 +34,16 @@ from . import _decode
 from ._config import RetryConfig, Settings, Timeout
 from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
+from ._extras import APIResponse, append_query, check_headers, encode_query, merge_body
 from ._requests import BuiltRequest, build_request
 from ._retry import is_throttled, parse_retry_after, retry_delay
 from ._transport import BodyStream, ClientState, RawResponse, StreamResponse, Transport
 from .types import Status
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span
+
+    from ._otel import Tracing
 
 __all__ = ["Attempt", "Core", "Hook", "RateGate", "RequestEvent", "ResponseEvent", "interpret"]
 
@@ -56,12 +62,18 @@ _DEBUG = logging.DEBUG
 
 @dataclass(frozen=True, slots=True)
 class RequestEvent:
-    """Passed to ``on_request`` before each attempt (``attempt`` counts from 0)."""
+    """Passed to ``on_request`` before each attempt (``attempt`` counts from 0).
+
+    ``headers`` holds what this attempt adds to the client's headers (extra
+    headers, the tracing ``traceparent``); a hook may add to it, say a W3C
+    ``traceparent`` of its own or a request id, and the attempt carries them.
+    """
 
     operation: str
     method: str
     path: str
     attempt: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,10 +118,11 @@ class RateGate(Protocol):
         """Learn from how an attempt ended."""
 
 
-Attempt = Callable[[float | None], Awaitable[tuple[T, int]]]
+Attempt = Callable[[float | None, Mapping[str, str] | None], Awaitable[tuple[T, int]]]
 """One try of a request: given the call's deadline (``time.monotonic()``
-based, None until a retry sets it), send and return ``(value, http_status)``,
-or raise the attempt's :class:`ClarifaiError`."""
+based, None until a retry sets it) and the headers this attempt adds (None:
+none), send and return ``(value, http_status)``, or raise the attempt's
+:class:`ClarifaiError`."""
 
 
 def snippet(body: bytes, limit: int = 160) -> str:
@@ -136,6 +149,11 @@ class Core:
         on_request: Hook | None = None,
         on_response: Hook | None = None,
         gate: RateGate | None = None,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: str = "",
+        extra_body: Mapping[str, Any] | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self.settings = settings
         self.transport = transport
@@ -144,6 +162,13 @@ class Core:
         self.on_request = on_request
         self.on_response = on_response
         self.gate = gate
+        self.extra_headers: dict[str, str] = dict(extra_headers or {})
+        self.extra_query = extra_query
+        self.extra_body: dict[str, Any] = dict(extra_body or {})
+        self.tracing = tracing
+        self._extras = bool(extra_query or extra_body)
+        # Attempts that build their own header dict: hooks may add to it, tracing injects.
+        self._attempt_headers = bool(self.extra_headers) or on_request is not None or tracing
         self._hooked = on_request is not None or on_response is not None
         # Too short to be a real PAT: redacting it would garble every message.
         secret = settings.pat or settings.session_token
@@ -154,9 +179,23 @@ class Core:
         return f"<Core {self.settings!r} timeout={self.timeout!r} retry={self.retry!r}>"
 
     def with_options(
-        self, *, timeout: Timeout | None = None, max_retries: int | None = None
+        self,
+        *,
+        timeout: Timeout | None = None,
+        max_retries: int | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> Core:
-        """A core sharing this one's transport and gate, with other per-call options."""
+        """A core sharing this one's transport and gate, with other per-call options.
+
+        Extra headers, query parameters and body fields add to this core's
+        (checked here, before any I/O: ``ValueError`` for a bad one).
+        """
+        headers = {**self.extra_headers, **check_headers(extra_headers, "extra_headers")}
+        query = "&".join(q for q in (self.extra_query, encode_query(extra_query)) if q)
+        if extra_body is not None and not isinstance(extra_body, Mapping):
+            raise ValueError("extra_body must be a mapping of top-level body fields")
         return Core(
             self.settings,
             self.transport,
@@ -165,11 +204,29 @@ class Core:
             self.on_request,
             self.on_response,
             self.gate,
+            extra_headers=headers,
+            extra_query=query,
+            extra_body={**self.extra_body, **(extra_body or {})},
+            tracing=self.tracing,
         )
 
     def prepare(self, endpoint: Endpoint[Any, Any], request: Any) -> BuiltRequest:
-        """Apply user/app defaults and build the wire request (raises ``ValueError`` early)."""
-        return build_request(endpoint, request, self.settings.user_id, self.settings.app_id)
+        """Apply user/app defaults and build the wire request (raises ``ValueError`` early).
+
+        This core's extra query parameters and body fields are added here.
+        """
+        built = build_request(endpoint, request, self.settings.user_id, self.settings.app_id)
+        if self._extras:
+            built = self.add_extras(endpoint, built)
+        return built
+
+    def add_extras(self, endpoint: Endpoint[Any, Any], built: BuiltRequest) -> BuiltRequest:
+        """``built`` with this core's extra query string and body fields."""
+        return BuiltRequest(
+            built.method,
+            append_query(built.path_and_query, self.extra_query),
+            merge_body(built.body, self.extra_body, endpoint.name),
+        )
 
     # -- the attempt policy -------------------------------------------------------
 
@@ -190,40 +247,118 @@ class Core:
         whole call: a retry whose wait would not fit in what is left is not
         made, and the last error is raised.
         """
+        if self.tracing is not None:
+            return await self._run_traced(
+                endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
+            )
+        return await self._run(
+            endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
+        )
+
+    async def _run_traced(
+        self,
+        endpoint: Endpoint[Any, Any],
+        built: BuiltRequest,
+        attempt: Attempt[T],
+        *,
+        idempotent: bool,
+        retry: RetryConfig,
+        total: float | None,
+    ) -> T:
+        """:meth:`_run` inside the operation's span."""
+        tracing = self.tracing
+        assert tracing is not None
+        trace = _OperationTrace(tracing.operation(endpoint.name))
+        try:
+            value = await self._run(
+                endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total,
+                trace=trace,
+            )  # fmt: skip
+        except BaseException as exc:
+            tracing.end(
+                trace.span, http_status=getattr(exc, "http_status", 0),
+                code=getattr(exc, "code", 0), req_id=getattr(exc, "req_id", ""), error=exc,
+                attempts=trace.attempts,
+            )  # fmt: skip
+            raise
+        tracing.end(
+            trace.span, http_status=trace.http_status, code=trace.code, req_id=trace.req_id,
+            attempts=trace.attempts,
+        )  # fmt: skip
+        return value
+
+    async def _run(
+        self,
+        endpoint: Endpoint[Any, Any],
+        built: BuiltRequest,
+        attempt: Attempt[T],
+        *,
+        idempotent: bool,
+        retry: RetryConfig,
+        total: float | None,
+        trace: _OperationTrace | None = None,
+    ) -> T:
         gate = self.gate
+        tracing = self.tracing
         name = endpoint.name
         started = time.monotonic()
         deadline: float | None = None
         number = 0
         t0 = 0.0
+        headers: dict[str, str] | None = None
+        span: Span | None = None
         while True:
             watched = self._hooked or logger.isEnabledFor(_DEBUG)
-            if watched and self.on_request is not None:
-                await _run_hook(self.on_request, _request_event(endpoint, built, number))
+            if self._attempt_headers:
+                headers = dict(self.extra_headers)
+                if tracing is not None and trace is not None:
+                    span = tracing.attempt(
+                        trace.span, name, built.method, built.path_and_query, attempt=number,
+                        headers=headers,
+                    )  # fmt: skip
+                    trace.attempts += 1
+                if self.on_request is not None:
+                    event = _request_event(endpoint, built, number, headers)
+                    try:
+                        await _run_hook(self.on_request, event)
+                        headers = check_headers(event.headers, "on_request headers")
+                    except BaseException as exc:
+                        if span is not None and tracing is not None:
+                            tracing.end(span, error=exc)
+                        raise
             if gate is not None:
                 await gate.acquire()
-            if watched:
+            if watched or span is not None:
                 t0 = time.perf_counter()
             try:
-                value, http_status = await attempt(deadline)
+                value, http_status = await attempt(deadline, headers)
             except ClarifaiError as exc:
                 error = self.redact(exc)
                 if gate is not None:
                     gate.record(is_throttled(error), getattr(error, "retry_after", None))
-            except BaseException:
+            except BaseException as exc:
                 if gate is not None:
                     gate.record(False, None)
+                if span is not None and tracing is not None:
+                    tracing.end(span, error=exc)
                 raise
             else:
                 if gate is not None:
                     gate.record(False, None)
-                if watched:
+                if watched or span is not None:
                     status = getattr(value, "status", None)
-                    await self._observe(
-                        endpoint, built, attempt=number, t0=t0, http_status=http_status,
-                        code=status.code if status is not None else 0,
-                        req_id=status.req_id if status is not None else "",
-                    )  # fmt: skip
+                    if status is None and isinstance(value, APIResponse):
+                        status = getattr(value.parse(), "status", None)
+                    code = status.code if status is not None else 0
+                    req_id = status.req_id if status is not None else ""
+                    if span is not None and tracing is not None and trace is not None:
+                        tracing.end(span, http_status=http_status, code=code, req_id=req_id)
+                        trace.http_status, trace.code, trace.req_id = http_status, code, req_id
+                    if watched:
+                        await self._observe(
+                            endpoint, built, attempt=number, t0=t0, http_status=http_status,
+                            code=code, req_id=req_id,
+                        )  # fmt: skip
                 return value
             delay = retry_delay(
                 error, attempt=number, operation=name, idempotent=idempotent, config=retry
@@ -234,8 +369,19 @@ class Core:
                 deadline = started + total
                 if time.monotonic() + delay >= deadline:
                     delay = None  # the retry could not finish in time: fail now
+            if span is not None and tracing is not None:
+                tracing.end(
+                    span, http_status=getattr(error, "http_status", 0),
+                    code=getattr(error, "code", 0), req_id=getattr(error, "req_id", ""),
+                    error=error, retry_delay=delay,
+                )  # fmt: skip
             if watched:
                 await self._observe_error(endpoint, built, number, t0, error, delay=delay)
+            if delay is not None and logger.isEnabledFor(logging.INFO):
+                logger.info(
+                    "%s attempt %d failed (%s: %s); retrying in %.2fs",
+                    name, number + 1, type(error).__name__, error, delay,
+                )  # fmt: skip
             if delay is None:
                 raise error
             await asyncio.sleep(delay)
@@ -266,8 +412,18 @@ class Core:
         secret = self._secret_bytes
         method, path, body = built.method, built.path_and_query, built.body
 
-        async def once(deadline: float | None) -> tuple[RespT, int]:
-            raw = await send(method, path, body, timeout, name, deadline=deadline, stream=stream)
+        async def once(
+            deadline: float | None, headers: Mapping[str, str] | None
+        ) -> tuple[RespT, int]:
+            if headers:
+                raw = await send(
+                    method, path, body, timeout, name, deadline=deadline, stream=stream,
+                    headers=headers,
+                )  # fmt: skip
+            else:
+                raw = await send(
+                    method, path, body, timeout, name, deadline=deadline, stream=stream
+                )
             return interpret(endpoint, raw, secret), raw.status
 
         return self.run(
@@ -276,10 +432,56 @@ class Core:
             retry=self.retry if retry is None else retry, total=timeout.total,
         )  # fmt: skip
 
+    def call_raw(
+        self,
+        endpoint: Endpoint[Any, RespT],
+        built: BuiltRequest,
+        *,
+        idempotent: bool | None = None,
+        decode: Callable[[Endpoint[Any, RespT], RawResponse, bytes], RespT] | None = None,
+    ) -> Awaitable[APIResponse[RespT]]:
+        """Send an already built request; the answer with its HTTP details.
+
+        Same attempt policy as :meth:`call`. ``decode`` replaces
+        :func:`interpret` (``client.request`` decodes to any type).
+        """
+        send = self.transport.send
+        timeout = self.timeout
+        name = endpoint.name
+        secret = self._secret_bytes
+        read = interpret if decode is None else decode
+        method, path, body = built.method, built.path_and_query, built.body
+        attempts = 0
+
+        async def once(
+            deadline: float | None, headers: Mapping[str, str] | None
+        ) -> tuple[APIResponse[RespT], int]:
+            nonlocal attempts
+            attempts += 1
+            t0 = time.perf_counter()
+            raw = await send(
+                method, path, body, timeout, name, deadline=deadline, **_headers_kw(headers)
+            )
+            parsed = read(endpoint, raw, secret)
+            elapsed = time.perf_counter() - t0
+            response = APIResponse(
+                name, raw.status, raw.headers, raw.body, parsed, elapsed, attempts
+            )
+            return response, raw.status
+
+        return self.run(
+            endpoint, built, once,
+            idempotent=endpoint.idempotent if idempotent is None else idempotent,
+            retry=self.retry, total=timeout.total,
+        )  # fmt: skip
+
     # -- streams -----------------------------------------------------------------
 
     async def open_stream(
-        self, endpoint: Endpoint[Any, Any], built: BuiltRequest
+        self,
+        endpoint: Endpoint[Any, Any],
+        built: BuiltRequest,
+        headers: Mapping[str, str] | None = None,
     ) -> StreamResponse:
         """Open one streaming exchange; a non-2xx answer raises its typed error.
 
@@ -287,8 +489,9 @@ class Core:
         the read of the first message, through :meth:`run`.
         """
         resp = await self.transport.open_stream(
-            built.method, built.path_and_query, built.body, self.timeout, endpoint.name
-        )
+            built.method, built.path_and_query, built.body, self.timeout, endpoint.name,
+            **_headers_kw(headers),
+        )  # fmt: skip
         if 200 <= resp.status < 300:
             return resp
         raise await self._stream_error(endpoint, resp)
@@ -395,8 +598,31 @@ async def _run_hook(hook: Hook, event: Any) -> None:
         await result
 
 
-def _request_event(endpoint: Endpoint[Any, Any], built: BuiltRequest, attempt: int) -> RequestEvent:
-    return RequestEvent(endpoint.name, built.method, built.path_and_query, attempt)
+def _request_event(
+    endpoint: Endpoint[Any, Any],
+    built: BuiltRequest,
+    attempt: int,
+    headers: dict[str, str] | None = None,
+) -> RequestEvent:
+    return RequestEvent(endpoint.name, built.method, built.path_and_query, attempt, headers or {})
+
+
+def _headers_kw(headers: Mapping[str, str] | None) -> dict[str, Any]:
+    # Only pass headers= when there are some: a Transport written before it still works.
+    return {"headers": headers} if headers else {}
+
+
+class _OperationTrace:
+    """The operation span of one traced call and what its last attempt answered."""
+
+    __slots__ = ("attempts", "code", "http_status", "req_id", "span")
+
+    def __init__(self, span: Span) -> None:
+        self.span = span
+        self.attempts = 0
+        self.http_status = 0
+        self.code = 0
+        self.req_id = ""
 
 
 def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = b"") -> RespT:

@@ -8,7 +8,8 @@ Operation span (kind INTERNAL, named after the operation, e.g.
 ``PostModelOutputs``): ``clarifai.operation``, ``clarifai.attempts`` and the
 final ``http.response.status_code``, ``clarifai.status.code``,
 ``clarifai.req_id``. Attempt span (kind CLIENT, child of the operation,
-named ``"<METHOD> <operation>"``): ``http.request.method``, ``url.path``,
+named ``"<METHOD> <operation>"``; ``client.request`` calls are named
+``"<METHOD> <path>"`` at both levels): ``http.request.method``, ``url.path``,
 ``clarifai.attempt`` (1 for the first), ``http.request.resend_count`` (from
 the second), the answer's status, code and ``req_id``, and
 ``clarifai.retry_delay`` (seconds) when another attempt follows. Each
@@ -89,8 +90,10 @@ class Tracing:
         }
         if attempt:
             attributes["http.request.resend_count"] = attempt
+        # client.request's operations are already named "<METHOD> <path>".
+        name = operation if operation.startswith(f"{method} ") else f"{method} {operation}"
         span = self._tracer.start_span(
-            f"{method} {operation}",
+            name,
             context=self._set_span(parent),
             kind=self._kind.CLIENT,
             attributes=attributes,

@@ -26,7 +26,7 @@ import contextlib
 import functools
 import re
 import warnings
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -297,11 +297,13 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             self._ready = [first]
             self._ready_at = 0
 
-    async def _attempt(self, deadline: float | None) -> tuple[T | None, int]:
+    async def _attempt(
+        self, deadline: float | None, headers: Mapping[str, str] | None
+    ) -> tuple[T | None, int]:
         """One try: open the request and read the first message (None: an empty stream)."""
         self._splitter = LineSplitter()
         self._lines = _NO_LINES
-        resp = self._response = await self._core.open_stream(self._endpoint, self._built)
+        resp = self._response = await self._core.open_stream(self._endpoint, self._built, headers)
         try:
             return await self._first_message(), resp.status
         except BaseException:

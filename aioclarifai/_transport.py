@@ -114,18 +114,28 @@ class Transport(Protocol):
         *,
         deadline: float | None = None,
         stream: BodyStream | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RawResponse:
         """One request with its answer read in full.
 
         ``deadline`` (``time.monotonic()`` based) bounds the attempt when the
         call already spent part of ``timeout.total``; ``stream``, when given, is
         sent as the body instead of ``body`` (which then only serves the logs).
+        ``headers`` are added to this attempt's (extra headers, ``traceparent``,
+        what ``on_request`` hooks added).
         """
 
     async def open_stream(
-        self, method: str, path_and_query: str, body: bytes | None, timeout: Timeout, operation: str
+        self,
+        method: str,
+        path_and_query: str,
+        body: bytes | None,
+        timeout: Timeout,
+        operation: str,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> StreamResponse:
-        """Send a request and return once the answer's headers arrived."""
+        """Send a request and return once the answer's headers arrived (``headers`` added)."""
 
     def check_loop(self) -> None:
         """Raise ``RuntimeError`` if the transport cannot be used from the running event loop."""

@@ -209,13 +209,16 @@ class MockTransport:
         *,
         deadline: float | None = None,
         stream: BodyStream | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> RawResponse:
         """Ask the handler, within the call's total timeout; the answer's body read in full."""
         limit = timeout.total if deadline is None else deadline - time.monotonic()
         self._in_flight += 1
         try:
             with anyio.fail_after(limit) if limit is not None else contextlib.nullcontext():
-                response = await self._answer(method, path_and_query, body, stream, operation)
+                response = await self._answer(
+                    method, path_and_query, body, stream, operation, extra=headers
+                )
                 content = await _collect(response.content)
         except TimeoutError:
             raise APITimeoutError(
@@ -234,11 +237,15 @@ class MockTransport:
         body: bytes | None,
         timeout: Timeout,  # noqa: ASYNC109 - the Transport protocol's budgets, not a wait
         operation: str,
+        *,
+        headers: Mapping[str, str] | None = None,
     ) -> _MockStream:
         """Ask the handler; its content is then read chunk by chunk."""
         self._in_flight += 1
         try:
-            response = await self._answer(method, path_and_query, body, None, operation)
+            response = await self._answer(
+                method, path_and_query, body, None, operation, extra=headers
+            )
         finally:
             self._in_flight -= 1
         stream = _MockStream(response, timeout.stream_idle, self._streams.discard)
@@ -254,6 +261,8 @@ class MockTransport:
         body: bytes | None,
         stream: BodyStream | None,
         operation: str,
+        *,
+        extra: Mapping[str, str] | None = None,
     ) -> MockResponse:
         if self.state is ClientState.CLOSED:
             raise RuntimeError(CLOSED_MESSAGE)
@@ -267,6 +276,8 @@ class MockTransport:
             content = body
         else:
             content = b""
+        if extra:
+            headers.update(extra)
         request = MockRequest(
             method, self._base_url + path_and_query, Headers(headers), content, operation
         )
