@@ -230,31 +230,6 @@ class Core:
 
     # -- the attempt policy -------------------------------------------------------
 
-    async def run(
-        self,
-        endpoint: Endpoint[Any, Any],
-        built: BuiltRequest,
-        attempt: Attempt[T],
-        *,
-        idempotent: bool,
-        retry: RetryConfig,
-        total: float | None,
-    ) -> T:
-        """Make attempts until one succeeds or the error may not be retried; return its value.
-
-        ``idempotent`` is the path's rule: False retries only what surely was
-        not processed (see :mod:`aioclarifai._retry`). ``total`` bounds the
-        whole call: a retry whose wait would not fit in what is left is not
-        made, and the last error is raised.
-        """
-        if self.tracing is not None:
-            return await self._run_traced(
-                endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
-            )
-        return await self._run(
-            endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
-        )
-
     async def _run_traced(
         self,
         endpoint: Endpoint[Any, Any],
@@ -265,12 +240,12 @@ class Core:
         retry: RetryConfig,
         total: float | None,
     ) -> T:
-        """:meth:`_run` inside the operation's span."""
+        """:meth:`run` inside the operation's span."""
         tracing = self.tracing
         assert tracing is not None
         trace = _OperationTrace(tracing.operation(endpoint.name))
         try:
-            value = await self._run(
+            value = await self.run(
                 endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total,
                 trace=trace,
             )  # fmt: skip
@@ -287,7 +262,7 @@ class Core:
         )  # fmt: skip
         return value
 
-    async def _run(
+    async def run(
         self,
         endpoint: Endpoint[Any, Any],
         built: BuiltRequest,
@@ -298,6 +273,18 @@ class Core:
         total: float | None,
         trace: _OperationTrace | None = None,
     ) -> T:
+        """Make attempts until one succeeds or the error may not be retried; return its value.
+
+        ``idempotent`` is the path's rule: False retries only what surely was
+        not processed (see :mod:`aioclarifai._retry`). ``total`` bounds the
+        whole call: a retry whose wait would not fit in what is left is not
+        made, and the last error is raised. With tracing on, the call runs
+        inside its operation span (``trace``, set by :meth:`_run_traced`).
+        """
+        if self.tracing is not None and trace is None:
+            return await self._run_traced(
+                endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
+            )
         gate = self.gate
         tracing = self.tracing
         name = endpoint.name
@@ -377,7 +364,11 @@ class Core:
                 )  # fmt: skip
             if watched:
                 await self._observe_error(endpoint, built, number, t0, error, delay=delay)
-            if delay is not None and logger.isEnabledFor(logging.INFO):
+            if (
+                delay is not None
+                and logger.isEnabledFor(logging.INFO)
+                and not logger.isEnabledFor(_DEBUG)  # the debug line says it already
+            ):
                 logger.info(
                     "%s attempt %d failed (%s: %s); retrying in %.2fs",
                     name, number + 1, type(error).__name__, error, delay,
