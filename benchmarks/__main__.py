@@ -18,17 +18,21 @@ from ._harness import Ctx, Skip, machine_lines
 
 #: name → (module, function, what it measures)
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
-    "decode": ("decode", "bench_decode", "typed decode vs json.loads vs protobuf json_format"),
+    "decode": ("decode", "bench_decode", "typed decode vs msgspec untyped, json.loads, protobuf"),
     "import": ("imports", "bench_import", "import aioclarifai vs import aiohttp"),
-    "unary": ("unary", "bench_unary", "PostModelOutputs c=32: raw floor, client, official"),
+    "unary": ("unary", "bench_unary", "PostModelOutputs c=32: raw floor, client, official; uvloop"),
     "fake": ("unary", "bench_fake_speed", "FakeClarifai vs minimal canned handler"),
-    "batched": ("batched", "bench_batched", "4,096 concurrent predicts, batched vs not"),
-    "predict_many": ("batched", "bench_predict_many", "predict_many from a generator"),
-    "stream": ("stream", "bench_stream", "stream chunks/s vs raw line splitting"),
+    "batched": ("batched", "bench_batched", "4,096 concurrent predicts vs hand-batched raw"),
+    "predict_many_raw": ("batched", "bench_predict_many_vs_raw", "predict_many vs raw pipeline"),
+    "predict_many": ("batched", "bench_predict_many", "predict_many from a generator, RSS"),
+    "stream": ("stream", "bench_stream", "stream chunks/s (async for, generate()) vs raw"),
     "streams": ("stream", "bench_many_streams", "many concurrent streams, RSS over time"),
     "upload": ("upload", "bench_upload", "chunked upload to FakeClarifai, cancel + resume"),
     "rate": ("rate", "bench_rate", "batch job vs an account rate limit: goodput, throttling"),
+    "instructions": ("icount", "bench_instructions", "cachegrind instructions, project vs raw"),
 }
+#: Run only when asked for (``--instructions`` or ``--only``): slow, needs valgrind.
+OPTIONAL = {"instructions"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help=f"comma-separated subset of: {', '.join(BENCHMARKS)}",
     )
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count instructions with valgrind cachegrind (slow)",
+    )
     args = parser.parse_args(argv)
-    names = [n.strip() for n in args.only.split(",") if n.strip()] or list(BENCHMARKS)
+    names = [n.strip() for n in args.only.split(",") if n.strip()] or [
+        n for n in BENCHMARKS if n not in OPTIONAL or args.instructions
+    ]
     unknown = [n for n in names if n not in BENCHMARKS]
     if unknown:
         parser.error(f"unknown benchmark(s): {', '.join(unknown)}")
@@ -50,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     mode = "quick" if args.quick else "full"
     print(
-        f"mode     {mode}; servers run in their own processes; ratios are medians of "
-        "interleaved rounds in this run"
+        f"mode     {mode}; servers run in their own processes; figures are medians of "
+        "interleaved rounds in this run, [min..max] their spread (never best-of)"
     )
     print()
     ctx = Ctx(quick=args.quick)

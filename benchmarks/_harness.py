@@ -28,6 +28,7 @@ __all__ = [
     "machine_lines",
     "median",
     "peak_rss_mb",
+    "spread",
     "require",
     "rss_mb",
     "run_child",
@@ -58,6 +59,11 @@ def require(module: str, attr: str | None = None) -> Any:
 def median(values: Sequence[float]) -> float:
     """The median (of at least one value)."""
     return statistics.median(values)
+
+
+def spread(values: Sequence[float], fmt: str = ".1f") -> str:
+    """``median [min..max]`` of interleaved rounds: the figure and how far rounds strayed."""
+    return f"{median(values):{fmt}} [{min(values):{fmt}}..{max(values):{fmt}}]"
 
 
 def fmt_int(value: float) -> str:

@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
+import msgspec
+
 from ._harness import (
     Ctx,
     Sample,
@@ -22,12 +24,25 @@ from ._harness import (
     require,
     rss_mb,
     run_child,
+    spread,
 )
 from .payloads import IMAGE_URL
 
-__all__ = ["batched_samples", "bench_batched", "bench_predict_many", "predict_many_run"]
+__all__ = [
+    "batched_samples",
+    "bench_batched",
+    "bench_predict_many",
+    "bench_predict_many_vs_raw",
+    "predict_many_run",
+    "predict_many_samples",
+]
 
 UNBATCHED_CONCURRENCY = 64
+#: Inputs per request of the hand-batched raw floor (Clarifai's cap).
+HAND_BATCH = 128
+#: ``predict_many``'s default ``concurrency`` (inputs pulled ahead of results).
+PREDICT_MANY_CONCURRENCY = 512
+_JSON = {"Content-Type": "application/json"}
 
 
 def _input(i: int) -> Any:
@@ -58,38 +73,136 @@ async def _unbatched_round(client: Any, model_id: str, n: int) -> Sample:
     return await drive(call, n, UNBATCHED_CONCURRENCY)
 
 
+def _raw_body(start: int, count: int) -> dict[str, Any]:
+    inputs = [
+        {"id": f"in-{i}", "data": {"image": {"url": IMAGE_URL}}}
+        for i in range(start, start + count)
+    ]
+    return {"inputs": inputs}
+
+
+class _HandRaw:
+    """The floor a hand-written job sets: raw aiohttp + msgspec, inputs cut into requests."""
+
+    def __init__(self, url: str, pat: str, model_id: str) -> None:
+        import aiohttp
+        from yarl import URL
+
+        self.session = aiohttp.ClientSession(headers={"Authorization": f"Key {pat}"})
+        self.target = URL(f"{url}/v2/users/me/apps/app/models/{model_id}/outputs", encoded=True)
+
+    async def post(self, start: int, count: int) -> int:
+        """One request of ``count`` inputs; checks the echoed ids; returns ``count``."""
+        data = msgspec.json.encode(_raw_body(start, count))
+        async with self.session.post(self.target, data=data, headers=_JSON) as resp:
+            body = await resp.read()
+        if resp.status != 200:
+            raise RuntimeError(f"hand-batched raw: HTTP {resp.status}")
+        outputs = msgspec.json.decode(body)["outputs"]
+        if [o["input"]["id"] for o in outputs] != [f"in-{i}" for i in range(start, start + count)]:
+            raise RuntimeError("hand-batched raw: outputs out of order")
+        return count
+
+    async def all_at_once(self, n: int, per_request: int) -> Sample:
+        """``n`` inputs as ``n / per_request`` concurrent requests."""
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(
+            *(self.post(i, min(per_request, n - i)) for i in range(0, n, per_request))
+        )
+        return Sample(time.perf_counter() - t0, time.process_time() - cpu0, n)
+
+    async def pipeline(self, n: int, per_request: int, in_flight: int) -> Sample:
+        """``n`` inputs, ``per_request`` a request, at most ``in_flight`` requests at once."""
+        starts = iter(range(0, n, per_request))
+
+        async def worker() -> None:
+            for i in starts:
+                await self.post(i, min(per_request, n - i))
+
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        return Sample(time.perf_counter() - t0, time.process_time() - cpu0, n)
+
+    async def close(self) -> None:
+        """Close the session."""
+        await self.session.close()
+
+
 async def batched_samples(
-    url: str, pat: str, served: Callable[[], int], *, n: int, rounds: int, model_id: str
+    url: str,
+    pat: str,
+    served: Callable[[], int],
+    *,
+    n: int,
+    rounds: int,
+    model_id: str,
+    unbatched_rounds: int | None = None,
 ) -> dict[str, list[tuple[Sample, int]]]:
-    """Interleaved rounds of ``n`` predicts, batched and not: (sample, requests served)."""
+    """Interleaved rounds of ``n`` concurrent predicts: (sample, requests served) per variant.
+
+    ``coalesced`` is ``client.predict`` with the default batcher; ``hand-batched
+    raw`` posts the same inputs as ``n / 128`` concurrent raw requests. ``cold``
+    rounds use a client (or session) made for the round: no open connections,
+    no warmed caches; ``warm`` rounds reuse one that already ran. ``unbatched``
+    (warm, c=64) is the batcher switched off.
+    """
     from aioclarifai import Client
     from aioclarifai._batching import BatchConfig
 
-    results: dict[str, list[tuple[Sample, int]]] = {"batched": [], "unbatched": []}
-    async with (
-        Client(pat, base_url=url, app_id="app") as batched,
-        Client(pat, base_url=url, app_id="app", batching=BatchConfig(enabled=False)) as unbatched,
-    ):
-        runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
-            "batched": lambda k: _batched_round(batched, model_id, k),
-            "unbatched": lambda k: _unbatched_round(unbatched, model_id, k),
-        }
-        for run in runs.values():  # warm-up: open connections
-            await run(min(n, 256))
-        for r in range(rounds):
-            order = ["batched", "unbatched"] if r % 2 == 0 else ["unbatched", "batched"]
-            for name in order:
-                before = served()
-                sample = await runs[name](n)
-                results[name].append((sample, served() - before))
+    names = ["coalesced cold", "hand-batched raw cold", "coalesced warm", "hand-batched raw warm"]
+    results: dict[str, list[tuple[Sample, int]]] = {name: [] for name in [*names, "unbatched"]}
+
+    async def coalesced_cold(k: int) -> Sample:
+        async with Client(pat, base_url=url, app_id="app") as fresh:
+            return await _batched_round(fresh, model_id, k)
+
+    async def raw_cold(k: int) -> Sample:
+        fresh = _HandRaw(url, pat, model_id)
+        try:
+            return await fresh.all_at_once(k, HAND_BATCH)
+        finally:
+            await fresh.close()
+
+    raw = _HandRaw(url, pat, model_id)
+    try:
+        async with (
+            Client(pat, base_url=url, app_id="app") as batched,
+            Client(pat, base_url=url, app_id="app", batching=BatchConfig(enabled=False)) as alone,
+        ):
+            runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
+                "coalesced cold": coalesced_cold,
+                "hand-batched raw cold": raw_cold,
+                "coalesced warm": lambda k: _batched_round(batched, model_id, k),
+                "hand-batched raw warm": lambda k: raw.all_at_once(k, HAND_BATCH),
+                "unbatched": lambda k: _unbatched_round(alone, model_id, k),
+            }
+            # Warm-up of the warm variants: open connections, fill caches.
+            for name in ("coalesced warm", "hand-batched raw warm", "unbatched"):
+                await runs[name](n if name != "unbatched" else min(n, 256))
+            for r in range(rounds):
+                # Rotate the order so no variant always runs right after another.
+                order = names[r % len(names) :] + names[: r % len(names)]
+                if r < (rounds if unbatched_rounds is None else unbatched_rounds):
+                    order.append("unbatched")
+                for name in order:
+                    before = served()
+                    sample = await runs[name](n)
+                    results[name].append((sample, served() - before))
+    finally:
+        await raw.close()
     return results
 
 
 def bench_batched(ctx: Ctx) -> None:
-    """4,096 concurrent single-input predicts, server +20 ms per request."""
+    """4,096 concurrent single-input predicts, server +20 ms per request.
+
+    Against the floor (hand-batched raw: 32 concurrent requests of 128 inputs)
+    cold and warm, and against the batcher switched off. Figures are
+    ``median [min..max]`` of interleaved rounds.
+    """
     require("aioclarifai._batching", "Batcher")
     server = ctx.server("canned")
-    n, rounds = 4096, (2 if ctx.quick else 5)
+    n, rounds, unbatched_rounds = (4096, 3, 1) if ctx.quick else (4096, 9, 3)
     res = asyncio.run(
         batched_samples(
             server.url,
@@ -98,35 +211,100 @@ def bench_batched(ctx: Ctx) -> None:
             n=n,
             rounds=rounds,
             model_id="echo-20ms",
+            unbatched_rounds=unbatched_rounds,
         )
     )
-    from aioclarifai._batching import BatchConfig
-
-    size = BatchConfig().max_batch_size
-    stats = {}
-    for name, values in res.items():
-        wall = median([s.wall for s, _ in values])
-        cpu = median([s.cpu_us for s, _ in values])
-        reqs = median([float(r) for _, r in values])
-        stats[name] = (wall, cpu, reqs)
-    b_wall, b_cpu, b_reqs = stats["batched"]
-    u_wall, u_cpu, u_reqs = stats["unbatched"]
     where = "canned +20 ms/request"
-    ctx.line(
-        "batched",
-        f"unbatched (c={UNBATCHED_CONCURRENCY})",
-        f"{fmt_int(u_reqs):>6} requests {u_wall:6.2f} s {u_cpu:6.1f} µs CPU/input",
-        f"1.00{X}",
-        where,
-    )
-    ctx.line(
-        "batched",
-        f"batched ({n:,} concurrent)",
-        f"{fmt_int(b_reqs):>6} requests {b_wall:6.2f} s {b_cpu:6.1f} µs CPU/input",
-        f"{u_wall / b_wall:4.1f}{X} faster (target ≥10{X}), {b_cpu / u_cpu:4.2f}{X} CPU/input "
-        f"(target ≤0.25{X}); requests ≤ {-(-n // size)} + a few",
-        where,
-    )
+
+    def walls(name: str) -> list[float]:
+        return [s.wall * 1000 for s, _ in res[name]]
+
+    def cpus(name: str) -> list[float]:
+        return [s.cpu_us for s, _ in res[name]]
+
+    for name in res:
+        reqs = median([float(r) for _, r in res[name]])
+        figures = f"{fmt_int(reqs):>5} req {spread(walls(name), '.0f'):>13} ms {spread(cpus(name))}"
+        if name.startswith("hand-batched"):
+            ratio = f"1.00{X} (floor: {n // HAND_BATCH} concurrent requests {X} {HAND_BATCH})"
+        elif name == "unbatched":
+            ratio = f"c={UNBATCHED_CONCURRENCY}; coalesced warm is " + (
+                f"{median(walls(name)) / median(walls('coalesced warm')):.1f}{X} faster"
+            )
+        else:
+            floor = name.replace("coalesced", "hand-batched raw")
+            wall_ratio = median(walls(name)) / median(walls(floor))
+            cpu_ratio = median(cpus(name)) / median(cpus(floor))
+            ratio = (
+                f"{wall_ratio:4.2f}{X} hand-batched wall (target ≤1.2{X}), "
+                f"{cpu_ratio:4.2f}{X} its CPU/input"
+            )
+        ctx.line("batched", f"{name} ({n:,})", figures + " µs CPU/input", ratio, where)
+
+
+async def predict_many_samples(
+    url: str, pat: str, *, n: int, rounds: int, model_id: str
+) -> dict[str, list[Sample]]:
+    """Interleaved rounds: ``predict_many`` (defaults) vs a raw pipeline, ``n`` inputs each.
+
+    The raw job keeps as many inputs in flight as ``predict_many``'s default
+    concurrency, 128 a request.
+    """
+    from aioclarifai import Client
+
+    in_flight = max(1, PREDICT_MANY_CONCURRENCY // HAND_BATCH)
+
+    async def many(client: Any, k: int) -> Sample:
+        cpu0, t0 = time.process_time(), time.perf_counter()
+        done = 0
+        async for result in client.predict_many(model_id, (_input(i) for i in range(k))):
+            if isinstance(result, BaseException):
+                raise result
+            done += 1
+        return Sample(time.perf_counter() - t0, time.process_time() - cpu0, done)
+
+    raw = _HandRaw(url, pat, model_id)
+    samples: dict[str, list[Sample]] = {"predict_many": [], "hand-batched raw": []}
+    try:
+        async with Client(pat, base_url=url, app_id="app") as client:
+            runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
+                "predict_many": lambda k: many(client, k),
+                "hand-batched raw": lambda k: raw.pipeline(k, HAND_BATCH, in_flight),
+            }
+            for run in runs.values():
+                await run(min(n, 4096))
+            for r in range(rounds):
+                names = list(runs)[r % 2 :] + list(runs)[: r % 2]
+                for name in names:
+                    samples[name].append(await runs[name](n))
+    finally:
+        await raw.close()
+    return samples
+
+
+def bench_predict_many_vs_raw(ctx: Ctx) -> None:
+    """``predict_many`` vs a hand-batched raw pipeline: no latency, and +20 ms a request."""
+    require("aioclarifai._batching", "Batcher")
+    server = ctx.server("canned")
+    n, rounds = (8192, 3) if ctx.quick else (32768, 7)
+    for model_id, what in (("echo", "no latency"), ("echo-20ms", "+20 ms/request")):
+        res = asyncio.run(
+            predict_many_samples(server.url, server.pat, n=n, rounds=rounds, model_id=model_id)
+        )
+        raw_cpu = median([s.cpu_us for s in res["hand-batched raw"]])
+        raw_rate = median([s.rate for s in res["hand-batched raw"]])
+        for name, values in res.items():
+            cpus = [s.cpu_us for s in values]
+            rate = median([s.rate for s in values])
+            figures = f"{fmt_int(rate):>8} inputs/s {spread(cpus, '.2f'):>20} µs CPU/input"
+            if name == "predict_many":
+                ratio = (
+                    f"{median(cpus) / raw_cpu:4.2f}{X} raw CPU (target ≤1.05{X}), "
+                    f"{rate / raw_rate:4.2f}{X} raw rate"
+                )
+            else:
+                ratio = f"1.00{X} (128 a request, {PREDICT_MANY_CONCURRENCY} inputs in flight)"
+            ctx.line("predict_many", f"{name} ({n:,})", figures, ratio, f"canned {what}")
 
 
 # -- predict_many over a long generator (fresh child process) -------------------------

@@ -40,7 +40,7 @@ __all__ = ["BENCH_PAT", "CannedState", "make_canned_server", "main"]
 
 BENCH_PAT = "bench-pat-0123456789"
 _PLAN_RE = re.compile(r"^(?P<kind>canned|echo|gen)(?:-(?P<n>\d+))?(?:-(?P<ms>\d+)ms)?$")
-_LINES_PER_WRITE = 16
+_LINES_PER_WRITE = 256
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any
 
 import msgspec
 
-from ._harness import Ctx, Sample, Skip, X, drive, fmt_int, median
+from ._harness import Ctx, Sample, Skip, X, drive, fmt_int, median, spread
 from .payloads import IMAGE_URL
 
 __all__ = [
@@ -244,12 +244,12 @@ def _medians(samples: list[Sample]) -> tuple[float, float]:
     return median([s.cpu_us for s in samples]), median([s.rate for s in samples])
 
 
-async def _unary(ctx: Ctx, url: str, pat: str) -> None:
-    n, rounds = (640, 3) if ctx.quick else (3200, 5)
+async def _unary(ctx: Ctx, url: str, pat: str, names: Sequence[str], loop: str) -> None:
+    n, rounds = (640, 3) if ctx.quick else (3200, 7)
     variants: list[Variant] = []
     skipped: list[str] = []
     try:
-        for name in VARIANTS:
+        for name in names:
             try:
                 variants.append(await make_variant(name, url, pat, "canned"))
             except Skip as exc:
@@ -262,15 +262,16 @@ async def _unary(ctx: Ctx, url: str, pat: str) -> None:
     client_cpu, _ = _medians(samples["aioclarifai"])
     for v in variants:
         cpu, rate = _medians(samples[v.name])
-        figures = f"{cpu:8.1f} µs/call {fmt_int(rate):>8} calls/s"
+        cpus = [s.cpu_us for s in samples[v.name]]
+        figures = f"{spread(cpus):>20} µs/call {fmt_int(rate):>6} calls/s"
         ratio = f"{cpu / raw_cpu:5.2f}{X} raw CPU, {rate / raw_rate:4.2f}{X} raw rate"
         if v.name == "aioclarifai":
-            ratio += f" (target ≤1.15{X} CPU)"
+            ratio += f" (target ≤1.05{X} CPU)"
         elif v.name != "raw aiohttp+msgspec":
             ratio += f"; aioclarifai uses {cpu / client_cpu:.1f}{X} less CPU"
             if v.name == "clarifai-grpc json":
                 ratio += f" (target ≥15{X})"
-        ctx.line("unary", v.name, figures, ratio, f"canned, c={CONCURRENCY}")
+        ctx.line("unary", v.name, figures, ratio, f"canned, c={CONCURRENCY}, {loop}")
     for note in skipped:
         ctx.line("unary", note.split(":")[0], "skipped:" + note.split(":", 1)[1])
     for v in variants:
@@ -279,9 +280,18 @@ async def _unary(ctx: Ctx, url: str, pat: str) -> None:
 
 
 def bench_unary(ctx: Ctx) -> None:
-    """Single-input PostModelOutputs at concurrency 32 against the canned server."""
+    """Single-input PostModelOutputs at concurrency 32, under asyncio and (if installed) uvloop.
+
+    Figures are ``median [min..max]`` of interleaved rounds, never the best round.
+    """
     server = ctx.server("canned")
-    asyncio.run(_unary(ctx, server.url, server.pat))
+    asyncio.run(_unary(ctx, server.url, server.pat, list(VARIANTS), "asyncio"))
+    try:
+        import uvloop
+    except ImportError:
+        ctx.line("unary", "uvloop", "skipped: uvloop not installed; pip install '.[bench]'")
+        return
+    uvloop.run(_unary(ctx, server.url, server.pat, ["raw", "aioclarifai"], "uvloop"))
 
 
 async def _fake_speed(ctx: Ctx, canned: tuple[str, str], fake: tuple[str, str]) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from benchmarks import batched, decode, payloads, stream, unary, upload
-from benchmarks.__main__ import main
-from benchmarks._harness import ServerProcess, Skip, require
+from benchmarks import batched, decode, icount, payloads, stream, unary, upload
+from benchmarks.__main__ import OPTIONAL, main
+from benchmarks._harness import ServerProcess, Skip, require, spread
 from benchmarks.servers import BENCH_PAT, CannedState, make_canned_server
 
 
@@ -50,7 +50,11 @@ async def test_unary_variants_run(canned: tuple[str, CannedState]) -> None:
 async def test_stream_variants_count_every_chunk(canned: tuple[str, CannedState]) -> None:
     url, _ = canned
     samples = await stream.stream_samples(url, BENCH_PAT, chunks=40, streams=2, rounds=1)
-    assert [s.ops for values in samples.values() for s in values] == [80, 80]
+    assert {name: [s.ops for s in values] for name, values in samples.items()} == {
+        "raw aiohttp+msgspec": [80],
+        "aioclarifai async for": [80],
+        "aioclarifai generate()": [80],
+    }
 
 
 async def test_batched_predicts_coalesce(canned: tuple[str, CannedState]) -> None:
@@ -62,11 +66,49 @@ async def test_batched_predicts_coalesce(canned: tuple[str, CannedState]) -> Non
         ),
         20,
     )
-    ((together, batched_requests),) = res["batched"]
     ((alone, unbatched_requests),) = res["unbatched"]
-    assert together.ops == alone.ops == 128
+    assert alone.ops == 128
     assert unbatched_requests == 128
-    assert batched_requests < unbatched_requests
+    for temperature in ("cold", "warm"):
+        ((together, batched_requests),) = res[f"coalesced {temperature}"]
+        ((floor, floor_requests),) = res[f"hand-batched raw {temperature}"]
+        assert together.ops == floor.ops == 128
+        assert floor_requests == 1  # 128 inputs, 128 a request
+        assert batched_requests < unbatched_requests
+
+
+async def test_predict_many_and_its_raw_floor_see_every_input(
+    canned: tuple[str, CannedState],
+) -> None:
+    url, _ = canned
+    res = await asyncio.wait_for(
+        batched.predict_many_samples(url, BENCH_PAT, n=300, rounds=1, model_id="echo"), 20
+    )
+    assert {name: [s.ops for s in values] for name, values in res.items()} == {
+        "predict_many": [300],
+        "hand-batched raw": [300],
+    }
+
+
+async def test_instruction_count_child_runs_each_variant(
+    canned: tuple[str, CannedState],
+) -> None:
+    # The same code cachegrind runs, here without valgrind.
+    url, _ = canned
+    for variant, (unit, _floor) in icount.VARIANTS.items():
+        ops = 4 if unit == "call" else 600
+        done = await asyncio.wait_for(icount._run(variant, ops, url, BENCH_PAT), 20)
+        assert done >= ops, variant
+
+
+def test_spread_is_median_min_max() -> None:
+    assert spread([3.0, 1.0, 2.0, 10.0, 2.5]) == "2.5 [1.0..10.0]"
+
+
+def test_instructions_run_only_when_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--quick", "--only", "decode"]) == 0
+    assert "instructions" not in capsys.readouterr().out
+    assert "instructions" in OPTIONAL
 
 
 def test_decode_variants_agree_on_the_body() -> None:
