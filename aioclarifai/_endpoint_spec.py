@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-__all__ = ["Endpoint", "PathTemplate"]
+__all__ = ["Endpoint", "EndpointRow", "EndpointTable", "PathTemplate"]
 
 ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
@@ -66,3 +67,49 @@ class Endpoint(Generic[ReqT, RespT]):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "templates", tuple(PathTemplate.parse(p) for p in self.paths))
+
+
+#: One generated row: (name, http_method, paths, body, request type name,
+#: response type name, streaming, idempotent, items_field, paged, page_items).
+EndpointRow = tuple[
+    str, str, tuple[str, ...], bool, str, str, bool, bool, "str | None", bool, "str | None"
+]
+
+
+class EndpointTable(Mapping[str, "Endpoint[Any, Any]"]):
+    """The operation table by method name; each :class:`Endpoint` is built on first use.
+
+    Building one looks its request and response types up in ``types`` (the lazily
+    loaded generated types), so only an operation that is used loads its messages.
+    """
+
+    __slots__ = ("_built", "_rows", "_types")
+
+    def __init__(self, rows: dict[str, EndpointRow], types: Any) -> None:
+        self._rows = rows
+        self._types = types
+        self._built: dict[str, Endpoint[Any, Any]] = {}
+
+    def __getitem__(self, method_name: str) -> Endpoint[Any, Any]:
+        endpoint = self._built.get(method_name)
+        if endpoint is None:
+            name, verb, paths, body, req, resp, streaming, idem, items, paged, page = self._rows[
+                method_name
+            ]
+            endpoint = self._built[method_name] = Endpoint(
+                name, verb, paths, body, getattr(self._types, req), getattr(self._types, resp),
+                streaming, idem, items, paged, page,
+            )  # fmt: skip
+        return endpoint
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __contains__(self, method_name: object) -> bool:
+        return method_name in self._rows
+
+    def __repr__(self) -> str:
+        return f"<EndpointTable of {len(self._rows)} operations>"

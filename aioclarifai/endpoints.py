@@ -3,9 +3,22 @@
 ``ENDPOINTS`` maps each method name to its endpoint; each endpoint is also a
 module constant (``POST_MODEL_OUTPUTS``). Generated into
 :mod:`aioclarifai._generated.endpoints`; this module is its public name.
+Endpoints are built on first use.
 """
 
-from ._generated.endpoints import *  # noqa: F403
-from ._generated.endpoints import __all__ as _generated_all
+from __future__ import annotations
 
-__all__ = list(_generated_all)
+from typing import TYPE_CHECKING, Any
+
+from ._generated import endpoints as _generated
+
+if TYPE_CHECKING:
+    from ._generated.endpoints import *  # noqa: F403
+
+__all__ = list(_generated.__all__)
+
+
+def __getattr__(name: str) -> Any:
+    # POST_MODEL_OUTPUTS and the other constants, built on first use.
+    value = globals()[name] = getattr(_generated, name)
+    return value

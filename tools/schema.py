@@ -369,3 +369,58 @@ def unservable(current: Release) -> list[MethodDescriptor]:
 def releases() -> tuple[Release, Release]:
     """(current, seed) releases."""
     return load_release(CURRENT), load_release(SEED)
+
+
+# -- lazy loading: which module each message lives in ------------------------------
+
+#: How many modules the messages are spread over, and what loading one more module
+#: costs, in messages (a module's file lookup and load against one class).
+MODULES = 40
+MODULE_COST = 20
+
+
+def group_messages(schema: Schema, ops: list[Operation]) -> list[list[str]]:
+    """The messages in ``MODULES`` groups, so that one operation loads few of them.
+
+    Messages used by exactly the same operations (request and response
+    closures) start as one group; then the two groups whose merging adds the
+    fewest messages loaded by operations that need only one of them, less
+    ``MODULE_COST`` per operation that needs both, merge, until ``MODULES``
+    are left. The messages every operation needs (``Status``) stay apart, so
+    loading them pulls in nothing else. Deterministic: ties go to the earlier pair.
+    """
+    users: dict[str, int] = {}
+    for i, op in enumerate(ops):
+        for name in schema.closure([op.request.full_name, op.response.full_name]):
+            users[name] = users.get(name, 0) | (1 << i)
+    by_users: dict[int, list[str]] = {}
+    for name in schema.message_names():
+        by_users.setdefault(users.get(name, 0), []).append(name)
+    groups = list(by_users.items())
+    everyone = (1 << len(ops)) - 1
+
+    def cost(a: tuple[int, list[str]], b: tuple[int, list[str]]) -> int:
+        (ua, ma), (ub, mb) = a, b
+        extra = (ua & ~ub).bit_count() * len(mb) + (ub & ~ua).bit_count() * len(ma)
+        return extra - MODULE_COST * (ua & ub).bit_count()
+
+    while len(groups) > MODULES:
+        _, i, j = min(
+            (cost(groups[i], groups[j]), i, j)
+            for i in range(len(groups))
+            for j in range(i + 1, len(groups))
+            if everyone not in (groups[i][0], groups[j][0])
+        )
+        groups[i] = (groups[i][0] | groups[j][0], groups[i][1] + groups[j][1])
+        del groups[j]
+    return [sorted(ms, key=python_name) for _, ms in groups]
+
+
+def field_message_types(schema: Schema, full_name: str) -> set[str]:
+    """Full names of the messages the fields of ``full_name`` hold."""
+    return {
+        t.full_name
+        for f in schema.fields[full_name]
+        for t in _field_types(f)
+        if isinstance(t, Descriptor) and t.full_name in schema.messages
+    }

@@ -34,10 +34,11 @@ def test_all_lists_every_public_class() -> None:
 
 
 def test_types_all_lists_every_message() -> None:
+    # dir(), not vars(): the types are loaded on first use.
     structs = {
         name
-        for name, value in vars(types).items()
-        if inspect.isclass(value) and issubclass(value, msgspec.Struct)
+        for name in dir(types)
+        if inspect.isclass(value := getattr(types, name)) and issubclass(value, msgspec.Struct)
     }
     shared_defaults = {"EMPTY_LIST", "EMPTY_DICT"}
     assert structs == set(types.__all__) - shared_defaults - {
@@ -109,3 +110,24 @@ def test_objects_the_client_returns_are_exported() -> None:
     assert type(client.paginate(client.list_workflows)) is aioclarifai.Paginator is Paginator
     assert aioclarifai.Page is Page
     assert type(client.generate("llm", "hi")) is aioclarifai.TextStream
+
+
+def test_types_load_on_first_use() -> None:
+    # 750 Structs and 58 enums: importing the package loads the few the client's own
+    # modules name; an operation's first call loads the modules of its messages only.
+    code = (
+        "import sys, aioclarifai\n"
+        "from aioclarifai._generated import types as g\n"
+        "def loaded(): return {n for m, mod in list(sys.modules.items())\n"
+        "    if m.startswith('aioclarifai._generated.types._') for n in mod.__all__}\n"
+        "at_import = loaded()\n"
+        "from aioclarifai.endpoints import ENDPOINTS\n"
+        "ENDPOINTS['list_open_source_licenses'].response_type\n"
+        "print(len(g.__all__), len(at_import), len(loaded() - at_import),\n"
+        "      'aioclarifai._generated.types._enums' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    total, at_import, first_call, enums = out.stdout.split()
+    assert int(at_import) < int(total) / 2
+    assert 0 < int(first_call) < 20
+    assert enums == "False"
