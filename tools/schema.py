@@ -303,6 +303,10 @@ class Operation:
     page_items: str | None
 
 
+def _path_fields(path: str) -> set[str]:
+    return set(re.findall(r"\{([^}]+)\}", path))
+
+
 def _idempotent(name: str) -> bool:
     if not name.startswith(("Post", "Put")) or name in READ_ONLY_POSTS:
         return True
@@ -316,7 +320,12 @@ def _operation(method: MethodDescriptor, release: str) -> Operation:
     # user-scoped ones; with none, the root ones. Within a scope, the template
     # with the most path fields comes first: the first whose fields are set wins.
     scope = min(r.scope for r in rules)
-    chosen = sorted((r for r in rules if r.scope == scope), key=lambda r: -r.path.count("{"))
+    chosen: list[Binding] = []
+    for r in sorted((r for r in rules if r.scope == scope), key=lambda r: -r.path.count("{")):
+        # Of bindings with the same path fields (/inputs/annotations and
+        # /annotations), the client would only ever use the first.
+        if all(_path_fields(r.path) != _path_fields(c.path) for c in chosen):
+            chosen.append(r)
     shapes = {(r.verb, r.body) for r in chosen}
     assert len(shapes) == 1, (method.name, chosen)
     assert chosen[0].body in ("*", ""), (method.name, chosen[0].body)

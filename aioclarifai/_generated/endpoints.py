@@ -1048,10 +1048,7 @@ _ROWS: dict[str, EndpointRow] = {
     "delete_annotations": (
         "DeleteAnnotations",
         "DELETE",
-        (
-            "/v2/users/{user_app_id.user_id}/apps/{user_app_id.app_id}/inputs/annotations",
-            "/v2/users/{user_app_id.user_id}/apps/{user_app_id.app_id}/annotations",
-        ),
+        ("/v2/users/{user_app_id.user_id}/apps/{user_app_id.app_id}/inputs/annotations",),
         True,
         "DeleteAnnotationsRequest",
         "BaseResponse",

@@ -1,9 +1,10 @@
 """Clarifai's official definitions, read the official way (tests only).
 
-Everything here comes from clarifai-grpc's descriptors and ``google.protobuf``,
-never from aioclarifai: the HTTP rules of the V2 service, a path-template
-matcher working on the raw percent-encoded path, a grpc-gateway style query
-string parser, and a random generator of fully populated official messages.
+Everything here comes from the committed descriptor sets of the pinned
+clarifai-grpc releases (:mod:`._releases`) and ``google.protobuf``, never from
+aioclarifai: the HTTP rules of the V2 service, a path-template matcher working
+on the raw percent-encoded path, a grpc-gateway style query string parser, and
+a random generator of fully populated official messages.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import struct
 from typing import Any
 from urllib.parse import unquote, unquote_plus
 
-from clarifai_grpc.grpc.api import service_pb2
 from google.api import annotations_pb2
 from google.protobuf import json_format
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, MethodDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
@@ -28,7 +28,6 @@ __all__ = [
     "NASTY_IDS",
     "STATUS_CODE_ENUM",
     "UNKNOWN_STATUS_CODES",
-    "V2",
     "Generator",
     "HttpRule",
     "QueryError",
@@ -39,9 +38,8 @@ __all__ = [
     "rules_of",
     "set_path",
     "unknown_enums",
+    "unknown_status_codes",
 ]
-
-V2 = service_pb2.DESCRIPTOR.services_by_name["V2"]
 
 #: Ids that must survive a trip through a path segment unchanged.
 NASTY_IDS = (
@@ -51,6 +49,17 @@ NASTY_IDS = (
 
 #: Status codes newer than clarifai-grpc 10.9.11 (and one nobody knows).
 UNKNOWN_STATUS_CODES = (21354, 21355, 99999)
+#: Status codes no pinned release knows (12.6.0 knows the first two above).
+_LATER_CODES = (21990, 21991, 99999)
+
+
+def unknown_status_codes(status_code: EnumDescriptor) -> tuple[int, ...]:
+    """Three status codes ``status_code`` (a release's StatusCode enum) does not know."""
+    for codes in (UNKNOWN_STATUS_CODES, _LATER_CODES):
+        if not any(c in status_code.values_by_number for c in codes):
+            return codes
+    raise AssertionError("every candidate code is known")  # pragma: no cover
+
 
 STATUS_CODE_ENUM = "clarifai.api.status.StatusCode"
 
@@ -81,6 +90,11 @@ class HttpRule:
     def segments(self) -> list[str]:
         """The template's segments after the leading ``/``."""
         return self.template.lstrip("/").split("/")
+
+    @property
+    def literals(self) -> int:
+        """How many segments are literal: the more, the more specific (they win a tie)."""
+        return sum(1 for s in self.segments if not _VAR.match(s))
 
     @property
     def path_fields(self) -> list[str]:
@@ -115,15 +129,14 @@ class HttpRule:
         return values
 
 
-def rules_of(operation: str) -> list[HttpRule]:
+def rules_of(method: MethodDescriptor) -> list[HttpRule]:
     """All HTTP bindings of a V2 method, in declaration order."""
-    method = V2.methods_by_name[operation]
     rule = method.GetOptions().Extensions[annotations_pb2.http]
     out = []
     for r in [rule, *rule.additional_bindings]:
         verb = r.WhichOneof("pattern")
         assert verb is not None
-        out.append(HttpRule(operation, verb.upper(), getattr(r, verb), r.body))
+        out.append(HttpRule(method.name, verb.upper(), getattr(r, verb), r.body))
     return out
 
 
@@ -166,6 +179,8 @@ _INT_BITS = {
 _GO_BOOL = {**dict.fromkeys(("1", "t", "T", "TRUE", "true", "True"), True),
             **dict.fromkeys(("0", "f", "F", "FALSE", "false", "False"), False)}  # fmt: skip
 _DECIMAL = re.compile(r"^[+-]?[0-9]+$")
+#: Well-known messages a query string carries in their JSON string form.
+_QUERY_WELL_KNOWN = {"google.protobuf.Timestamp", "google.protobuf.Duration"}
 
 
 def _field(descriptor: Descriptor, name: str) -> FieldDescriptor:
@@ -259,7 +274,7 @@ def parse_query(raw_query: str, message: Message, path_fields: list[str]) -> Non
         seen.add(key)
         if f.message_type is not None:
             full = f.message_type.full_name
-            if f.is_repeated or (full not in _WRAPPERS and full != "google.protobuf.Timestamp"):
+            if f.is_repeated or (full not in _WRAPPERS and full not in _QUERY_WELL_KNOWN):
                 raise QueryError(f"{key}: message field {full} cannot come in a query")
             # Well-known types take their JSON form, as a string.
             sub = f.message_type
@@ -293,7 +308,8 @@ _INT_RANGES = {
     FieldDescriptor.TYPE_FIXED64: (0, 2**64 - 1),
 }
 #: Next member per oneof (shared by all generators: coverage over the session).
-_ONEOF_TURNS: dict[str, int] = {}
+#: Keyed by pool and name: each release has its own turns.
+_ONEOF_TURNS: dict[tuple[int, str], int] = {}
 _ALPHABET = "abcXYZ019 ._-/?#%&=+;:,@!$'()*[]{}<>|\\\"\t\n\r\x00\x7fé日本語ß🦄𝄞\u200b\u2028"
 
 
@@ -307,7 +323,8 @@ class Generator:
     an *empty* message, so both shapes are exercised. ``query_safe`` keeps to
     what a query string can carry (no empty messages). ``unknown_enums``
     puts numbers the schema does not know into every enum field (status codes
-    newer than 10.9.11 into status-code fields).
+    the release does not know into status-code fields); never in a query
+    string, where grpc-gateway refuses them.
     """
 
     rng: random.Random
@@ -329,8 +346,9 @@ class Generator:
 
     def _member(self, oneof: Any) -> FieldDescriptor:
         """Oneof members in turn across the whole session, so each one is exercised."""
-        turn = _ONEOF_TURNS.get(oneof.full_name, self.rng.randrange(len(oneof.fields)))
-        _ONEOF_TURNS[oneof.full_name] = turn + 1
+        key = (id(oneof.containing_type.file.pool), oneof.full_name)
+        turn = _ONEOF_TURNS.get(key, self.rng.randrange(len(oneof.fields)))
+        _ONEOF_TURNS[key] = turn + 1
         member: FieldDescriptor = oneof.fields[turn % len(oneof.fields)]
         return member
 
@@ -393,7 +411,7 @@ class Generator:
         mt = f.message_type
         special = self._well_known(mt)
         if special is not None:
-            if self.query_safe and mt.full_name != "google.protobuf.Timestamp":
+            if self.query_safe and mt.full_name not in _QUERY_WELL_KNOWN:
                 return False
             special(getattr(msg, f.name))
             return True
@@ -421,6 +439,8 @@ class Generator:
         name = mt.full_name
         if name == "google.protobuf.Timestamp":
             return self.timestamp
+        if name == "google.protobuf.Duration":
+            return self.duration
         if name == "google.protobuf.Struct":
             return lambda m: m.update(self.json_object(3))
         if name == "google.protobuf.Value":
@@ -437,6 +457,12 @@ class Generator:
             [self.rng.randint(_TS_MIN, _TS_MAX), self.rng.randint(0, 4_102_444_800)]
         )
         m.nanos = self.rng.choice([0, 1000 * self.rng.randint(0, 999_999), 123_000_000])
+
+    def duration(self, m: Message) -> None:
+        """A duration within protobuf's JSON range, nanos of the same sign."""
+        m.seconds = self.rng.choice([0, 1, 315_576_000_000, self.rng.randint(-(10**9), 10**9)])
+        sign = -1 if m.seconds < 0 else 1
+        m.nanos = sign * self.rng.choice([0, 1, 500_000_000, self.rng.randint(0, 999_999_999)])
 
     def json_value(self, depth: int) -> Any:
         """A random JSON value (objects, lists, nulls, numbers, strings, bools)."""
@@ -487,10 +513,11 @@ class Generator:
         if t == FieldDescriptor.TYPE_BYTES:
             return rng.randbytes(rng.randint(1, 40))
         if t == FieldDescriptor.TYPE_ENUM:
-            if self.unknown_enums and not f.enum_type.is_closed:
-                # Open enums: numbers newer than the schema must pass through.
+            if self.unknown_enums and not self.query_safe and not f.enum_type.is_closed:
+                # Open enums: numbers newer than the schema must pass through (a JSON
+                # body only: grpc-gateway refuses an unknown number in a query string).
                 if f.enum_type.full_name == STATUS_CODE_ENUM:
-                    return rng.choice(UNKNOWN_STATUS_CODES)
+                    return rng.choice(unknown_status_codes(f.enum_type))
                 return max(f.enum_type.values_by_number) + rng.randint(1, 1000)
             values = [v.number for v in f.enum_type.values if v.number != 0 or f.has_presence]
             return rng.choice(values or [0])
@@ -538,8 +565,13 @@ def _synthetic(oneof: Any) -> bool:
     return len(oneof.fields) == 1 and oneof.name == f"_{oneof.fields[0].name}"
 
 
-def all_fields(descriptors: list[Descriptor]) -> set[tuple[str, str]]:
-    """Every (message, field) pair reachable from ``descriptors``."""
+def all_fields(descriptors: list[Descriptor], query_safe: bool = False) -> set[tuple[str, str]]:
+    """Every (message, field) pair reachable from ``descriptors``.
+
+    ``query_safe``: only what a query string can carry, as :class:`Generator`
+    sets it (no maps, no lists of messages, no well-known messages but
+    timestamps and durations).
+    """
     out: set[tuple[str, str]] = set()
     seen: set[str] = set()
 
@@ -550,9 +582,23 @@ def all_fields(descriptors: list[Descriptor]) -> set[tuple[str, str]]:
         for f in d.fields:
             mt = f.message_type
             if mt is not None and mt.GetOptions().map_entry:
+                if query_safe:
+                    continue
                 out.add((d.full_name, f.name))
                 if mt.fields_by_name["value"].message_type is not None:
                     walk(mt.fields_by_name["value"].message_type)
+                continue
+            if (
+                query_safe
+                and mt is not None
+                and (
+                    f.is_repeated
+                    or (
+                        mt.full_name.startswith("google.protobuf.")
+                        and mt.full_name not in _QUERY_WELL_KNOWN
+                    )
+                )
+            ):
                 continue
             out.add((d.full_name, f.name))
             if mt is not None:

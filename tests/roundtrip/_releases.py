@@ -52,6 +52,13 @@ class Release:
         cls: type[Message] = GetMessageClass(descriptor)
         return cls
 
+    def cls(self, name: str) -> type[Message]:
+        """The official class of ``clarifai.api.<name>`` (``"MultiOutputResponse"``)."""
+        return self.message_class(self.message(f"clarifai.api.{name}"))
+
+    def __repr__(self) -> str:
+        return f"<clarifai-grpc {self.version}>"
+
 
 @functools.cache
 def release(version: str) -> Release:

@@ -4,16 +4,24 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import Any
 
 import pytest
-from clarifai_grpc.grpc.api import resources_pb2, service_pb2
 from google.protobuf import json_format
 
 from aioclarifai import APIStatusError, Client, types
 from aioclarifai.endpoints import ENDPOINTS
 
-from ._cases import METHODS, minimal_request, ok_answer, to_official
-from ._server import PAT, StrictServer
+from ._cases import methods, minimal_request, ok_answer, to_official
+from ._releases import CURRENT, SEED, release
+from ._server import PAT, Rig, StrictServer
+
+#: The edge cases run against the seed release (10.9.11), as they always have.
+OFFICIAL = release(SEED)
+#: The operations whose every path needs an app.
+APP_SCOPED = [
+    m for m in methods(SEED) if all("{user_app_id.app_id}" in p for p in ENDPOINTS[m].paths)
+]
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -77,7 +85,7 @@ async def test_unknown_nested_code_and_enum_names_decode(
     assert response.outputs[2].model is not None
     assert response.outputs[2].model.visibility is not None
     assert response.outputs[2].model.visibility.gettable == 50
-    back = to_official(response, service_pb2.MultiOutputResponse)
+    back = to_official(response, OFFICIAL.cls("MultiOutputResponse"))
     assert [o.status.code for o in back.outputs] == [21355, 11005, 99999]
 
 
@@ -90,8 +98,8 @@ async def test_empty_and_absent_messages_stay_distinct(
     request = types.PostModelOutputsRequest(model_id="m", model=types.Model(), inputs=[])
     response = await client.post_model_outputs(request)
     got = server.take().message
-    assert isinstance(got, service_pb2.PostModelOutputsRequest)
-    assert got.HasField("model") and got.model == resources_pb2.Model()
+    assert got is not None and got.DESCRIPTOR.full_name == "clarifai.api.PostModelOutputsRequest"
+    assert got.HasField("model") and got.model == OFFICIAL.cls("Model")()
     assert not got.HasField("runner_selector")
     output = response.outputs[0]
     assert output.model == types.Model() and output.data == types.Data()
@@ -107,7 +115,7 @@ async def test_value_null_is_not_absent(server: StrictServer, client: Client) ->
     server.expect("GetModelOutputInfo", lambda _msg: body.encode())
     response = await client.get_model_output_info(model_id="m")
     server.take()
-    back = to_official(response, service_pb2.SingleModelResponse)
+    back = to_official(response, OFFICIAL.cls("SingleModelResponse"))
     specs = back.model.output_info.params_specs
     assert specs[0].HasField("default_value") and specs[0].default_value.WhichOneof("kind")
     assert not specs[1].HasField("default_value")
@@ -120,17 +128,17 @@ async def test_missing_user_app_id_gets_client_defaults(
     server.expect("GetUpload", lambda _msg: ok_answer(ENDPOINTS["get_upload"]))
     await client.get_upload(upload_id="u")
     got = server.take().message
-    assert isinstance(got, service_pb2.GetUploadRequest)
+    assert got is not None and got.DESCRIPTOR.full_name == "clarifai.api.GetUploadRequest"
     assert (got.user_app_id.user_id, got.user_app_id.app_id) == ("me", "default-app")
 
     server.expect("GetUpload", lambda _msg: ok_answer(ENDPOINTS["get_upload"]))
     await client.get_upload(upload_id="u", user_app_id=types.UserAppIDSet(user_id="someone"))
     got = server.take().message
-    assert isinstance(got, service_pb2.GetUploadRequest)
+    assert got is not None and got.DESCRIPTOR.full_name == "clarifai.api.GetUploadRequest"
     assert (got.user_app_id.user_id, got.user_app_id.app_id) == ("someone", "default-app")
 
 
-@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("method", APP_SCOPED)
 async def test_missing_app_id_fails_before_any_io(server: StrictServer, method: str) -> None:
     """No app anywhere: ValueError naming user_app_id.app_id, and nothing is sent."""
     server.expect(ENDPOINTS[method].name, lambda _msg: b"{}")
@@ -159,7 +167,7 @@ async def test_int64_beyond_double_precision_in_both_directions(
     """64-bit values above 2**53 are exact as JSON numbers out and as strings in."""
     big = 2**63 - 1
     body = json_format.MessageToJson(
-        service_pb2.SingleUploadResponse(
+        OFFICIAL.cls("SingleUploadResponse")(
             status={"code": 10000}, upload={"id": "u", "content_length": 2**64 - 1}
         ),
         preserving_proto_field_name=True,
@@ -169,7 +177,9 @@ async def test_int64_beyond_double_precision_in_both_directions(
     part = types.UploadContentPart(range_start=big, part_number=2**53 + 1, data=b"\x00\xff")
     response = await client.put_upload_content_parts(upload_id="u", content_parts=[part])
     got = server.take().message
-    assert isinstance(got, service_pb2.PutUploadContentPartsRequest)
+    assert (
+        got is not None and got.DESCRIPTOR.full_name == "clarifai.api.PutUploadContentPartsRequest"
+    )
     assert got.content_parts[0].range_start == big
     assert got.content_parts[0].part_number == 2**53 + 1
     assert got.content_parts[0].data == b"\x00\xff"
@@ -178,7 +188,7 @@ async def test_int64_beyond_double_precision_in_both_directions(
 
 async def test_non_finite_floats_decode(server: StrictServer, client: Client) -> None:
     """The official JSON writes NaN and infinities as strings; they decode to floats."""
-    sent = service_pb2.MultiOutputResponse(status={"code": 10000})
+    sent = OFFICIAL.cls("MultiOutputResponse")(status={"code": 10000})
     concepts = sent.outputs.add().data.concepts
     for value in (math.nan, math.inf, -math.inf):
         concepts.add(id="c", value=value)
@@ -190,3 +200,63 @@ async def test_non_finite_floats_decode(server: StrictServer, client: Client) ->
     assert response.outputs[0].data is not None
     nan, inf, neg = (c.value for c in response.outputs[0].data.concepts)
     assert math.isnan(nan) and inf == math.inf and neg == -math.inf
+
+
+async def test_modern_model_outputs_round_trip(rigs: dict[str, Rig]) -> None:
+    """Data.string_value / int_value / bytes_value / parts, as current models answer.
+
+    Against 12.6.0: ``{"data": {"string_value": "Hello"}}`` is no longer an empty
+    ``Data()``, and the same fields go out in a request unchanged.
+    """
+    rig, rel = rigs[CURRENT], release(CURRENT)
+    body = (
+        b'{"status": {"code": 10000}, "outputs": [{"id": "o", "data": {'
+        b'"string_value": "Hello", "int_value": "9007199254740993", "bytes_value": "AP8=",'
+        b' "parts": [{"id": "p", "data": {"string_value": "part", "float_value": 0.5}}]}}]}'
+    )
+    rig.server.expect("PostModelOutputs", lambda _msg: body)
+    response = await rig.client.post_model_outputs(model_id="m")
+    rig.server.take()
+    data = response.outputs[0].data
+    assert data is not None
+    assert (data.string_value, data.int_value, data.bytes_value) == (
+        "Hello",
+        2**53 + 1,
+        b"\x00\xff",
+    )
+    assert data.parts[0].data is not None and data.parts[0].data.string_value == "part"
+    want = json_format.Parse(body, rel.cls("MultiOutputResponse")())
+    assert to_official(response, rel.cls("MultiOutputResponse")) == want
+
+    request = types.PostModelOutputsRequest(
+        model_id="m",
+        inputs=[
+            types.Input(data=types.Data(string_value="Hi", int_value=-(2**63), bytes_value=b"\x01"))
+        ],
+    )
+    rig.server.expect("PostModelOutputs", lambda _msg: ok_answer(ENDPOINTS["post_model_outputs"]))
+    await rig.client.post_model_outputs(request)
+    got = rig.server.take().message
+    assert got is not None
+    sent = got.inputs[0].data
+    assert (sent.string_value, sent.int_value, sent.bytes_value) == ("Hi", -(2**63), b"\x01")
+
+
+async def test_paginate_a_current_list_operation(rigs: dict[str, Rig]) -> None:
+    """paginate() walks ListModels (12.6.0) page by page, strictly parsed each time."""
+    rig = rigs[CURRENT]
+    pages: list[tuple[int, int]] = []
+
+    def answer(msg: Any) -> bytes:
+        pages.append((msg.page, msg.per_page))
+        count = 2 if msg.page == 1 else 1  # a short page ends the walk
+        models = ",".join(f'{{"id": "m{msg.page}-{i}"}}' for i in range(count))
+        return f'{{"status": {{"code": 10000}}, "models": [{models}]}}'.encode()
+
+    rig.server.expect("ListModels", answer)
+    seen = [
+        m.id async for m in rig.client.paginate(rig.client.list_models, per_page=2, prefetch=False)
+    ]
+    assert seen == ["m1-0", "m1-1", "m2-0"]
+    assert pages == [(1, 2), (2, 2)]
+    assert all(r.error is None for r in rig.server.received)
