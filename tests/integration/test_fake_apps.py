@@ -160,3 +160,25 @@ async def test_collaborators_and_keys(clarifai_client: Client) -> None:
     await c.delete_key(key_id=key_id)
     with pytest.raises(NotFoundError):
         await c.get_key(key_id=key_id)
+
+
+async def test_engine_lists_filter_and_sort(clarifai_client: Client) -> None:
+    c = clarifai_client
+    for ident, desc in (("b-set", "birds"), ("a-set", "cats"), ("c-set", "more birds")):
+        await c.post_datasets(datasets=[types.Dataset(id=ident, description=desc)])
+    newest_first = [d.id for d in (await c.list_datasets()).datasets]
+    assert newest_first == ["c-set", "a-set", "b-set"]
+    by_id = await c.list_datasets(sort_by_id=True, sort_ascending=True)
+    assert [d.id for d in by_id.datasets] == ["a-set", "b-set", "c-set"]
+    found = await c.list_datasets(search="BIRDS")
+    assert [d.id for d in found.datasets] == ["c-set", "b-set"]
+    assert [d.id for d in (await c.list_datasets(id="a-set")).datasets] == ["a-set"]
+
+    await c.post_models(model=types.Model(id="llm", model_type_id="text-to-text"))
+    await c.post_models(model=types.Model(id="tagger"))
+    typed = await c.list_models(model_type_id="text-to-text")
+    assert [m.id for m in typed.models] == ["llm"]
+    by_name = await c.list_models(sort_by_name=True, sort_ascending=True)
+    assert [m.id for m in by_name.models] == ["llm", "tagger"]
+    counts = await c.get_resource_counts()
+    assert (counts.datasets, counts.models) == (3, 2)

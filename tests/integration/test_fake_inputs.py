@@ -51,6 +51,8 @@ async def test_add_search_predict_delete(clarifai_client: Client) -> None:
     assert await _hit_ids(c, _by_concept("dog", 0)) == ["cat-1"]  # value 0: without the concept
     by_meta = types.Filter(input=types.Input(data=types.Data(metadata={"k": "b"})))
     assert await _hit_ids(c, types.Search(query=types.Query(filters=[by_meta]))) == ["cat-1"]
+    legacy = await c.post_searches(query=_by_concept("dog").query)  # the same query semantics
+    assert sorted(h.input.id for h in legacy.hits) == ["dog-1", "dog-2"]  # type: ignore[union-attr]
     by_id = types.Filter(input=types.Input(id="dog-2"))
     assert await _hit_ids(c, types.Search(query=types.Query(filters=[by_id]))) == ["dog-2"]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import aiohttp
 import pytest
 
 from aioclarifai import APIStatusError, Client, NotFoundError, types
@@ -117,3 +118,36 @@ async def test_operation_is_served(
         assert [x.id for x in getattr(answer, plan.response_items or "")] == ["it-1"]
     else:
         assert "it-1" not in _store(fake_clarifai, plan, kwargs)
+
+
+def _url(fake: FakeClarifai, name: str) -> str:
+    template = ENDPOINTS[name].templates[0]
+    values: dict[tuple[str, ...], str] = {
+        ("user_app_id", "user_id"): "me",
+        ("user_app_id", "app_id"): "app",
+    }
+    path = template.literals[0]
+    for f, literal in zip(template.fields, template.literals[1:], strict=True):
+        path += values.get(f, "x") + literal
+    return fake.url + path
+
+
+@pytest.mark.parametrize("name", sorted(ENDPOINTS))
+async def test_unknown_fields_are_refused(name: str, fake_clarifai: FakeClarifai) -> None:
+    """Strict everywhere: an unknown field is 400 / 11100 before any handler runs."""
+    ep = ENDPOINTS[name]
+    headers = {"Authorization": f"Key {fake_clarifai.pat}"}
+    async with aiohttp.ClientSession() as session:
+        if ep.body:
+            sent = session.request(
+                ep.http_method, _url(fake_clarifai, name), json={"bogus": 1}, headers=headers
+            )
+        else:
+            sent = session.request(
+                ep.http_method, _url(fake_clarifai, name) + "?bogus=1", headers=headers
+            )
+        async with sent as resp:
+            assert resp.status == 400
+            answer = await resp.json()
+    assert answer["status"]["code"] == types.StatusCode.CONN_BAD_REQUEST_FORMAT
+    assert "bogus" in answer["status"]["details"]

@@ -259,9 +259,5 @@ def sorted_like(
 
 
 def default_version(model_id: str) -> str:
+    """The version id a model reports when none is named (stable per model id)."""
     return digest(model_id.encode()).hex()
-
-
-def score(key: bytes, input_id: str) -> float:
-    d = digest(key + b"\0" + input_id.encode())
-    return round(int.from_bytes(d[:4], "big") / 2**32, 6)

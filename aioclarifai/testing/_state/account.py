@@ -26,12 +26,15 @@ class AccountArea(StateBase):
         )
 
     def GetResourceCounts(self, req: t.GetResourceCountsRequest) -> t.GetResourceCountsResponse:
-        """Counts of the application's workflows, modules, inputs and models seen."""
+        """Counts of the application's datasets, workflows, modules, inputs and models.
+
+        Models count those created and those used (every model id exists).
+        """
         app = self.app(req.user_app_id)
         return ok(
             t.GetResourceCountsResponse,
-            datasets=0,
-            models=len(app.models_seen | set(app.model_inputs)),
+            datasets=len(app.collection("Dataset")),
+            models=len(app.models_seen | set(app.model_inputs) | set(app.collection("Model"))),
             workflows=len(app.workflows),
             modules=len(app.modules),
             inputs=len(app.inputs),

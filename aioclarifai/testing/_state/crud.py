@@ -312,18 +312,71 @@ def _create(state: StateBase, plan: CrudPlan, req: Any) -> Any:
     return out
 
 
+def _text_matches(item: Any, needle: str) -> bool:
+    needle = needle.lower()
+    return any(
+        needle in str(getattr(item, f, "") or "").lower() for f in ("id", "name", "description")
+    )
+
+
+def _sort_key(req: Any) -> Callable[[Any], Any] | None:
+    for flag, attr in _SORTS:
+        if getattr(req, flag, None):
+            return functools.partial(_sort_value, attr)
+    return None
+
+
+def _sort_value(attr: str, item: Any) -> tuple[bool, Any]:
+    # None (an unset time) sorts apart, never against a value.
+    value = getattr(item, attr, None)
+    return value is None, value
+
+
+_SORTS = (
+    ("sort_by_id", "id"),
+    ("sort_by_name", "name"),
+    ("sort_by_modified_at", "modified_at"),
+    ("sort_by_star_count", "star_count"),
+)
+
+
 def _list(state: StateBase, plan: CrudPlan, req: Any) -> list[Any]:
+    """A page of the collection, newest first.
+
+    Honoured when the request has them: ``ids``, ``id``, a text filter
+    (``search``, ``query``, ``name``, ``search_term``: a substring of the id,
+    name or description), ``model_type_id``, ``starred_only``, ``status_codes``, and the sorts
+    ``sort_ascending`` with ``sort_by_id`` / ``_name`` / ``_modified_at`` /
+    ``_star_count`` (creation time otherwise).
+    """
     _app, store = _scope(state, plan, req)
     items = list(store.values())
     ids = getattr(req, "ids", None)
     if ids:
         wanted = set(ids)
         items = [x for x in items if x.id in wanted]
+    one = getattr(req, "id", "")
+    if one and isinstance(one, str) and plan.id_field is None:
+        items = [x for x in items if x.id == one]
+    for name in ("search", "query", "name", "search_term"):
+        needle = getattr(req, name, "")
+        if needle and isinstance(needle, str):
+            items = [x for x in items if _text_matches(x, needle)]
+    kind = getattr(req, "model_type_id", "")
+    if kind and isinstance(kind, str):
+        items = [x for x in items if getattr(x, "model_type_id", kind) == kind]
+    if getattr(req, "starred_only", False):
+        items = [x for x in items if getattr(x, "is_starred", False)]
+    codes = getattr(req, "status_codes", None)
+    if codes:
+        keep = set(codes)
+        items = [x for x in items if getattr(getattr(x, "status", None), "code", None) in keep]
     ascending = bool(getattr(req, "sort_ascending", False))
     if not ascending:
-        items.reverse()
-    if getattr(req, "sort_by_id", False):
-        items.sort(key=lambda x: x.id, reverse=not ascending)
+        items.reverse()  # ties keep creation order, newest first when descending
+    key = _sort_key(req)
+    if key is not None:
+        items.sort(key=key, reverse=not ascending)
     return page_of(items, getattr(req, "page", 0), getattr(req, "per_page", 0))
 
 

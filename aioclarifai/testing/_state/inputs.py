@@ -17,16 +17,9 @@ from ... import types as t
 from ._app import AppState, StateBase
 from ._common import Code, invalid, not_found, now, ok, page_of, status
 from .predict import MAX_INPUTS, input_key
-from .query import annotation_matches, input_matches, rank_score
+from .query import annotation_matches, input_hits, rank_score
 
 __all__ = ["InputsArea"]
-
-
-def _annotations_by_input(app: AppState) -> dict[str, list[t.Annotation]]:
-    out: dict[str, list[t.Annotation]] = {}
-    for a in app.collection("Annotation").values():
-        out.setdefault(a.input_id, []).append(a)
-    return out
 
 
 def _one_search(searches: list[t.Search]) -> t.Search:
@@ -212,18 +205,7 @@ class InputsArea(StateBase):
         """Inputs passing the search's filters, ordered by its ranks (see :mod:`.query`)."""
         app = self.app(req.user_app_id)
         search = _one_search(req.searches)
-        query = search.query
-        by_input = _annotations_by_input(app)
-        hits = []
-        for inp in reversed(app.inputs.values()):
-            annotations = by_input.get(inp.id, [])
-            if input_matches(query, inp, annotations):
-                score = rank_score(query, inp, annotations, app.inputs)
-                if score >= search.min_value:
-                    hits.append(
-                        t.Hit(score=score, input=inp, user_id=app.user_id, app_id=app.app_id)
-                    )
-        hits.sort(key=lambda h: -h.score)
+        hits = input_hits(app, search.query, search.min_value)
         return self._search_answer(search, hits, req.pagination, count_only=req.only_count)
 
     def PostAnnotationsSearches(

@@ -25,9 +25,11 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from ... import types as t
+from ._app import AppState
 from ._common import digest, invalid
 
-__all__ = ["annotation_matches", "input_concepts", "input_matches", "rank_score"]
+__all__ = ["annotation_matches", "input_concepts", "input_hits", "input_matches", "rank_score"]
 
 _WORD = re.compile(r"\w+")
 
@@ -200,3 +202,19 @@ def _one_rank(ann: Any, inp: Any, annotations: list[Any], by_id: dict[str, Any])
         same = inp.data is not None and _media_key(inp.data) == key
         return 1.0 if same else 0.9 * _hash_score(key, inp.id)
     return 0.0
+
+
+def input_hits(app: AppState, query: Any, min_value: float = 0.0) -> list[t.Hit]:
+    """The app's inputs passing ``query``'s filters, best score first (ties: newest first)."""
+    by_input: dict[str, list[Any]] = {}
+    for a in app.collection("Annotation").values():
+        by_input.setdefault(a.input_id, []).append(a)
+    hits = []
+    for inp in reversed(app.inputs.values()):
+        annotations = by_input.get(inp.id, [])
+        if input_matches(query, inp, annotations):
+            score = rank_score(query, inp, annotations, app.inputs)
+            if score >= min_value:
+                hits.append(t.Hit(score=score, input=inp, user_id=app.user_id, app_id=app.app_id))
+    hits.sort(key=lambda h: -h.score)
+    return hits

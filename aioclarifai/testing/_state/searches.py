@@ -1,9 +1,8 @@
-"""Saved searches and queries over the stored inputs."""
+"""Saved searches and queries over the stored inputs (filters and ranks: see :mod:`.query`)."""
 
 from __future__ import annotations
 
 from functools import partial
-from typing import Any
 
 import msgspec
 
@@ -17,24 +16,18 @@ from ._common import (
     ok,
     page_of,
     patch_each,
-    score,
 )
+from .query import input_hits
 
 
 class SearchesArea(StateBase):
     """Saved searches and queries over the stored inputs."""
 
-    def _run_query(self, app: AppState, query: t.Query | None, page: int, per_page: int) -> Any:
-        key = msgspec.json.encode(query) if query is not None else b""
-        scored = sorted(
-            app.inputs.values(),
-            key=lambda inp: (-score(key, inp.id), inp.id),
-        )
-        chosen = page_of(scored, page, per_page)
-        return [
-            t.Hit(score=score(key, i.id), input=i, user_id=app.user_id, app_id=app.app_id)
-            for i in chosen
-        ]
+    def _run_query(
+        self, app: AppState, query: t.Query | None, page: int, per_page: int
+    ) -> list[t.Hit]:
+        # The same filters and ranks as PostInputsSearches (see .query).
+        return page_of(input_hits(app, query), page, per_page)
 
     def PostSearches(self, req: t.PostSearchesRequest) -> t.MultiSearchResponse:
         """Run a query over the app's inputs; searches with ``save`` are stored."""
