@@ -46,6 +46,7 @@ from ._batching import BatchConfig
 from ._client import Client
 from ._config import RetryConfig
 from ._core import RequestEvent
+from ._gc import freeze_startup_objects
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -118,7 +119,10 @@ class ClarifaiPredictor:
     ``CLARIFAI_*`` environment of the worker. ``columns`` renames the input
     roles (``id``, ``text``, ``url``, ``bytes``); a row may also carry an
     ``error`` column already set (for instance a line that could not be
-    parsed): such rows are passed through unchanged.
+    parsed): such rows are passed through unchanged. With ``freeze_gc`` (the
+    default; an actor is a long-lived process of its own) the objects alive
+    after start-up are frozen out of the garbage collector's full passes
+    (:func:`gc.freeze`).
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class ClarifaiPredictor:
         max_batch_size: int = 64,
         max_retries: int = 8,
         concurrency: int = 512,
+        freeze_gc: bool = True,
     ) -> None:
         self.model_id = model_id
         self.version_id = version_id
@@ -155,6 +160,8 @@ class ClarifaiPredictor:
         }
         self._loop = asyncio.new_event_loop()
         self._client: Client | None = None
+        if freeze_gc:
+            freeze_startup_objects()
 
     # -- lifecycle ------------------------------------------------------------------
 

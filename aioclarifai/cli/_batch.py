@@ -35,6 +35,7 @@ from .._errors import (
     OutputError,
     PermissionDeniedError,
 )
+from .._gc import freeze_startup_objects
 from . import _io, _storage, _writers
 from ._progress import Progress, make_progress
 
@@ -111,6 +112,7 @@ async def run_batch(
     stop: asyncio.Event | None = None,
     progress_stream: TextIO | None = None,
     progress_interval: float = 2.0,
+    freeze_gc: bool = False,
 ) -> BatchStats:
     """Predict every input of ``inputs_path`` with ``model_id``, writing ``output_path``.
 
@@ -123,7 +125,9 @@ async def run_batch(
     to ``progress_stream`` (None: no progress). Raises :class:`BatchAborted`
     when a request-level error means every input would fail, or when the
     results cannot be written (the job stops sending inputs at the first
-    failed write; a rerun with ``resume`` does the rest).
+    failed write; a rerun with ``resume`` does the rest). With ``freeze_gc``
+    (the CLI's one-process job), objects alive when the job starts are frozen
+    out of the garbage collector's full passes (:func:`gc.freeze`).
     """
 
     def send(source: AsyncIterable[types.Input]) -> AsyncIterator[Any]:
@@ -148,6 +152,7 @@ async def run_batch(
         stop=stop,
         progress_stream=progress_stream,
         progress_interval=progress_interval,
+        freeze_gc=freeze_gc,
     )
 
 
@@ -163,6 +168,7 @@ async def run_job(
     stop: asyncio.Event | None = None,
     progress_stream: TextIO | None = None,
     progress_interval: float = 2.0,
+    freeze_gc: bool = False,
 ) -> BatchStats:
     """The job of :func:`run_batch` with any operation: ``send(inputs)`` yields one result
     per input, in order (an Output, a WorkflowResult, an added Input, or the exception).
@@ -191,6 +197,7 @@ async def run_job(
             stop=stop or asyncio.Event(),
             progress_stream=progress_stream,
             progress_interval=progress_interval,
+            freeze_gc=freeze_gc,
         )
 
 
@@ -206,6 +213,7 @@ async def _run(
     stop: asyncio.Event,
     progress_stream: TextIO | None,
     progress_interval: float,
+    freeze_gc: bool,
 ) -> BatchStats:
     in_flight: deque[tuple[str, int]] = deque()
     fatal: list[Exception] = []
@@ -252,6 +260,9 @@ async def _run(
             interval=progress_interval,
         )
         ticker = asyncio.create_task(_tick(stats, writer, progress, stop))
+        if freeze_gc:
+            # Start-up is over (imports, client, resumed ids): keep it out of full GC passes.
+            freeze_startup_objects()
         ok = 0
         try:
             async for result in results:

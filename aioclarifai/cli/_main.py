@@ -285,6 +285,7 @@ async def _run_batch_job(
         "resume": args.resume,
         "stop": stop,
         "progress_stream": progress,
+        "freeze_gc": True,  # this process is the job: keep start-up out of full GC passes
     }
     if args.command == "ingest" or args.workflow:
         from ._batch import run_job
