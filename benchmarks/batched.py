@@ -42,6 +42,8 @@ UNBATCHED_CONCURRENCY = 64
 HAND_BATCH = 128
 #: ``predict_many``'s default ``concurrency`` (inputs pulled ahead of results).
 PREDICT_MANY_CONCURRENCY = 512
+#: ``BatchConfig()``'s ``max_batch_size x max_concurrent_batches``: what the batcher allows.
+WIDE_CONCURRENCY = 64 * 64
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -248,33 +250,39 @@ async def predict_many_samples(
     """Interleaved rounds: ``predict_many`` (defaults) vs a raw pipeline, ``n`` inputs each.
 
     The raw job keeps as many inputs in flight as ``predict_many``'s default
-    concurrency, 128 a request.
+    concurrency, 128 a request; ``predict_many c=4,096`` lets the batcher fill
+    every batch it may have in flight.
     """
     from aioclarifai import Client
 
     in_flight = max(1, PREDICT_MANY_CONCURRENCY // HAND_BATCH)
 
-    async def many(client: Any, k: int) -> Sample:
+    async def many(client: Any, k: int, **options: Any) -> Sample:
         cpu0, t0 = time.process_time(), time.perf_counter()
         done = 0
-        async for result in client.predict_many(model_id, (_input(i) for i in range(k))):
+        inputs = (_input(i) for i in range(k))
+        async for result in client.predict_many(model_id, inputs, **options):
             if isinstance(result, BaseException):
                 raise result
             done += 1
         return Sample(time.perf_counter() - t0, time.process_time() - cpu0, done)
 
     raw = _HandRaw(url, pat, model_id)
-    samples: dict[str, list[Sample]] = {"predict_many": [], "hand-batched raw": []}
+    wide = f"predict_many c={WIDE_CONCURRENCY:,}"
+    samples: dict[str, list[Sample]] = {"predict_many": [], "hand-batched raw": [], wide: []}
     try:
         async with Client(pat, base_url=url, app_id="app") as client:
             runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
                 "predict_many": lambda k: many(client, k),
                 "hand-batched raw": lambda k: raw.pipeline(k, HAND_BATCH, in_flight),
+                # The batcher's own bound (batch size x batches in flight), not 512.
+                wide: lambda k: many(client, k, concurrency=WIDE_CONCURRENCY),
             }
             for run in runs.values():
                 await run(min(n, 4096))
             for r in range(rounds):
-                names = list(runs)[r % 2 :] + list(runs)[: r % 2]
+                # Rotate the order so no variant always runs right after another.
+                names = list(runs)[r % len(runs) :] + list(runs)[: r % len(runs)]
                 for name in names:
                     samples[name].append(await runs[name](n))
     finally:
@@ -297,7 +305,7 @@ def bench_predict_many_vs_raw(ctx: Ctx) -> None:
             cpus = [s.cpu_us for s in values]
             rate = median([s.rate for s in values])
             figures = f"{fmt_int(rate):>8} inputs/s {spread(cpus, '.2f'):>20} µs CPU/input"
-            if name == "predict_many":
+            if name.startswith("predict_many"):
                 ratio = (
                     f"{median(cpus) / raw_cpu:4.2f}{X} raw CPU (target ≤1.05{X}), "
                     f"{rate / raw_rate:4.2f}{X} raw rate"

@@ -87,6 +87,7 @@ async def test_predict_many_and_its_raw_floor_see_every_input(
     assert {name: [s.ops for s in values] for name, values in res.items()} == {
         "predict_many": [300],
         "hand-batched raw": [300],
+        "predict_many c=4,096": [300],
     }
 
 
