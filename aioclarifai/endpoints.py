@@ -20,5 +20,8 @@ __all__ = list(_generated.__all__)
 
 def __getattr__(name: str) -> Any:
     # POST_MODEL_OUTPUTS and the other constants, built on first use.
-    value = globals()[name] = getattr(_generated, name)
+    try:
+        value = globals()[name] = getattr(_generated, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     return value

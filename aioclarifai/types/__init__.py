@@ -22,7 +22,10 @@ __all__ = ["EMPTY_DICT", "EMPTY_LIST", "Message", *_generated.__all__]  # noqa: 
 
 def __getattr__(name: str) -> Any:
     # Loads the generated module that defines ``name``; later lookups find it here.
-    value = globals()[name] = getattr(_generated, name)
+    try:
+        value = globals()[name] = getattr(_generated, name)
+    except AttributeError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     return value
 
 

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 import msgspec
+import pytest
 
 import aioclarifai
 from aioclarifai import endpoints, types
@@ -131,3 +132,11 @@ def test_types_load_on_first_use() -> None:
     assert int(at_import) < int(total) / 2
     assert 0 < int(first_call) < 20
     assert enums == "False"
+
+
+def test_unknown_names_are_attribute_errors_of_the_public_modules() -> None:
+    with pytest.raises(AttributeError, match=r"module 'aioclarifai.types' has no attribute 'Nope'"):
+        _ = types.Nope
+    with pytest.raises(AttributeError, match=r"'aioclarifai.endpoints' has no attribute 'NOPE'"):
+        _ = endpoints.NOPE
+    assert not hasattr(types, "Nope") and hasattr(types, "Data")
