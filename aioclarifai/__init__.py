@@ -77,6 +77,15 @@ __all__ = [
 _configure_log_from_env()  # AIOCLARIFAI_LOG=debug|info
 
 
+# Tracebacks and reprs name the errors (and warnings) as users import them
+# (``aioclarifai.NotFoundError``), not by the private module that defines them.
+for _name in __all__:
+    _public = globals().get(_name)
+    if isinstance(_public, type) and issubclass(_public, BaseException):
+        _public.__module__ = __name__
+del _name, _public
+
+
 def __getattr__(name: str) -> Any:
     # ``types`` is imported on first use to keep ``import aioclarifai`` cheap.
     if name == "types":

@@ -1,4 +1,4 @@
-"""Micro-batching: concurrent single-input predicts coalesce into PostModelOutputs batches.
+"""The coalescing engine: concurrent single-input predicts become PostModelOutputs batches.
 
 Callers that share a *coalescing key* (user, app, model, version, the encoded
 ``model`` and ``runner_selector``, the per-call timeout and the options of
@@ -12,11 +12,13 @@ free slot (and keep accepting callers until full meanwhile), and at most
 admitted.
 
 Per caller the cost is one future and a list append: no task, no timer (one
-timer per batch, one task per request). Every request goes through
-``client.post_model_outputs``, so retries and typed errors apply unchanged.
+timer per batch, one task per request). Every request goes through the
+core's ``call``, so retries, rate control and typed errors apply unchanged.
 
 Outputs are matched to callers by ``output.input.id`` (each input gets an id
-unique within its batch), falling back to position. A failed output fails
+unique within its batch), falling back to position
+(:mod:`aioclarifai._output_match`); ``predict_many`` is
+:mod:`aioclarifai._predict_many` over this engine. A failed output fails
 only its caller (``OutputError``); a failed request fails every caller of that
 batch with the request's typed error. A caller cancelled before its batch is
 sent is left out of it (a batch whose callers all cancelled is not sent); one
@@ -26,30 +28,31 @@ cancelled later simply never sees its result. Siblings are never affected.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import functools
 import sys
 from asyncio import Future
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from . import types
+from ._config import Timeout
 from ._errors import APIStatusError, OutputError
+from ._generated.endpoints import POST_MODEL_OUTPUTS
+from ._output_match import assign_ids, match, outcome, partial_outputs, payload_size
+from ._predict_many import check_concurrency, predict_many
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._core import Core
 
 __all__ = ["MAX_BATCH_SIZE", "BatchConfig", "Batcher"]
 
 MAX_BATCH_SIZE = 128
 """Clarifai's limit on inputs per PostModelOutputs request."""
 
-_SUCCESS = 10000
-_MIXED_STATUS = 10010
-_FAILURE = 10020
 _CLOSED = "this Client is closed; create a new one"
 _ABORTED = "the Client was closed before this predict completed"
 _OTHER_LOOP = (
@@ -117,7 +120,7 @@ class _Lane:
     """One coalescing key: its request fields, unsent batches and requests in flight."""
 
     __slots__ = (
-        "client",
+        "core",
         "in_flight",
         "key",
         "limit",
@@ -133,7 +136,7 @@ class _Lane:
         self,
         key: tuple[Any, ...],
         *,
-        client: Client,
+        core: Core,
         limit: int,
         user_app_id: types.UserAppIDSet,
         model_id: str,
@@ -142,7 +145,7 @@ class _Lane:
         runner_selector: types.RunnerSelector | None,
     ) -> None:
         self.key = key
-        self.client = client
+        self.core = core
         self.limit = limit
         self.user_app_id = user_app_id
         self.model_id = model_id
@@ -171,8 +174,8 @@ class Batcher:
     event loop that uses it.
     """
 
-    def __init__(self, client: Client, config: BatchConfig) -> None:
-        self._client = client
+    def __init__(self, core: Core, config: BatchConfig) -> None:
+        self._core = core
         self._config = config
         self._enabled = config.enabled
         # Disabled batching still serves predict_many through the same machinery,
@@ -213,17 +216,17 @@ class Batcher:
         model_id: str,
         input: types.Input,
         *,
+        core: Core | None = None,
         version_id: str | None = None,
         user_app_id: types.UserAppIDSet | None = None,
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
         timeout: float | None = None,
-        via: Client | None = None,
     ) -> types.Output:
         """Predict one input, sharing a request with concurrent calls of the same key.
 
-        ``timeout`` (seconds) bounds this call's request; ``via`` is the
-        client view (``client.with_options(...)``) whose options apply.
+        ``core`` is the calling client's when it is a ``with_options`` view
+        (whose options then apply); ``timeout`` (seconds) bounds this call's request.
         Raises :class:`OutputError` when this input's output failed (or the
         response had none for it), the request's typed error when the whole
         request failed, ``ValueError`` for a missing app or model id,
@@ -237,33 +240,38 @@ class Batcher:
         if not isinstance(input, types.Input):
             raise TypeError(f"input must be a types.Input, not {type(input).__name__}")
         lane = self._lane(
+            core or self._core,
             model_id,
             version_id=version_id,
             user_app_id=user_app_id,
             model=model,
             runner_selector=runner_selector,
             timeout=timeout,
-            via=via,
         )
         if not self._enabled:
             return await self._predict_alone(lane, input)
         if not self._try_reserve():
             await self._admit()
-        return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+        future = self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+        try:
+            return await future
+        except asyncio.CancelledError:
+            self.reap()  # the last caller of a request leaving stops the request
+            raise
 
     async def _predict_alone(self, lane: _Lane, input: types.Input) -> types.Output:
         request = lane.request([input])
         fallback: types.Status | None = None
         try:
-            response = await lane.client.post_model_outputs(request)
+            response = await lane.core.call(POST_MODEL_OUTPUTS, request)
             outputs = response.outputs
         except APIStatusError as error:
-            partial, fallback = _partial_outputs(error)
+            partial, fallback = partial_outputs(error)
             if partial is None:
                 raise
             outputs = partial
-        out = _match(outputs, [input.id], 1)[0]
-        result = _outcome(out, input, fallback)
+        out = match(outputs, [input.id], 1)[0]
+        result = outcome(out, input, fallback)
         if isinstance(result, OutputError):
             raise result
         return result
@@ -275,6 +283,7 @@ class Batcher:
         model_id: str,
         inputs: Iterable[types.Input] | AsyncIterable[types.Input],
         *,
+        core: Core | None = None,
         version_id: str | None = None,
         user_app_id: types.UserAppIDSet | None = None,
         model: types.Model | None = None,
@@ -282,114 +291,36 @@ class Batcher:
         concurrency: int = 512,
         ordered: bool = True,
         return_exceptions: bool = True,
-        via: Client | None = None,
     ) -> AsyncIterator[types.Output | Exception]:
-        """Predict every input of an (async) iterable through the batcher.
+        """Predict every input of an (async) iterable through this batcher.
 
-        At most ``concurrency`` inputs are pulled ahead of the results handed
-        out, so memory stays bounded however long ``inputs`` is (it is never
-        materialised). Results come in input order when ``ordered``, else as
-        they complete. With ``return_exceptions`` a failed input yields its
-        exception in its place; without, the first failure is raised after
-        the outstanding predicts are withdrawn. Leaving the iteration early
-        withdraws them too. ``via``: as for :meth:`predict`.
+        See :func:`aioclarifai._predict_many.predict_many`; ``core`` as for :meth:`predict`.
         """
-        if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-            raise ValueError(f"concurrency must be a positive int, not {concurrency!r}")
+        check_concurrency(concurrency)
         if self._closed:
             raise RuntimeError(_CLOSED)
         lane = self._lane(
+            core or self._core,
             model_id,
             version_id=version_id,
             user_app_id=user_app_id,
             model=model,
             runner_selector=runner_selector,
             timeout=None,
-            via=via,
         )
-        if ordered:
-            return self._many_ordered(lane, inputs, concurrency, return_exceptions)
-        return self._many_unordered(lane, inputs, concurrency, return_exceptions)
-
-    async def _many_ordered(
-        self,
-        lane: _Lane,
-        inputs: Iterable[types.Input] | AsyncIterable[types.Input],
-        concurrency: int,
-        return_exceptions: bool,
-    ) -> AsyncIterator[types.Output | Exception]:
-        if asyncio.get_running_loop() is not self._loop:
-            self._bind_loop()
-        pull = _puller(inputs)
-        pending: deque[Future[types.Output]] = deque()
-        exhausted = False
-        try:
-            while True:
-                while pending and pending[0].done():
-                    yield _result(pending.popleft(), return_exceptions)
-                if not exhausted and len(pending) < concurrency:
-                    item = await pull()
-                    if item is _END:
-                        exhausted = True
-                    else:
-                        pending.append(await self._submit(lane, item))
-                    continue
-                if not pending:
-                    return
-                # Errors are read from the future above, in order.
-                with contextlib.suppress(Exception):
-                    await pending[0]
-        finally:
-            _withdraw(pending)
-
-    async def _many_unordered(
-        self,
-        lane: _Lane,
-        inputs: Iterable[types.Input] | AsyncIterable[types.Input],
-        concurrency: int,
-        return_exceptions: bool,
-    ) -> AsyncIterator[types.Output | Exception]:
-        if asyncio.get_running_loop() is not self._loop:
-            self._bind_loop()
-        pull = _puller(inputs)
-        outstanding: set[Future[types.Output]] = set()
-        completed: deque[Future[types.Output]] = deque()
-        wakeup: Future[None] | None = None
-
-        def on_done(fut: Future[types.Output]) -> None:
-            completed.append(fut)
-            if wakeup is not None and not wakeup.done():
-                wakeup.set_result(None)
-
-        exhausted = False
-        try:
-            while True:
-                while completed:
-                    fut = completed.popleft()
-                    outstanding.discard(fut)
-                    yield _result(fut, return_exceptions)
-                if not exhausted and len(outstanding) < concurrency:
-                    item = await pull()
-                    if item is _END:
-                        exhausted = True
-                    else:
-                        fut = await self._submit(lane, item)
-                        outstanding.add(fut)
-                        fut.add_done_callback(on_done)
-                    continue
-                if not outstanding:
-                    return
-                wakeup = asyncio.get_running_loop().create_future()
-                try:
-                    await wakeup
-                finally:
-                    wakeup = None
-        finally:
-            completed.clear()  # their results were delivered or are dropped with the iterator
-            _withdraw(outstanding)
+        return predict_many(
+            functools.partial(self._submit, lane),
+            self.reap,
+            inputs,
+            concurrency=concurrency,
+            ordered=ordered,
+            return_exceptions=return_exceptions,
+        )
 
     async def _submit(self, lane: _Lane, item: Any) -> Future[types.Output]:
         """Queue one input of ``predict_many``; a non-Input gets its error in its place."""
+        if asyncio.get_running_loop() is not self._loop:
+            self._bind_loop()
         if not isinstance(item, types.Input):
             fut: Future[types.Output] = asyncio.get_running_loop().create_future()
             fut.set_exception(TypeError(f"inputs must be types.Input, not {type(item).__name__}"))
@@ -462,6 +393,7 @@ class Batcher:
 
     def _lane(
         self,
+        core: Core,
         model_id: str,
         *,
         version_id: str | None,
@@ -469,20 +401,18 @@ class Batcher:
         model: types.Model | None,
         runner_selector: types.RunnerSelector | None,
         timeout: float | None,
-        via: Client | None,
     ) -> _Lane:
         """The lane of this key (not registered until a caller joins it)."""
-        client = self._client
         options: tuple[Any, ...] | None = None
-        if via is not None and via._core is not client._core:
+        if core is not self._core:
             # A with_options view: calls with the same options share its lanes.
-            options = (via._core.timeout, via._core.retry)
-            client = via
+            options = (core.timeout, core.retry)
+        settings = core.settings
         if user_app_id is None:
-            user_id, app_id = client.user_id, client.app_id
+            user_id, app_id = settings.user_id, settings.app_id
         else:
-            user_id = user_app_id.user_id or client.user_id
-            app_id = user_app_id.app_id or client.app_id
+            user_id = user_app_id.user_id or settings.user_id
+            app_id = user_app_id.app_id or settings.app_id
         key = (
             user_id,
             app_id,
@@ -505,7 +435,7 @@ class Batcher:
             )
         return _Lane(
             key,
-            client=client if timeout is None else client.with_options(timeout=timeout),
+            core=core if timeout is None else core.with_options(timeout=Timeout.of(timeout)),
             limit=self._limit,
             user_app_id=types.UserAppIDSet(user_id=user_id, app_id=app_id),
             model_id=model_id,
@@ -547,7 +477,7 @@ class Batcher:
 
     def _enqueue(self, lane: _Lane, input: types.Input) -> Future[types.Output]:
         """Add a caller (its queue slot already reserved) to the lane's open batch."""
-        size = 0 if input.data is None else _payload_size(input.data)
+        size = 0 if input.data is None else payload_size(input.data)
         pending = lane.pending
         batch = pending[-1] if pending else None
         fresh = False
@@ -602,6 +532,16 @@ class Batcher:
         if not pending and not lane.in_flight and self._lanes.get(lane.key) is lane:
             del self._lanes[lane.key]
 
+    def reap(self) -> None:
+        """Cancel the requests whose callers have all gone (cancelled or withdrawn).
+
+        A request belongs to its callers: once none of them waits for it, it
+        is stopped, so no task of the batcher outlives the calls it serves.
+        """
+        for task, futures in list(self._sending.items()):
+            if not task.done() and all(f.done() for f in futures):
+                task.cancel()
+
     def _sent(self, task: asyncio.Task[None]) -> None:
         del self._sending[task]
 
@@ -609,11 +549,11 @@ class Batcher:
         self, lane: _Lane, inputs: list[types.Input], futures: list[Future[types.Output]]
     ) -> None:
         try:
-            sent, ids = _assign_ids(inputs)
+            sent, ids = assign_ids(inputs)
             try:
-                response = await lane.client.post_model_outputs(lane.request(sent))
+                response = await lane.core.call(POST_MODEL_OUTPUTS, lane.request(sent))
             except APIStatusError as error:
-                outputs, fallback = _partial_outputs(error)
+                outputs, fallback = partial_outputs(error)
                 if outputs is None:
                     _fail(futures, error)
                 else:
@@ -637,35 +577,6 @@ class Batcher:
 # -- helpers -----------------------------------------------------------------------
 
 
-class _EndType:
-    __slots__ = ()
-
-
-_END = _EndType()
-
-
-def _puller(
-    inputs: Iterable[types.Input] | AsyncIterable[types.Input],
-) -> Callable[[], Any]:
-    """An async ``next`` over a sync or async iterable, returning ``_END`` when done."""
-    if isinstance(inputs, AsyncIterable):
-        ait = aiter(inputs)
-
-        async def pull_async() -> Any:
-            try:
-                return await anext(ait)
-            except StopAsyncIteration:
-                return _END
-
-        return pull_async
-    it: Iterator[types.Input] = iter(inputs)
-
-    async def pull_sync() -> Any:
-        return next(it, _END)
-
-    return pull_sync
-
-
 def _seal(batch: _Batch) -> None:
     batch.ready = True
     if batch.timer is not None:
@@ -679,146 +590,6 @@ def _fail(futures: list[Future[types.Output]], error: BaseException) -> None:
             fut.set_exception(error)
 
 
-def _result(fut: Future[types.Output], return_exceptions: bool) -> types.Output | Exception:
-    """A done predict's output or its error (returned if ``return_exceptions``, else raised)."""
-    exc = fut.exception()
-    if exc is None:
-        return fut.result()
-    if return_exceptions and isinstance(exc, Exception):
-        return exc
-    raise exc
-
-
-def _withdraw(futures: Iterable[Future[types.Output]]) -> None:
-    """Cancel unfinished predicts of an abandoned iteration; mark finished errors as seen."""
-    for fut in futures:
-        if not fut.cancel() and not fut.cancelled():
-            fut.exception()
-
-
-def _payload_size(data: types.Data) -> int:
-    """Approximate bytes ``data``'s inline payloads add to a JSON body (base64 is 4/3)."""
-    raw = 0
-    if data.image is not None:
-        raw += len(data.image.base64)
-    if data.video is not None:
-        raw += len(data.video.base64)
-    if data.audio is not None:
-        raw += len(data.audio.base64)
-    if data.ndarray is not None:
-        raw += len(data.ndarray.buffer)
-    size = raw * 4 // 3 + (len(data.text.raw) if data.text is not None else 0)
-    for part in data.parts:
-        if part.data is not None:
-            size += _payload_size(part.data)
-    return size
-
-
-def _assign_ids(inputs: list[types.Input]) -> tuple[list[types.Input], list[str]]:
-    """Inputs to send with ids unique in the batch, and those ids.
-
-    A caller's id is kept when it is set and unique here; others get a made-up
-    id on a copy of the input (the caller's own input is never modified).
-    """
-    ids = [inp.id for inp in inputs]
-    seen = set(ids)
-    if len(seen) == len(ids) and "" not in seen:
-        return inputs, ids
-    dups: set[str] = set()
-    once: set[str] = set()
-    for i in ids:
-        if i in once:
-            dups.add(i)
-        once.add(i)
-    sent = list(inputs)
-    for n, i in enumerate(ids):
-        if i and i not in dups:
-            continue
-        made = f"aioclarifai-{n}"
-        while made in seen:
-            made += "_"
-        seen.add(made)
-        ids[n] = made
-        sent[n] = msgspec.structs.replace(inputs[n], id=made)
-    return sent, ids
-
-
-def _partial_outputs(
-    error: APIStatusError,
-) -> tuple[list[types.Output] | None, types.Status | None]:
-    """Outputs of a MIXED_STATUS/FAILURE answer (and FAILURE's status), or None."""
-    response = error.response
-    if (
-        error.code in (_MIXED_STATUS, _FAILURE)
-        and isinstance(response, types.MultiOutputResponse)
-        and response.outputs
-    ):
-        return response.outputs, response.status if error.code == _FAILURE else None
-    return None, None
-
-
-def _match(outputs: list[types.Output], ids: list[str], n: int) -> list[types.Output | None]:
-    """Outputs for each of ``n`` sent inputs: by echoed input id, then by position.
-
-    Only outputs that name no input of the batch fall back to their position:
-    one that echoes a sent id belongs to that input, or to nobody.
-    """
-    matched: list[types.Output | None] = [None] * n
-    index: dict[str, int] | None = None
-    unmatched: list[int] = []
-    for pos, out in enumerate(outputs):
-        echo = out.input
-        oid = echo.id if echo is not None else ""
-        if pos < n and oid == ids[pos] and oid:
-            slot = pos
-        elif oid:
-            if index is None:
-                index = {v: k for k, v in enumerate(ids)}
-            slot = index.get(oid, -1)
-        else:
-            slot = -1
-        if slot < 0:
-            unmatched.append(pos)
-        elif matched[slot] is None:
-            matched[slot] = out
-        # else: a second output for an input already answered is nobody else's either.
-    for pos in unmatched:
-        if pos < n and matched[pos] is None:
-            matched[pos] = outputs[pos]
-    return matched
-
-
-def _outcome(
-    out: types.Output | None,
-    original: types.Input,
-    fallback: types.Status | None,
-    req_id: str = "",
-) -> types.Output | OutputError:
-    """The caller's result: its output (echoing its own input) or an ``OutputError``.
-
-    A successful output carries the ``req_id`` of the request that produced
-    it in its ``status.req_id`` (outputs' own statuses come without one).
-    """
-    if out is None:
-        return OutputError(None, fallback, "the response has no output for this input")
-    echo = out.input
-    if echo is None:
-        out.input = original
-    elif echo.id != original.id:
-        echo.id = original.id  # the id was made up for the batch
-    status = out.status
-    if status is not None and status.code not in (0, _SUCCESS):
-        return OutputError(out, status)
-    if fallback is not None and (status is None or status.code == 0):
-        return OutputError(out, fallback)
-    if req_id:
-        if status is None:
-            out.status = types.Status(req_id=req_id)
-        elif not status.req_id:
-            status.req_id = req_id
-    return out
-
-
 def _deliver(
     outputs: list[types.Output],
     inputs: list[types.Input],
@@ -828,11 +599,11 @@ def _deliver(
     *,
     req_id: str = "",
 ) -> None:
-    matched = _match(outputs, ids, len(futures))
+    matched = match(outputs, ids, len(futures))
     for fut, out, original in zip(futures, matched, inputs, strict=True):
         if fut.done():
             continue  # the caller was cancelled after the request left
-        result = _outcome(out, original, fallback, req_id)
+        result = outcome(out, original, fallback, req_id)
         if isinstance(result, OutputError):
             fut.set_exception(result)
         else:

@@ -20,13 +20,10 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from . import types
 from ._errors import APIStatusError, BadRequestError, ClarifaiError, OutputError
-
-if TYPE_CHECKING:
-    from ._client import Client
 
 __all__ = ["add_inputs", "map_chunks", "workflow_results"]
 
@@ -121,8 +118,22 @@ def _paired(
     return paired
 
 
+class ListSender(Protocol):
+    """What these helpers need of a client: the two list operations (a narrow protocol)."""
+
+    async def post_inputs(
+        self, request: types.PostInputsRequest | None = None, /, **fields: Any
+    ) -> types.MultiInputResponse:
+        """PostInputs."""
+
+    async def post_workflow_results(
+        self, request: types.PostWorkflowResultsRequest | None = None, /, **fields: Any
+    ) -> types.PostWorkflowResultsResponse:
+        """PostWorkflowResults."""
+
+
 def add_inputs(
-    client: Client,
+    client: ListSender,
     inputs: Iterable[types.Input] | AsyncIterable[types.Input],
     *,
     user_app_id: types.UserAppIDSet | None = None,
@@ -176,7 +187,7 @@ def add_inputs(
 
 
 def workflow_results(
-    client: Client,
+    client: ListSender,
     workflow_id: str,
     inputs: Iterable[types.Input] | AsyncIterable[types.Input],
     *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import functools
 import sys
 from collections.abc import (
     AsyncIterable,
@@ -16,11 +18,13 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._aiohttp import AiohttpTransport
+from ._any_request import request_parts
 from ._clarifai_config import ConfigurationError
-from ._config import RetryConfig, Settings, Timeout
+from ._config import NOT_GIVEN, NotGiven, RetryConfig, Settings, Timeout
 from ._core import Core, Hook
-from ._extras import APIResponse, Query, check_headers, request_parts
-from ._generated.operations import Operations
+from ._extras import APIResponse, Query, check_headers
+from ._generated.endpoints import ENDPOINTS
+from ._generated.operations import PAGINATED, Operations
 from ._network import NetworkOptions, SSLOption
 from ._otel import make_tracing
 from ._transport import ClientState, Transport
@@ -28,6 +32,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:
     from opentelemetry.trace import TracerProvider
+    from typing_extensions import Self
 
     from . import types
     from ._batching import BatchConfig, Batcher
@@ -38,6 +43,13 @@ if TYPE_CHECKING:
     from ._uploads import Source
 
 __all__ = ["Client"]
+
+
+@functools.cache
+def _operation_names() -> dict[Any, str]:
+    """Each generated operation function → its method name (the key of ``ENDPOINTS``)."""
+    return {getattr(Operations, name): name for name in ENDPOINTS}
+
 
 DEFAULT_TIMEOUT = Timeout()
 USER_AGENT = f"aioclarifai/{__version__} python/{sys.version_info[0]}.{sys.version_info[1]}"
@@ -225,15 +237,18 @@ class Client(Operations):
     def with_options(
         self,
         *,
-        timeout: Timeout | float | None = None,
-        max_retries: int | None = None,
+        timeout: Timeout | float | NotGiven | None = NOT_GIVEN,
+        max_retries: int | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Query | None = None,
         extra_body: Mapping[str, Any] | None = None,
-    ) -> Client:
+    ) -> Self:
         """A view of this client with other per-call options, sharing its pool.
 
         ``await client.with_options(timeout=5, max_retries=0).get_task(req)``.
+        An option not given keeps this client's value; ``timeout=None`` means
+        no time limit, as for ``Client(timeout=None)``. The view is of this
+        client's own class (a subclass stays itself).
         ``extra_headers`` go with every attempt; ``extra_query`` parameters
         are appended to the URL (lists repeat the key, booleans are
         ``true``/``false``); ``extra_body`` fields are merged into the JSON
@@ -242,10 +257,10 @@ class Client(Operations):
         operation without a body raises when that operation is called.
         """
         return self._view(
-            Client,
+            type(self),
             self._core.with_options(
-                timeout=Timeout.of(timeout) if timeout is not None else None,
-                max_retries=max_retries,
+                timeout=None if isinstance(timeout, NotGiven) else Timeout.of(timeout),
+                max_retries=None if isinstance(max_retries, NotGiven) else max_retries,
                 extra_headers=extra_headers,
                 extra_query=extra_query,
                 extra_body=extra_body,
@@ -253,7 +268,8 @@ class Client(Operations):
         )
 
     def _view(self, cls: type[ClientT], core: Core) -> ClientT:
-        clone = object.__new__(cls)
+        # A view of this client's own class keeps a subclass's own attributes.
+        clone: ClientT = copy.copy(self) if cls is type(self) else object.__new__(cls)
         clone._core = core
         clone._batching = self._batching
         clone._batcher = None
@@ -371,7 +387,7 @@ class Client(Operations):
                 config = BatchConfig()
             elif config is False:
                 config = BatchConfig(enabled=False)
-            root._batcher = Batcher(root, config)
+            root._batcher = Batcher(root._core, config)
         return root._batcher
 
     async def predict(
@@ -393,12 +409,12 @@ class Client(Operations):
         return await self._get_batcher().predict(
             model_id,
             input,
+            core=self._core,
             version_id=version_id,
             user_app_id=user_app_id,
             model=model,
             runner_selector=runner_selector,
             timeout=timeout,
-            via=self if self._parent is not None else None,
         )
 
     def predict_many(
@@ -425,6 +441,7 @@ class Client(Operations):
         return self._get_batcher().predict_many(
             model_id,
             inputs,
+            core=self._core,
             version_id=version_id,
             user_app_id=user_app_id,
             model=model,
@@ -432,7 +449,6 @@ class Client(Operations):
             concurrency=concurrency,
             ordered=ordered,
             return_exceptions=return_exceptions,
-            via=self if self._parent is not None else None,
         )
 
     def add_inputs(
@@ -478,7 +494,7 @@ class Client(Operations):
         from ._text_stream import TextStream
 
         return TextStream.create(
-            self,
+            self._core,
             model_id,
             prompt,
             version_id=version_id,
@@ -496,10 +512,28 @@ class Client(Operations):
         limit: int | None,
         prefetch: bool,
     ) -> Paginator[Any, Any]:
-        # The typed, overloaded ``paginate`` is generated in ``_operations.py``.
+        # The typed, overloaded ``paginate`` is generated in ``_generated/operations.py``;
+        # the method is recognised by its function, not by its name.
         from ._pagination import Paginator
 
-        return Paginator(method, request, per_page=per_page, limit=limit, prefetch=prefetch)
+        name = _operation_names().get(getattr(method, "__func__", None))
+        owner = getattr(method, "__self__", None)
+        if name is None or not isinstance(owner, Client):
+            raise TypeError(
+                "paginate() needs a client operation method such as client.list_workflows, "
+                f"not {method!r}"
+            )
+        endpoint = ENDPOINTS[name]
+        items_field = PAGINATED.get(name)
+        if items_field is None:
+            raise TypeError(
+                f"{name} ({endpoint.name}) is not a paged List operation; "
+                f"paginate() takes one of: {', '.join(sorted(PAGINATED))}"
+            )
+        return Paginator(
+            owner._core, endpoint, items_field, request, per_page=per_page, limit=limit,
+            prefetch=prefetch,
+        )  # fmt: skip
 
     async def upload(
         self,
@@ -529,7 +563,7 @@ class Client(Operations):
         from ._uploads import upload
 
         return await upload(
-            self, source, content_name=content_name, content_length=content_length,
+            self._core, source, content_name=content_name, content_length=content_length,
             part_size=part_size, concurrency=concurrency, progress=progress,
             on_created=on_created, part_retries=part_retries, poll_interval=poll_interval,
             timeout=timeout,
@@ -556,7 +590,7 @@ class Client(Operations):
         from ._uploads import resume_upload
 
         return await resume_upload(
-            self, upload_id, source, content_length=content_length, part_size=part_size,
+            self._core, upload_id, source, content_length=content_length, part_size=part_size,
             concurrency=concurrency, progress=progress, part_retries=part_retries,
             poll_interval=poll_interval, timeout=timeout,
         )  # fmt: skip

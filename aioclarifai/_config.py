@@ -24,14 +24,35 @@ from ._clarifai_config import CliContext, ConfigurationError, config_path, read_
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "NOT_GIVEN",
     "ConfigurationError",
     "InsecureTransportWarning",
+    "NotGiven",
     "RetryConfig",
     "Settings",
     "Timeout",
 ]
 
 DEFAULT_BASE_URL = "https://api.clarifai.com"
+
+
+class NotGiven:
+    """The default of an option that was not passed, where ``None`` is a value of its own.
+
+    ``with_options(timeout=None)`` asks for no time limit; leaving ``timeout``
+    out keeps the client's.
+    """
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+NOT_GIVEN = NotGiven()
 
 
 @dataclass(frozen=True, slots=True)

@@ -65,6 +65,11 @@ class ClarifaiError(Exception):
         super().__init__(message)
         self.message = message
 
+    def __repr__(self) -> str:
+        # ``aioclarifai.NotFoundError('...')``: the name users import (see the package).
+        cls = type(self)
+        return f"{cls.__module__}.{cls.__qualname__}({self.message!r})"
+
 
 class APIConnectionError(ClarifaiError):
     """The request got no usable answer (connection refused, reset, DNS, TLS).

@@ -23,14 +23,16 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import msgspec
 
 from ._errors import ClarifaiError
-from ._generated.endpoints import ENDPOINTS
-from ._generated.operations import PAGINATED
 from .types import Pagination
+
+if TYPE_CHECKING:
+    from ._core import Core
+    from ._endpoint_spec import Endpoint
 
 __all__ = ["MAX_PAGES", "MAX_PER_PAGE", "Page", "Paginator"]
 
@@ -69,9 +71,9 @@ class Paginator(Generic[RespT, ItemT]):
         async for page in client.paginate(client.list_modules).pages():
             print(page.number, len(page.items))
 
-    ``method`` is the client's bound operation method (any paged List
-    operation, ``post_searches`` or ``post_searches_by_id``); it is called
-    once per page, so a client view from ``with_options`` keeps its options.
+    ``core`` sends each page (a ``with_options`` view's core keeps its
+    options); ``endpoint`` is the paged operation and ``items_field`` its
+    response's list of results, both from the generated tables.
     ``request`` supplies every other field; its ``page`` (if set) is the first
     page asked for, while ``per_page`` (1..1000) is this argument's. ``limit``
     stops after that many items. ``prefetch`` asks for the next page while the
@@ -87,13 +89,15 @@ class Paginator(Generic[RespT, ItemT]):
     """
 
     __slots__ = (
-        "_buffer", "_gen", "_index", "_items_field", "_limit", "_max_pages", "_method", "_name",
-        "_per_page", "_prefetch", "_request", "_style",
+        "_buffer", "_core", "_endpoint", "_gen", "_index", "_items_field", "_limit",
+        "_max_pages", "_per_page", "_prefetch", "_request", "_style",
     )  # fmt: skip
 
     def __init__(
         self,
-        method: Callable[..., Awaitable[RespT]],
+        core: Core,
+        endpoint: Endpoint[Any, RespT],
+        items_field: str,
         request: Any = None,
         *,
         per_page: int = 128,
@@ -101,19 +105,7 @@ class Paginator(Generic[RespT, ItemT]):
         prefetch: bool = True,
         max_pages: int | None = MAX_PAGES,
     ) -> None:
-        name: str = getattr(method, "__name__", "")
-        endpoint = ENDPOINTS.get(name) if isinstance(name, str) else None
-        if endpoint is None:
-            raise TypeError(
-                f"paginate() needs a client operation method such as client.list_workflows, "
-                f"not {method!r}"
-            )
-        items_field = PAGINATED.get(name)
-        if items_field is None:
-            raise TypeError(
-                f"{name} ({endpoint.name}) is not a paged List operation; "
-                f"paginate() takes one of: {', '.join(sorted(PAGINATED))}"
-            )
+        name = endpoint.name
         if isinstance(per_page, bool) or not isinstance(per_page, int):
             raise TypeError(f"per_page must be an int, not {per_page!r}")
         if not 1 <= per_page <= MAX_PER_PAGE:
@@ -128,8 +120,8 @@ class Paginator(Generic[RespT, ItemT]):
             raise TypeError(
                 f"{name} takes a {endpoint.request_type.__name__}, not {type(request).__name__}"
             )
-        self._method = method
-        self._name = name
+        self._core = core
+        self._endpoint = endpoint
         self._request = request
         self._items_field = items_field
         # GET lists carry page/per_page themselves; searches nest them in ``pagination``.
@@ -144,7 +136,7 @@ class Paginator(Generic[RespT, ItemT]):
         self._index = 0
 
     def __repr__(self) -> str:
-        return f"<Paginator {self._name} per_page={self._per_page} limit={self._limit}>"
+        return f"<Paginator {self._endpoint.name} per_page={self._per_page} limit={self._limit}>"
 
     # -- iteration -------------------------------------------------------------------
 
@@ -188,13 +180,13 @@ class Paginator(Generic[RespT, ItemT]):
         if self._gen is not None:
             raise RuntimeError("this Paginator is already being iterated; make a new one")
         self._gen = _walk(
-            _fetcher(self._method, self._request, self._per_page, self._style),
+            _fetcher(self._core, self._endpoint, self._request, self._per_page, self._style),
             self._first_page(),
             per_page=self._per_page,
             items_field=self._items_field,
             limit=self._limit,
             prefetch=self._prefetch,
-            name=self._name,
+            name=self._endpoint.name,
             max_pages=self._max_pages,
         )
         return self._gen
@@ -209,15 +201,16 @@ class Paginator(Generic[RespT, ItemT]):
 
 
 def _fetcher(
-    method: Callable[..., Awaitable[RespT]], request: Any, per_page: int, style: str
+    core: Core, endpoint: Endpoint[Any, RespT], request: Any, per_page: int, style: str
 ) -> Callable[[int], Awaitable[RespT]]:
     """The call for one page; a closure holding no reference to the Paginator."""
+    call = core.call
 
     def fetch(page: int) -> Awaitable[RespT]:
         if style == "fields":
-            return method(msgspec.structs.replace(request, page=page, per_page=per_page))
+            return call(endpoint, msgspec.structs.replace(request, page=page, per_page=per_page))
         pagination = Pagination(page=page, per_page=per_page)
-        return method(msgspec.structs.replace(request, pagination=pagination))
+        return call(endpoint, msgspec.structs.replace(request, pagination=pagination))
 
     return fetch
 

@@ -227,6 +227,10 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     async def aclose(self) -> None:
         """End the stream now and drop its connection; safe to call more than once."""
+        self.close()
+
+    def close(self) -> None:
+        """:meth:`aclose` without awaiting: the connection is dropped before this returns."""
         starting = self._starting
         if starting is not None:
             starting.cancel()  # a start in another task stops at its next await

@@ -40,7 +40,7 @@ from .types import (
 )
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from ._core import Core
 
 __all__ = [
     "GenerateData",
@@ -185,7 +185,7 @@ class TextStream:
     @classmethod
     def create(
         cls,
-        client: Client,
+        core: Core,
         model_id: str,
         prompt: str | Input,
         *,
@@ -209,7 +209,7 @@ class TextStream:
             model=model,
         )
         stream = ResponseStream(
-            client._core,
+            core,
             endpoints.GENERATE_MODEL_OUTPUTS,
             request,
             response_type=GenerateResponse,
@@ -293,7 +293,7 @@ class TextStream:
             except BaseException:
                 # The iteration fails here, like a failed chunk: drop the connection
                 # now rather than leave it to the garbage collector.
-                self._stream._finish()
+                self._stream.close()
                 raise
         if not chunk.outputs:
             return ""

@@ -33,11 +33,19 @@ import msgspec
 
 from ._config import RetryConfig
 from ._errors import APIStatusError, ClarifaiError, code_name
-from ._generated.endpoints import PUT_UPLOAD_CONTENT_PARTS
-from .types import PutUploadContentPartsRequest, Upload, UploadContentPart
+from ._generated.endpoints import GET_UPLOAD, POST_UPLOADS, PUT_UPLOAD_CONTENT_PARTS
+from .types import (
+    GetUploadRequest,
+    PostUploadsRequest,
+    PutUploadContentPartsRequest,
+    Upload,
+    UploadContentPart,
+)
 
 if TYPE_CHECKING:
-    from ._client import Client
+    from anyio.abc import TaskGroup
+
+    from ._core import Core
 
 __all__ = [
     "DEFAULT_PART_SIZE",
@@ -189,7 +197,7 @@ def _read_range(path: str, offset: int, size: int) -> bytes:
 
 
 async def upload(
-    client: Client,
+    core: Core,
     source: Source,
     *,
     content_name: str | None = None,
@@ -200,7 +208,7 @@ async def upload(
     on_created: Callable[[Upload], Any] | None = None,
     part_retries: int = 3,
     poll_interval: float = 0.5,
-    timeout: float | None = 600.0,
+    timeout: float | None = 600.0,  # noqa: ASYNC109 - how long to poll, a public option
 ) -> Upload:
     """Upload ``source`` in parts and return the finished :class:`types.Upload`.
 
@@ -219,8 +227,9 @@ async def upload(
     _check_options(part_size, concurrency, part_retries, poll_interval)
     parts = _Parts(source, content_length, part_size)
     name = content_name if content_name is not None else parts.name
-    created = await client.post_uploads(
-        uploads=[Upload(content_name=name, content_length=parts.total)]
+    created = await core.call(
+        POST_UPLOADS,
+        PostUploadsRequest(uploads=[Upload(content_name=name, content_length=parts.total)]),
     )
     if not created.uploads or not created.uploads[0].id:
         raise UploadError("PostUploads returned no upload", upload_id="", state=0)
@@ -228,13 +237,13 @@ async def upload(
     if on_created is not None:
         await _maybe_await(on_created(new))
     last = await _send(
-        client, new.id, parts, concurrency=concurrency, retries=part_retries, progress=progress
+        core, new.id, parts, concurrency=concurrency, retries=part_retries, progress=progress
     )
-    return await _wait_done(client, new.id, last, poll_interval=poll_interval, timeout=timeout)
+    return await _wait_done(core, new.id, last, poll_interval=poll_interval, timeout=timeout)
 
 
 async def resume_upload(
-    client: Client,
+    core: Core,
     upload_id: str,
     source: Source,
     *,
@@ -244,7 +253,7 @@ async def resume_upload(
     progress: Progress | None = None,
     part_retries: int = 3,
     poll_interval: float = 0.5,
-    timeout: float | None = 600.0,
+    timeout: float | None = 600.0,  # noqa: ASYNC109 - how long to poll, a public option
 ) -> Upload:
     """Finish an interrupted upload: send what the server may lack, then wait for it.
 
@@ -255,7 +264,7 @@ async def resume_upload(
     parts are idempotent by number. Other arguments as for :func:`upload`.
     """
     _check_options(part_size, concurrency, part_retries, poll_interval)
-    state, current = await _get_upload(client, upload_id)
+    state, current = await _get_upload(core, upload_id)
     if state == UPLOAD_DONE and current is not None:
         return current
     _raise_if_failed(upload_id, state, current)
@@ -270,11 +279,11 @@ async def resume_upload(
         last = None  # every byte arrived; the server is still finishing
     else:
         last = await _send(
-            client, upload_id, parts, concurrency=concurrency, retries=part_retries,
+            core, upload_id, parts, concurrency=concurrency, retries=part_retries,
             progress=progress,
         )  # fmt: skip
     return await _wait_done(
-        client, upload_id, last or current, poll_interval=poll_interval, timeout=timeout
+        core, upload_id, last or current, poll_interval=poll_interval, timeout=timeout
     )
 
 
@@ -292,7 +301,7 @@ def _check_options(
 
 
 async def _send(
-    client: Client,
+    core: Core,
     upload_id: str,
     parts: _Parts,
     *,
@@ -300,60 +309,61 @@ async def _send(
     retries: int,
     progress: Progress | None,
 ) -> Upload | None:
-    """Send every part with at most ``concurrency`` in flight; the last Upload seen."""
-    retry = replace(client._core.retry, max_retries=retries)
-    slots = asyncio.Semaphore(concurrency)
-    tasks: set[asyncio.Task[Upload | None]] = set()
-    failures: list[BaseException] = []
+    """Send every part with at most ``concurrency`` in flight; the last Upload seen.
+
+    The part workers live in a task group owned by this call: the first failure
+    (of a part, or of reading the source) cancels the rest and is raised once
+    they have all stopped; cancelling the upload cancels them too.
+    """
+    import anyio  # on first use: keeps ``import aioclarifai`` cheap
+
+    retry = replace(core.retry, max_retries=retries)
+    slots = anyio.Semaphore(concurrency)
+    failures: list[Exception] = []
     sent = 0
     last: Upload | None = None
 
-    async def send_one(part: _Part) -> Upload | None:
+    async def send_one(part: _Part, group: TaskGroup) -> None:
         nonlocal sent, last
-        answer = await _put_part(client, upload_id, part, retry)
-        sent += len(part.data)
-        last = answer if answer is not None else last
-        if progress is not None:
-            await _maybe_await(progress(sent, parts.total))
-        return answer
-
-    def finished(task: asyncio.Task[Upload | None]) -> None:
-        tasks.discard(task)
-        slots.release()
-        if not task.cancelled() and (exc := task.exception()) is not None:
+        try:
+            answer = await _put_part(core, upload_id, part, retry)
+            sent += len(part.data)
+            last = answer if answer is not None else last
+            if progress is not None:
+                await _maybe_await(progress(sent, parts.total))
+        except Exception as exc:  # the first failure stops the upload (no exception groups)
             failures.append(exc)
+            group.cancel_scope.cancel()
+        finally:
+            slots.release()
 
     source = parts.parts()
     try:
-        while True:
-            # Take a slot before reading, so at most ``concurrency`` parts exist.
-            await slots.acquire()
-            if failures:
-                break
+        async with anyio.create_task_group() as group:
             try:
-                part = await source.__anext__()
-            except StopAsyncIteration:
-                break
-            task = asyncio.ensure_future(send_one(part))
-            tasks.add(task)
-            task.add_done_callback(finished)
-        while tasks and not failures:
-            await asyncio.wait(set(tasks), return_when=asyncio.FIRST_EXCEPTION)
+                while True:
+                    # Take a slot before reading, so at most ``concurrency`` parts exist
+                    # (without a checkpoint while one is free: parts start together).
+                    try:
+                        slots.acquire_nowait()
+                    except anyio.WouldBlock:
+                        await slots.acquire()
+                    try:
+                        part = await source.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    group.start_soon(send_one, part, group)
+            except Exception as exc:  # reading the source failed
+                failures.append(exc)
+                group.cancel_scope.cancel()
     finally:
         await source.aclose()
-        # On failure or cancellation, stop the parts still in flight and wait for them.
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.wait(set(tasks))
     if failures:
         raise failures[0]
     return last
 
 
-async def _put_part(
-    client: Client, upload_id: str, part: _Part, retry: RetryConfig
-) -> Upload | None:
+async def _put_part(core: Core, upload_id: str, part: _Part, retry: RetryConfig) -> Upload | None:
     # The part's bytes are base64-encoded while they are sent, so a part in
     # flight costs its raw bytes only, not a whole encoded JSON copy.
     request = PutUploadContentPartsRequest(
@@ -363,7 +373,7 @@ async def _put_part(
     try:
         # PutUploadContentParts appends, but a part is idempotent by its number:
         # the core's policy may retry it even after its body was sent.
-        response = await client._core.call(
+        response = await core.call(
             PUT_UPLOAD_CONTENT_PARTS, request, _PartBody(request, part.data),
             idempotent=True, retry=retry,
         )  # fmt: skip
@@ -418,10 +428,10 @@ def _raise_if_failed(upload_id: str, state: int, upload: Upload | None) -> None:
         )
 
 
-async def _get_upload(client: Client, upload_id: str) -> tuple[int, Upload | None]:
+async def _get_upload(core: Core, upload_id: str) -> tuple[int, Upload | None]:
     """GetUpload's state and Upload, whether the state came as data or as the answer's status."""
     try:
-        response = await client.get_upload(upload_id=upload_id)
+        response = await core.call(GET_UPLOAD, GetUploadRequest(upload_id=upload_id))
     except APIStatusError as error:
         if error.code not in _UPLOAD_STATES:
             raise
@@ -430,12 +440,12 @@ async def _get_upload(client: Client, upload_id: str) -> tuple[int, Upload | Non
 
 
 async def _wait_done(
-    client: Client,
+    core: Core,
     upload_id: str,
     last: Upload | None,
     *,
     poll_interval: float,
-    timeout: float | None,
+    timeout: float | None,  # noqa: ASYNC109 - how long to poll
 ) -> Upload:
     loop = asyncio.get_running_loop()
     deadline = None if timeout is None else loop.time() + timeout
@@ -456,7 +466,7 @@ async def _wait_done(
         if not first:
             await asyncio.sleep(poll_interval)
         first = False
-        state, current = await _get_upload(client, upload_id)
+        state, current = await _get_upload(core, upload_id)
 
 
 async def _maybe_await(result: Awaitable[Any] | Any) -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
 
-from aioclarifai import ClarifaiError, RetryConfig, Timeout
+from aioclarifai import ClarifaiError, RetryConfig, Timeout, types
 from aioclarifai._config import Settings
 from aioclarifai._core import Core
 from aioclarifai._streaming import ResponseStream
@@ -94,9 +95,73 @@ class ScriptedStreams:
 
     def stream(self, **kwargs: Any) -> ResponseStream[Any]:
         """A GenerateModelOutputs stream over this script."""
-        from aioclarifai import types
         from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
 
         return ResponseStream(
             self.core, GENERATE_MODEL_OUTPUTS, types.PostModelOutputsRequest(model_id="m"), **kwargs
         )
+
+
+# -- PostModelOutputs behind a MockTransport ------------------------------------------
+
+PredictHandler = Callable[[types.PostModelOutputsRequest], Awaitable[types.MultiOutputResponse]]
+
+
+class _TimeoutRecording(MockTransport):
+    """A MockTransport that notes each request's total timeout (None when unlimited)."""
+
+    def __init__(self, handler: Any, timeouts: list[float | None]) -> None:
+        super().__init__(handler)
+        self.timeouts = timeouts
+
+    async def send(self, *args: Any, **kwargs: Any) -> Any:
+        self.timeouts.append(args[3].total)
+        return await super().send(*args, **kwargs)
+
+
+class PredictServer:
+    """A real core whose PostModelOutputs requests a typed handler answers (no retries).
+
+    ``requests`` are the requests as the server read them (path fields put
+    back), ``sent_ids`` their input ids, ``timeouts`` their total timeouts.
+    A handler raising a ClarifaiError fails that request with it.
+    """
+
+    def __init__(self, handler: PredictHandler, *, app_id: str = "app") -> None:
+        self.handler = handler
+        self.requests: list[types.PostModelOutputsRequest] = []
+        self.sent_ids: list[list[str]] = []
+        self.timeouts: list[float | None] = []
+        self.in_flight = 0
+        self.max_in_flight = 0
+        transport = _TimeoutRecording(self._handle, self.timeouts)
+        settings = Settings.resolve(PAT, "https://api.test", "me", app_id)
+        transport.bind(settings.base_url, {"Authorization": f"Key {PAT}"})
+        unlimited = Timeout(total=None, pool=None, stream_idle=None)
+        self.core = Core(settings, transport, unlimited, RetryConfig(max_retries=0))
+
+    def sizes(self) -> list[int]:
+        """Inputs per request, in the order the requests arrived."""
+        return [len(r.inputs) for r in self.requests]
+
+    async def _handle(self, request: MockRequest) -> MockResponse:
+        req = msgspec.json.decode(request.content, type=types.PostModelOutputsRequest)
+        # /v2/users/{u}/apps/{a}/models/{m}[/versions/{v}]/outputs
+        parts = request.url.split("/v2/", 1)[1].split("/")
+        fields = dict(zip(parts[0::2], parts[1::2], strict=False))
+        req = msgspec.structs.replace(
+            req,
+            user_app_id=types.UserAppIDSet(user_id=fields["users"], app_id=fields["apps"]),
+            model_id=fields["models"],
+            version_id=fields.get("versions", ""),
+        )
+        self.requests.append(req)
+        self.sent_ids.append([i.id for i in req.inputs])
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0)
+            answer = await self.handler(req)
+        finally:
+            self.in_flight -= 1
+        return MockResponse(200, json=msgspec.to_builtins(answer))

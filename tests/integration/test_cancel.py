@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import anyio
 import pytest
 
 from aioclarifai import Client, ResponseEvent, Timeout, types
-
-from .test_client_servers import (
+from tests.helpers_loopback import (
     PAT,
     Hang,
     Loopback,
@@ -22,11 +20,12 @@ from .test_client_servers import (
     StallMidBody,
     acquired_connections,
     client_for,
+    deaf_server,
     scripted,
     status_body,
+    unreachable_server,
     wait_until,
 )
-from .test_timeouts import unreachable_server
 
 
 async def _cancel_all(tasks: list[asyncio.Task[Any]]) -> None:
@@ -71,29 +70,6 @@ async def test_cancel_while_connecting() -> None:
             assert client.connections_in_use == 50
             await _cancel_all(tasks)
             _assert_pool_clean(client)
-
-
-@asynccontextmanager
-async def deaf_server() -> AsyncIterator[str]:
-    """Accepts connections and never reads from them, so a large upload blocks."""
-    stop = asyncio.Event()
-    handlers: set[asyncio.Task[Any]] = set()
-
-    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        handlers.add(task)
-        await stop.wait()
-        writer.transport.abort()
-
-    server = await asyncio.start_server(serve, "127.0.0.1", 0)
-    try:
-        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
-    finally:
-        server.close()
-        stop.set()
-        await asyncio.gather(*handlers, return_exceptions=True)
-        await server.wait_closed()
 
 
 async def test_cancel_while_sending_a_body() -> None:

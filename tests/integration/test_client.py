@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 
 from aioclarifai import APIConnectionError, Client, ClientState, types
-
-from .test_cancel import deaf_server
-from .test_client_servers import (
+from tests.helpers_loopback import (
     PAT,
     Hang,
     Loopback,
     Reply,
     client_for,
+    deaf_server,
     scripted,
     wait_until,
 )

@@ -23,8 +23,7 @@ from aioclarifai import (
     Timeout,
     types,
 )
-
-from .test_client_servers import (
+from tests.helpers_loopback import (
     PAT,
     Close,
     Hang,

@@ -9,16 +9,7 @@ import pytest
 from aiohttp import web
 
 from aioclarifai import Client, TextStream, types
-from tests.integration.test_streaming import (
-    StreamServer,
-    assert_dropped,
-    client,
-    send_lines,
-    server,
-    slow_forever,
-)
-
-__all__ = ["client", "server"]  # fixtures shared with test_streaming
+from tests.helpers_loopback import StreamServer, assert_dropped, send_lines, slow_forever
 
 
 def delta(raw: str = "", *, part: str = "", prompt: int = 0, completion: int = 0) -> bytes:

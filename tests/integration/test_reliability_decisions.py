@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from aioclarifai import APIConnectionError, ClarifaiError, Client, Paginator, RetryConfig, types
+from aioclarifai.endpoints import LIST_WORKFLOWS
 
 from ._hostile import PAT, Hostile, Request, answer, reset, status_body
 
@@ -55,8 +56,9 @@ async def test_item11_paginate_raises_after_max_pages() -> None:
         Client(PAT, base_url=server.url, app_id="app", retry=RETRY) as client,
     ):
         seen: list[str] = []
+        # paginate() has no max_pages: the Paginator is built as the client builds it.
         walk: Paginator[Any, types.Workflow] = Paginator(
-            client.list_workflows, per_page=2, max_pages=5
+            client._core, LIST_WORKFLOWS, "workflows", per_page=2, max_pages=5
         )
         with pytest.raises(ClarifaiError, match="max_pages=5"):
             async for w in walk:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import msgspec
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from aioclarifai import (
     APITimeoutError,
@@ -20,76 +18,11 @@ from aioclarifai import (
     ModelNotReadyError,
     NotFoundError,
     ResponseStream,
-    RetryConfig,
     StreamError,
     Timeout,
     types,
 )
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-GENERATE = "/v2/users/{user}/apps/{app}/models/{model}/outputs/generate"
-GENERATE_VERSION = "/v2/users/{user}/apps/{app}/models/{model}/versions/{version}/outputs/generate"
-
-
-class StreamServer:
-    """A loopback generate endpoint whose behaviour each test sets with ``handler``.
-
-    ``requests`` counts the requests (with their JSON bodies in ``bodies``);
-    ``disconnected`` is set when a handler stopped because the client went away.
-    """
-
-    def __init__(self) -> None:
-        self.handler: Handler = self._not_set
-        self.requests = 0
-        self.bodies: list[Any] = []
-        self.paths: list[str] = []
-        self.disconnected = asyncio.Event()
-        app = web.Application()
-        app.router.add_post(GENERATE, self._dispatch)
-        app.router.add_post(GENERATE_VERSION, self._dispatch)
-        # TestServer cancels a handler whose client disconnected (handler_cancellation).
-        self._server = TestServer(app, host="127.0.0.1")
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.port}"
-
-    async def start(self) -> None:
-        await self._server.start_server()
-
-    async def close(self) -> None:
-        await self._server.close()
-
-    async def _not_set(self, request: web.Request) -> web.StreamResponse:
-        raise AssertionError("set server.handler")
-
-    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
-        self.requests += 1
-        self.paths.append(request.path)
-        self.bodies.append(await request.json())
-        try:
-            return await self.handler(request)
-        except (asyncio.CancelledError, ConnectionResetError):
-            self.disconnected.set()
-            raise
-
-
-async def send_lines(
-    request: web.Request, pieces: list[bytes], *, delay: float = 0.0, forever: bool = False
-) -> web.StreamResponse:
-    """A 200 chunked answer that writes ``pieces`` one by one (each flushed)."""
-    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-    resp.enable_chunked_encoding()
-    await resp.prepare(request)
-    while True:
-        for piece in pieces:
-            await resp.write(piece)
-            if delay:
-                await asyncio.sleep(delay)
-        if not forever:
-            break
-    await resp.write_eof()
-    return resp
+from tests.helpers_loopback import StreamServer, assert_dropped, send_lines, slow_forever
 
 
 def message(text: str, code: int = 10000) -> dict[str, Any]:
@@ -108,21 +41,6 @@ def text(chunk: types.MultiOutputResponse) -> str:
     data = chunk.outputs[0].data
     assert data is not None and data.text is not None
     return data.text.raw
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[StreamServer]:
-    srv = StreamServer()
-    await srv.start()
-    yield srv
-    await srv.close()
-
-
-@pytest.fixture
-async def client(server: StreamServer) -> AsyncIterator[Client]:
-    retry = RetryConfig(max_retries=2, initial_backoff=0.01, model_not_ready_backoff=0.01)
-    async with Client("test-pat", base_url=server.url, app_id="app", retry=retry) as c:
-        yield c
 
 
 def request(**fields: Any) -> types.PostModelOutputsRequest:
@@ -281,20 +199,6 @@ async def test_503_before_the_stream_is_retried(server: StreamServer, client: Cl
 
 
 # -- cleanup ----------------------------------------------------------------------------
-
-
-def slow_forever(delay: float = 0.02) -> Handler:
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await send_lines(request, [line("tok")], delay=delay, forever=True)
-
-    return handler
-
-
-async def assert_dropped(server: StreamServer, client: Client) -> None:
-    """The server saw the disconnect and the pool holds nothing of this stream."""
-    await asyncio.wait_for(server.disconnected.wait(), 10)
-    assert client.connections_in_use == 0
-    assert client.idle_connections == 0  # half-read: dropped, never pooled
 
 
 async def test_break_after_first_chunk_drops_the_connection(

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 
 import pytest
 
 from aioclarifai import APITimeoutError, Client, ServerError, Timeout, types
-
-from .test_client_servers import (
+from tests.helpers_loopback import (
     PAT,
     Hang,
     Loopback,
@@ -23,6 +19,7 @@ from .test_client_servers import (
     fast_retry,
     scripted,
     status_body,
+    unreachable_server,
     wait_until,
 )
 
@@ -113,28 +110,6 @@ async def test_pool_timeout_is_reported_as_pool() -> None:
         with pytest.raises(asyncio.CancelledError):
             await holder
         assert client.connections_in_use == 0
-
-
-@contextmanager
-def unreachable_server() -> Iterator[str]:
-    """A port whose accept queue is full: connecting hangs (SYNs are dropped)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    fillers = []
-    for _ in range(4):
-        sock = socket.socket()
-        sock.setblocking(False)
-        with suppress(BlockingIOError):
-            sock.connect(("127.0.0.1", port))
-        fillers.append(sock)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        for sock in fillers:
-            sock.close()
-        listener.close()
 
 
 async def test_connect_timeout_is_retried_even_for_post_workflows() -> None:

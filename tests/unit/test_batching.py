@@ -1,4 +1,4 @@
-"""Unit tests of the predict batcher against an in-memory stand-in for the client (no sockets)."""
+"""Unit tests of the predict batcher: a real core, PostModelOutputs behind a MockTransport."""
 
 from __future__ import annotations
 
@@ -6,15 +6,13 @@ import asyncio
 import gc
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pytest
 
 from aioclarifai import APIConnectionError, OutputError, ServerError, types
 from aioclarifai._batching import MAX_BATCH_SIZE, BatchConfig, Batcher
-
-if TYPE_CHECKING:
-    from aioclarifai import Client
+from tests.helpers import PredictServer
 
 Handler = Callable[[types.PostModelOutputsRequest], Awaitable[types.MultiOutputResponse]]
 
@@ -44,53 +42,9 @@ async def echo(req: types.PostModelOutputsRequest) -> types.MultiOutputResponse:
     return types.MultiOutputResponse(status=OK, outputs=[echo_output(i) for i in req.inputs])
 
 
-class StubClient:
-    """Records PostModelOutputs requests and answers them through ``handler``."""
-
-    def __init__(
-        self,
-        handler: Handler = echo,
-        *,
-        app_id: str = "app",
-        timeout: float | None = None,
-        shared: StubClient | None = None,
-    ) -> None:
-        self.handler = handler
-        self.user_id = "me"
-        self.app_id = app_id
-        self.timeout = timeout
-        self.requests: list[types.PostModelOutputsRequest] = (
-            shared.requests if shared is not None else []
-        )
-        self.timeouts: list[float | None] = shared.timeouts if shared is not None else []
-        self.sent_ids: list[list[str]] = shared.sent_ids if shared is not None else []
-        self.in_flight = 0
-        self.max_in_flight = 0
-
-    def with_options(self, *, timeout: float | None = None) -> StubClient:
-        return StubClient(self.handler, app_id=self.app_id, timeout=timeout, shared=self)
-
-    async def post_model_outputs(
-        self, req: types.PostModelOutputsRequest
-    ) -> types.MultiOutputResponse:
-        self.requests.append(req)
-        self.sent_ids.append([i.id for i in req.inputs])
-        self.timeouts.append(self.timeout)
-        self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        try:
-            await asyncio.sleep(0)
-            return await self.handler(req)
-        finally:
-            self.in_flight -= 1
-
-    def sizes(self) -> list[int]:
-        return [len(r.inputs) for r in self.requests]
-
-
-def make(handler: Handler = echo, **config: Any) -> tuple[Batcher, StubClient]:
-    stub = StubClient(handler)
-    return Batcher(cast("Client", stub), BatchConfig(**config)), stub
+def make(handler: Handler = echo, **config: Any) -> tuple[Batcher, PredictServer]:
+    stub = PredictServer(handler)
+    return Batcher(stub.core, BatchConfig(**config)), stub
 
 
 class Gate:
@@ -298,8 +252,8 @@ async def test_disabled_batching_still_reports_output_errors() -> None:
 
 
 async def test_validation_happens_before_anything_is_queued() -> None:
-    stub = StubClient(app_id="")
-    batcher = Batcher(cast("Client", stub), BatchConfig())
+    stub = PredictServer(echo, app_id="")
+    batcher = Batcher(stub.core, BatchConfig())
     with pytest.raises(ValueError, match="app"):
         await batcher.predict("m", text_input("x"))
     with pytest.raises(ValueError, match="model_id"):

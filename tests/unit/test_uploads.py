@@ -14,15 +14,14 @@ import pytest
 from aioclarifai import (
     APIConnectionError,
     BadRequestError,
-    Client,
-    RetryConfig,
     ServerError,
     UploadError,
     types,
 )
+from aioclarifai._core import Core
 from aioclarifai._uploads import _Parts, resume_upload, upload
 from aioclarifai.testing import MockRequest, MockResponse, MockTransport
-from tests.helpers import PAT
+from tests.helpers import core_for
 
 OK = types.Status(code=10000)
 
@@ -115,10 +114,9 @@ class Uploads:
         self.gets += 1
         return types.SingleUploadResponse(status=OK, upload=self._view(upload_id, polled=True))
 
-    def client(self) -> Client:
-        """A client whose requests this fake answers (retries without real waits)."""
-        retry = RetryConfig(max_retries=2, initial_backoff=0.001)
-        return Client(PAT, app_id="app", retry=retry, transport=MockTransport(self.handle))
+    def core(self) -> Core:
+        """A core whose requests this fake answers (retries without waiting)."""
+        return core_for(MockTransport(self.handle))
 
 
 def _data(n: int) -> bytes:
@@ -214,7 +212,7 @@ async def test_file_shrinking_during_upload_is_an_error(tmp_path: Path) -> None:
 async def test_upload_bytes_byte_exact() -> None:
     fake = Uploads()
     data = _data(10_000)
-    done = await upload(fake.client(), data, content_name="a.bin", part_size=1024)
+    done = await upload(fake.core(), data, content_name="a.bin", part_size=1024)
     assert done.status is not None and done.status.code == 68001
     assert fake.content(done.id) == data
     assert sorted(fake.puts) == [(n, (n - 1) * 1024) for n in range(1, 11)]
@@ -227,7 +225,7 @@ async def test_upload_path_names_the_content(tmp_path: Path) -> None:
     path = tmp_path / "model.zip"
     data = _data(5000)
     path.write_bytes(data)
-    done = await upload(fake.client(), str(path), part_size=999)
+    done = await upload(fake.core(), str(path), part_size=999)
     assert fake.content(done.id) == data
     assert fake.uploads[done.id].content_name == "model.zip"
 
@@ -235,16 +233,16 @@ async def test_upload_path_names_the_content(tmp_path: Path) -> None:
 async def test_upload_stream() -> None:
     fake = Uploads()
     data = _data(7777)
-    done = await upload(fake.client(), _chunks(data, 100), content_length=7777, part_size=1000)
+    done = await upload(fake.core(), _chunks(data, 100), content_length=7777, part_size=1000)
     assert fake.content(done.id) == data
 
 
 async def test_concurrency_is_bounded() -> None:
     fake = Uploads()
-    await upload(fake.client(), _data(20_000), part_size=1000, concurrency=3)
+    await upload(fake.core(), _data(20_000), part_size=1000, concurrency=3)
     assert fake.max_in_flight == 3
     fake = Uploads()
-    await upload(fake.client(), _data(20_000), part_size=1000, concurrency=1)
+    await upload(fake.core(), _data(20_000), part_size=1000, concurrency=1)
     assert fake.max_in_flight == 1
 
 
@@ -261,7 +259,7 @@ async def test_source_read_only_as_slots_free_up() -> None:
             yield data[i : i + 100]
 
     task = asyncio.ensure_future(
-        upload(fake.client(), source(), content_length=10_000, part_size=1000, concurrency=2)
+        upload(fake.core(), source(), content_length=10_000, part_size=1000, concurrency=2)
     )
     await _held(fake, 2)
     for _ in range(10):
@@ -277,7 +275,7 @@ async def test_a_part_failing_with_503_is_retried() -> None:
     fake = Uploads()
     fake.fail[2] = [_503(), APIConnectionError("reset", operation="PutUploadContentParts")]
     data = _data(3000)
-    done = await upload(fake.client(), data, part_size=1000)
+    done = await upload(fake.core(), data, part_size=1000)
     assert fake.content(done.id) == data
     assert [n for n, _ in fake.puts].count(2) == 3
 
@@ -286,7 +284,7 @@ async def test_a_part_failing_too_often_fails_the_upload_and_stops_the_rest() ->
     fake = Uploads()
     fake.fail[1] = [_503() for _ in range(10)]
     with pytest.raises(ServerError):
-        await upload(fake.client(), _data(10_000), part_size=1000, part_retries=1, concurrency=2)
+        await upload(fake.core(), _data(10_000), part_size=1000, part_retries=1, concurrency=2)
     assert [n for n, _ in fake.puts].count(1) == 2
     assert fake.in_flight == 0
     assert len(fake.puts) < 12  # stopped early, not all ten parts
@@ -297,7 +295,7 @@ async def test_a_bad_request_is_not_retried() -> None:
     fake = Uploads()
     fake.fail[1] = [BadRequestError(code=11102, http_status=400)]
     with pytest.raises(BadRequestError):
-        await upload(fake.client(), _data(1000), part_size=1000)
+        await upload(fake.core(), _data(1000), part_size=1000)
     assert len(fake.puts) == 1
 
 
@@ -307,7 +305,7 @@ async def test_failure_state_is_a_typed_error(state: int) -> None:
     fake.final_state = state
     fake.done_after_gets = 1
     with pytest.raises(UploadError) as info:
-        await upload(fake.client(), _data(2000), part_size=1000, poll_interval=0)
+        await upload(fake.core(), _data(2000), part_size=1000, poll_interval=0)
     assert info.value.state == state
     assert info.value.state_name == types.StatusCode(state).name
     assert info.value.upload_id == "up1"
@@ -318,7 +316,7 @@ async def test_failure_state_is_a_typed_error(state: int) -> None:
 async def test_polls_until_done() -> None:
     fake = Uploads()
     fake.done_after_gets = 3
-    done = await upload(fake.client(), _data(2000), part_size=1000, poll_interval=0)
+    done = await upload(fake.core(), _data(2000), part_size=1000, poll_interval=0)
     assert done.status is not None and done.status.code == 68001
     assert fake.gets == 4
 
@@ -327,7 +325,7 @@ async def test_gives_up_polling_after_the_timeout() -> None:
     fake = Uploads()
     fake.done_after_gets = 10**9
     with pytest.raises(UploadError) as info:
-        await upload(fake.client(), _data(2000), part_size=1000, poll_interval=0, timeout=0)
+        await upload(fake.core(), _data(2000), part_size=1000, poll_interval=0, timeout=0)
     assert info.value.state == 68000
 
 
@@ -335,7 +333,7 @@ async def test_progress_sync_and_async() -> None:
     fake = Uploads()
     calls: list[tuple[int, int]] = []
     await upload(
-        fake.client(), _data(2500), part_size=1000, progress=lambda s, t: calls.append((s, t))
+        fake.core(), _data(2500), part_size=1000, progress=lambda s, t: calls.append((s, t))
     )
     assert len(calls) == 3
     assert calls == sorted(calls)
@@ -347,18 +345,18 @@ async def test_progress_sync_and_async() -> None:
         await asyncio.sleep(0)
         seen.append(sent)
 
-    await upload(fake.client(), _data(2500), part_size=1000, progress=aprogress, concurrency=1)
+    await upload(fake.core(), _data(2500), part_size=1000, progress=aprogress, concurrency=1)
     assert seen == [1000, 2000, 2500]
 
 
 async def test_invalid_options() -> None:
     fake = Uploads()
     with pytest.raises(ValueError, match="part_size"):
-        await upload(fake.client(), b"x", part_size=0)
+        await upload(fake.core(), b"x", part_size=0)
     with pytest.raises(ValueError, match="concurrency"):
-        await upload(fake.client(), b"x", concurrency=0)
+        await upload(fake.core(), b"x", concurrency=0)
     with pytest.raises(ValueError, match="part_retries"):
-        await upload(fake.client(), b"x", part_retries=-1)
+        await upload(fake.core(), b"x", part_retries=-1)
     assert fake.uploads == {}
 
 
@@ -378,7 +376,7 @@ async def test_cancel_halfway_then_resume_is_byte_exact() -> None:
 
     task = asyncio.ensure_future(
         upload(
-            fake.client(), data, part_size=1000, concurrency=2, progress=progress,
+            fake.core(), data, part_size=1000, concurrency=2, progress=progress,
             on_created=created.append,
         )
     )  # fmt: skip
@@ -391,7 +389,7 @@ async def test_cancel_halfway_then_resume_is_byte_exact() -> None:
     (new,) = created
     assert 0 < len(fake.parts[new.id]) < 10
     fake.hold = None
-    done = await resume_upload(fake.client(), new.id, data, part_size=1000, poll_interval=0)
+    done = await resume_upload(fake.core(), new.id, data, part_size=1000, poll_interval=0)
     assert done.status is not None and done.status.code == 68001
     assert fake.content(new.id) == data
 
@@ -399,9 +397,9 @@ async def test_cancel_halfway_then_resume_is_byte_exact() -> None:
 async def test_resume_of_a_done_upload_sends_nothing() -> None:
     fake = Uploads()
     data = _data(3000)
-    done = await upload(fake.client(), data, part_size=1000)
+    done = await upload(fake.core(), data, part_size=1000)
     puts = len(fake.puts)
-    again = await resume_upload(fake.client(), done.id, data, part_size=1000)
+    again = await resume_upload(fake.core(), done.id, data, part_size=1000)
     assert again.id == done.id
     assert len(fake.puts) == puts
 
@@ -413,11 +411,11 @@ async def test_resume_when_every_byte_arrived_only_polls() -> None:
     created: list[types.Upload] = []
     with pytest.raises(UploadError):
         await upload(
-            fake.client(), data, part_size=1000, on_created=created.append, timeout=0,
+            fake.core(), data, part_size=1000, on_created=created.append, timeout=0,
         )  # fmt: skip
     puts = len(fake.puts)
     fake.done_after_gets = fake.gets + 1
-    done = await resume_upload(fake.client(), created[0].id, data, part_size=1000, poll_interval=0)
+    done = await resume_upload(fake.core(), created[0].id, data, part_size=1000, poll_interval=0)
     assert done.status is not None and done.status.code == 68001
     assert len(fake.puts) == puts
 
@@ -427,7 +425,7 @@ async def test_resume_checks_the_length() -> None:
     created: list[types.Upload] = []
     fake.hold = asyncio.Event()
     task = asyncio.ensure_future(
-        upload(fake.client(), _data(3000), part_size=1000, on_created=created.append)
+        upload(fake.core(), _data(3000), part_size=1000, on_created=created.append)
     )
     await _held(fake, 1)
     task.cancel()
@@ -435,16 +433,16 @@ async def test_resume_checks_the_length() -> None:
         await task
     fake.hold = None
     with pytest.raises(ValueError, match="expects 3000 bytes"):
-        await resume_upload(fake.client(), created[0].id, _data(2999))
+        await resume_upload(fake.core(), created[0].id, _data(2999))
 
 
 async def test_resume_of_a_failed_upload_raises() -> None:
     fake = Uploads()
     fake.final_state = 68004
     with pytest.raises(UploadError):
-        await upload(fake.client(), _data(1000), part_size=1000, poll_interval=0)
+        await upload(fake.core(), _data(1000), part_size=1000, poll_interval=0)
     with pytest.raises(UploadError) as info:
-        await resume_upload(fake.client(), "up1", _data(1000))
+        await resume_upload(fake.core(), "up1", _data(1000))
     assert info.value.state == 68004
 
 

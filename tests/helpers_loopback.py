@@ -1,4 +1,4 @@
-"""Loopback HTTP servers for the error, retry, timeout and cancellation tests.
+"""Loopback servers shared by the integration tests (real sockets; unit tests use MockTransport).
 
 No tests live here. :class:`Loopback` is a small raw-asyncio HTTP/1.1 server
 (keep-alive, Content-Length bodies) whose answer to each request is decided by
@@ -14,10 +14,14 @@ import contextlib
 import inspect
 import json
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
+
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 
 from aioclarifai import Client, RetryConfig
 
@@ -206,3 +210,135 @@ def acquired_connections(client: Client) -> int:
     if session is None or session.connector is None:
         return 0
     return len(session.connector._acquired)
+
+
+@asynccontextmanager
+async def deaf_server() -> AsyncIterator[str]:
+    """Accepts connections and never reads from them, so a large upload blocks."""
+    stop = asyncio.Event()
+    handlers: set[asyncio.Task[Any]] = set()
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        handlers.add(task)
+        await stop.wait()
+        writer.transport.abort()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    finally:
+        server.close()
+        stop.set()
+        await asyncio.gather(*handlers, return_exceptions=True)
+        await server.wait_closed()
+
+
+@contextmanager
+def unreachable_server() -> Iterator[str]:
+    """A port whose accept queue is full: connecting hangs (SYNs are dropped)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(4):
+        sock = socket.socket()
+        sock.setblocking(False)
+        with suppress(BlockingIOError):
+            sock.connect(("127.0.0.1", port))
+        fillers.append(sock)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for sock in fillers:
+            sock.close()
+        listener.close()
+
+
+# -- a streaming generate endpoint (aiohttp.web) ------------------------------------------
+
+StreamHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+GENERATE = "/v2/users/{user}/apps/{app}/models/{model}/outputs/generate"
+GENERATE_VERSION = "/v2/users/{user}/apps/{app}/models/{model}/versions/{version}/outputs/generate"
+
+
+class StreamServer:
+    """A loopback generate endpoint whose behaviour each test sets with ``handler``.
+
+    ``requests`` counts the requests (with their JSON bodies in ``bodies``);
+    ``disconnected`` is set when a handler stopped because the client went away.
+    """
+
+    def __init__(self) -> None:
+        self.handler: StreamHandler = self._not_set
+        self.requests = 0
+        self.bodies: list[Any] = []
+        self.paths: list[str] = []
+        self.disconnected = asyncio.Event()
+        app = web.Application()
+        app.router.add_post(GENERATE, self._dispatch)
+        app.router.add_post(GENERATE_VERSION, self._dispatch)
+        # TestServer cancels a handler whose client disconnected (handler_cancellation).
+        self._server = TestServer(app, host="127.0.0.1")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._server.port}"
+
+    async def start(self) -> None:
+        await self._server.start_server()
+
+    async def close(self) -> None:
+        await self._server.close()
+
+    async def _not_set(self, request: web.Request) -> web.StreamResponse:
+        raise AssertionError("set server.handler")
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.requests += 1
+        self.paths.append(request.path)
+        self.bodies.append(await request.json())
+        try:
+            return await self.handler(request)
+        except (asyncio.CancelledError, ConnectionResetError):
+            self.disconnected.set()
+            raise
+
+
+async def send_lines(
+    request: web.Request, pieces: list[bytes], *, delay: float = 0.0, forever: bool = False
+) -> web.StreamResponse:
+    """A 200 chunked answer that writes ``pieces`` one by one (each flushed)."""
+    resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+    resp.enable_chunked_encoding()
+    await resp.prepare(request)
+    while True:
+        for piece in pieces:
+            await resp.write(piece)
+            if delay:
+                await asyncio.sleep(delay)
+        if not forever:
+            break
+    await resp.write_eof()
+    return resp
+
+
+def _result_line(text: str) -> bytes:
+    message = {"status": {"code": 10000}, "outputs": [{"data": {"text": {"raw": text}}}]}
+    return json.dumps({"result": message}).encode() + b"\n"
+
+
+def slow_forever(delay: float = 0.02) -> StreamHandler:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, [_result_line("tok")], delay=delay, forever=True)
+
+    return handler
+
+
+async def assert_dropped(server: StreamServer, client: Client) -> None:
+    """The server saw the disconnect and the pool holds nothing of this stream."""
+    await asyncio.wait_for(server.disconnected.wait(), 10)
+    assert client.connections_in_use == 0
+    assert client.idle_connections == 0  # half-read: dropped, never pooled
