@@ -47,6 +47,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "aioclarifai._network",
                 "aioclarifai._otel",
                 "aioclarifai._log",
+                "aioclarifai._gc",
                 "aioclarifai._extras",
                 "aioclarifai._rate",
             }
