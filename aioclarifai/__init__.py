@@ -25,6 +25,7 @@ from ._errors import (
     OutputError,
     PermissionDeniedError,
     RateLimitError,
+    ResponseTooLargeError,
     ServerError,
     StreamError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "Paginator",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "RequestEvent",
     "ResponseEvent",
     "ResponseStream",

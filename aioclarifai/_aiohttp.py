@@ -29,7 +29,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
 from ._config import Timeout
-from ._errors import APIConnectionError, APITimeoutError
+from ._caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
+from ._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._loop_end import LoopEndWatch
 from ._network import NetworkOptions, without_credentials
 from ._transport import CLOSED_MESSAGE, BodyStream, ClientState, RawResponse
@@ -135,13 +136,24 @@ def _expire(waiter: asyncio.Future[bool]) -> None:
 
 
 class StreamingResponse:
-    """An HTTP answer whose body is read incrementally; :meth:`close` always runs once."""
+    """An HTTP answer whose body is read incrementally; :meth:`close` always runs once.
 
-    __slots__ = ("_release", "_response", "closed", "headers", "status")
+    A stream has no total size cap (it may run for hours); its lines are
+    capped by the reader. :meth:`read_all` (an error answer) has the unary caps.
+    """
 
-    def __init__(self, response: aiohttp.ClientResponse, release: Any) -> None:
+    __slots__ = ("_caps", "_release", "_response", "closed", "headers", "status")
+
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        release: Any,
+        max_body: int = DEFAULT_MAX_BODY_BYTES,
+        max_inflated: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+    ) -> None:
         self._response = response
         self._release = release
+        self._caps = (max_body, max_inflated)
         self.status = response.status
         self.headers: Mapping[str, str] = response.headers
         self.closed = False
@@ -158,7 +170,7 @@ class StreamingResponse:
     async def read_all(self, operation: str) -> bytes:
         """The rest of the body."""
         try:
-            return await self._response.read()
+            return await _read_capped(self._response, operation, *self._caps)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise map_exception(exc, operation) from _cause(exc)
 
@@ -249,9 +261,13 @@ class AiohttpTransport:
         max_connections: int = 100,
         max_keepalive: float = 30.0,
         network: NetworkOptions | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be >= 1")
+        self._max_body = max_body_bytes
+        self._max_inflated = max_decompressed_bytes
         self._base_url = ""
         self._headers: dict[str, str] = {}
         self._network = network if network is not None else NetworkOptions()
@@ -328,6 +344,10 @@ class AiohttpTransport:
             kind = type(session).__name__
             raise TypeError(f"session_factory must return an aiohttp.ClientSession, not {kind}")
         self._session = session
+        # aiohttp resends GET/PUT/DELETE once by itself when a connection drops
+        # (RFC 9112 9.3.1): unseen by our hooks and retry budget, and twice for
+        # non-idempotent PUTs. Every attempt must be the core's own.
+        session._retry_connection = False
         self._loop = loop
         self._budget = budget = ConnectionBudget(self._max_connections, loop)
         self.state = ClientState.OPEN
@@ -365,9 +385,16 @@ class AiohttpTransport:
         if session is not None:
             # In-flight exchanges fail anyway; a graceful close of their sockets
             # would wait for a peer that may never read (a stuck upload) forever.
+            aborted = False
             for proto in list(getattr(session.connector, "_acquired", ())):
                 if proto.transport is not None:
                     proto.transport.abort()
+                    aborted = True
+            if aborted:
+                # abort() reports the lost connection on the next loop pass; closing
+                # the session first would detach the payload readers from it, and a
+                # reader would wait forever instead of getting APIConnectionError.
+                await asyncio.sleep(0)
             await session.close()
 
     def _abandon(self) -> None:
@@ -521,7 +548,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as resp:
-                data = await resp.read()
+                data = await _read_capped(resp, operation, self._max_body, self._max_inflated)
                 return RawResponse(resp.status, resp.headers, data)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             raise map_exception(exc, operation) from _cause(exc)
@@ -561,7 +588,41 @@ class AiohttpTransport:
         except BaseException:
             budget.give()
             raise
-        return StreamingResponse(resp, budget.give)
+        return StreamingResponse(resp, budget.give, self._max_body, self._max_inflated)
+
+
+async def _read_capped(
+    resp: aiohttp.ClientResponse, operation: str, max_body: int, max_inflated: int
+) -> bytes:
+    """The whole body, or :class:`ResponseTooLargeError` once it passes a cap.
+
+    aiohttp inflates compressed bodies as they are read, a bounded piece at a
+    time, so counting what is read bounds both the bytes on the wire
+    (``total_raw_bytes``) and the inflated ones; a declared Content-Length over
+    the cap is refused before any of the body is read.
+    """
+    declared = resp.content_length
+    if declared is not None and declared > max_body:
+        resp.close()
+        raise ResponseTooLargeError("body", max_body, operation=operation, seen=declared)
+    content = resp.content
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await content.readany():
+        chunks.append(chunk)
+        size += len(chunk)
+        what, limit = (
+            ("decompressed body", max_inflated)
+            if size > max_inflated
+            else ("body", max_body)
+            if content.total_raw_bytes > max_body
+            else ("", 0)
+        )
+        if what:
+            chunks.clear()  # free it before the error travels up
+            resp.close()  # half read: never pooled
+            raise ResponseTooLargeError(what, limit, operation=operation, seen=size)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _payload(body: bytes | None) -> tuple[Any, Mapping[str, str] | None]:

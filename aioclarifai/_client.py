@@ -19,6 +19,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ._aiohttp import AiohttpTransport
 from ._any_request import request_parts
+from ._caps import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+    DEFAULT_MAX_LINE_BYTES,
+    check_cap,
+)
 from ._clarifai_config import ConfigurationError
 from ._config import NOT_GIVEN, NotGiven, RetryConfig, Settings, Timeout
 from ._core import Core, Hook
@@ -100,6 +106,12 @@ class Client(Operations):
     ``default_headers`` are sent with every request. ``tracing``: True (the
     global OpenTelemetry tracer provider) or a provider: a span per
     operation and per attempt (extra ``otel``).
+
+    Size caps, so no server can exhaust the client's memory (each raises
+    :class:`ResponseTooLargeError` and drops the connection):
+    ``max_line_bytes`` (one line of a stream, 64 MiB), ``max_body_bytes`` (a
+    unary answer as sent, 256 MiB) and ``max_decompressed_bytes`` (a unary
+    answer once inflated, 256 MiB). The last two are the default transport's.
     """
 
     __slots__ = ("_batcher", "_batching", "_core", "_parent")
@@ -129,6 +141,9 @@ class Client(Operations):
         trace_configs: Sequence[Any] = (),
         default_headers: Mapping[str, str] | None = None,
         tracing: bool | TracerProvider = False,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     ) -> None:
         settings = Settings.resolve(pat, base_url, user_id, app_id, session_token)
         network = NetworkOptions.resolve(
@@ -140,9 +155,14 @@ class Client(Operations):
         except ValueError as exc:
             raise ConfigurationError(str(exc)) from None
         retry = retry or RetryConfig(max_retries=max_retries)
+        check_cap("max_line_bytes", max_line_bytes)
         if transport is None:
             transport = AiohttpTransport(
-                max_connections=max_connections, max_keepalive=keepalive_expiry, network=network
+                max_connections=max_connections,
+                max_keepalive=keepalive_expiry,
+                network=network,
+                max_body_bytes=check_cap("max_body_bytes", max_body_bytes),
+                max_decompressed_bytes=check_cap("max_decompressed_bytes", max_decompressed_bytes),
             )
         elif not isinstance(transport, Transport):
             raise TypeError(f"transport must be a Transport, not {type(transport).__name__}")
@@ -158,6 +178,7 @@ class Client(Operations):
         self._core = Core(
             settings, transport, Timeout.of(timeout), retry, on_request, on_response,
             tracing=make_tracing(tracing),
+            max_line_bytes=max_line_bytes,
         )  # fmt: skip
         self._batching: BatchConfig | bool = batching
         self._batcher: Batcher | None = None

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import msgspec
 
 from . import _decode
+from ._caps import DEFAULT_MAX_LINE_BYTES
 from ._config import RetryConfig, Settings, Timeout
 from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
@@ -154,8 +155,10 @@ class Core:
         extra_query: str = "",
         extra_body: Mapping[str, Any] | None = None,
         tracing: Tracing | None = None,
+        max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
     ) -> None:
         self.settings = settings
+        self.max_line_bytes = max_line_bytes  # streams: see aioclarifai._caps
         self.transport = transport
         self.timeout = timeout
         self.retry = retry
@@ -208,6 +211,7 @@ class Core:
             extra_query=query,
             extra_body={**self.extra_body, **(extra_body or {})},
             tracing=self.tracing,
+            max_line_bytes=self.max_line_bytes,
         )
 
     def prepare(self, endpoint: Endpoint[Any, Any], request: Any) -> BuiltRequest:

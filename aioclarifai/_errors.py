@@ -14,6 +14,7 @@ The tree::
     │   ├── ModelNotReadyError          21351 deploying, 21354 busy, 21355 loading
     │   └── ServerError                 10030 try again, 98xxx/99xxx, 5xx, unreadable bodies
     ├── StreamError                     an error frame inside a streamed answer
+    ├── ResponseTooLargeError           an answer beyond the client's size caps
     ├── OutputError                     one input of a batch failed (``predict``)
     ├── UploadError                     an upload failed (68002-68006) or never finished
     └── ConfigurationError              bad settings at ``Client()``, before any I/O
@@ -46,6 +47,7 @@ __all__ = [
     "OutputError",
     "PermissionDeniedError",
     "RateLimitError",
+    "ResponseTooLargeError",
     "ServerError",
     "StreamError",
     "code_name",
@@ -216,6 +218,26 @@ class StreamError(ClarifaiError):
         self.grpc_message = message
         self.operation = operation
         self.details = details
+
+
+class ResponseTooLargeError(ClarifaiError):
+    """An answer went past one of the client's size caps; what was read of it is dropped.
+
+    ``what`` is ``"stream line"``, ``"body"`` (bytes on the wire) or
+    ``"decompressed body"``; ``limit`` the cap in bytes (``Client(max_line_bytes=,
+    max_body_bytes=, max_decompressed_bytes=)``). Never retried: the same
+    answer would come again. The connection is dropped, not pooled.
+    """
+
+    def __init__(self, what: str, limit: int, *, operation: str = "", seen: int = 0) -> None:
+        at_least = f" (at least {seen:,} bytes)" if seen else ""
+        super().__init__(
+            f"{operation + ': ' if operation else ''}the answer's {what} is larger than "
+            f"{limit:,} bytes{at_least}; raise the client's limit if it is expected"
+        )
+        self.what = what
+        self.limit = limit
+        self.operation = operation
 
 
 class OutputError(ClarifaiError):

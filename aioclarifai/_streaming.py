@@ -28,12 +28,13 @@ import re
 import warnings
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 import msgspec
 
 from . import _decode
-from ._errors import APIStatusError, ClarifaiError, StreamError
+from ._caps import DEFAULT_MAX_LINE_BYTES
+from ._errors import APIStatusError, ClarifaiError, ResponseTooLargeError, StreamError
 
 if TYPE_CHECKING:
     import anyio
@@ -54,7 +55,7 @@ _GRPC_CODE_NAMES = (
     "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
     "UNAUTHENTICATED",
 )  # fmt: skip
-_NO_LINES: tuple[bytes, ...] = ()
+_NO_LINES: tuple[bytes | bytearray, ...] = ()
 _WORD = re.compile(rb"[A-Za-z0-9_.~+/=-]*")
 # ResponseStream._state: not started → open → done (done is final).
 _NEW, _OPEN, _DONE = 0, 1, 2
@@ -64,49 +65,71 @@ class LineSplitter:
     """Splits a byte stream into lines in linear time; holds at most one partial line.
 
     Each byte is searched for a newline once, when its chunk arrives, and
-    copied a bounded number of times however many chunks its line spans.
-    Returned lines may keep trailing whitespace (the ``\\r`` of CRLF, or the
-    ``\\n`` itself when a chunk is exactly one line): JSON decoders ignore it,
-    and not slicing it off saves a copy per chunk. Blank lines are dropped.
+    copied once into the partial line when its line spans chunks (that
+    ``bytearray`` is then handed out as the line itself: a long line costs its
+    size, not twice). Returned lines may keep trailing whitespace (the ``\r``
+    of CRLF, or the ``\n`` itself when a chunk is exactly one line): JSON
+    decoders ignore it, and not slicing it off saves a copy per chunk. Blank
+    lines are dropped. A line longer than ``max_line`` raises
+    :class:`ResponseTooLargeError` and frees what was held of it.
     """
 
-    __slots__ = ("_partial",)
+    __slots__ = ("_max", "_operation", "_partial")
 
-    def __init__(self) -> None:
+    def __init__(self, max_line: int = DEFAULT_MAX_LINE_BYTES, operation: str = "") -> None:
         self._partial = bytearray()
+        self._max = max_line
+        self._operation = operation
 
     @property
     def pending(self) -> int:
         """Bytes of the incomplete last line held so far."""
         return len(self._partial)
 
-    def feed(self, chunk: bytes) -> Sequence[bytes]:
+    def feed(self, chunk: bytes) -> Sequence[bytes | bytearray]:
         """The non-blank lines that ``chunk`` completes, in order."""
         partial = self._partial
         first = chunk.find(b"\n")
         if first < 0:
             partial += chunk  # amortised O(len(chunk)): no re-scan of what is held
+            if len(partial) > self._max:
+                self._too_long(len(partial))
             return _NO_LINES
+        lines: list[bytes | bytearray]
         if not partial:
             if first == len(chunk) - 1:
                 # The usual case for generations: one network chunk, one whole line.
+                if first > self._max:
+                    self._too_long(first)
                 return _NO_LINES if chunk.isspace() else (chunk,)
-            data = chunk
+            lines = list(chunk.split(b"\n"))
         else:
-            partial += chunk
-            data = bytes(partial)
-            partial.clear()
-        lines = data.split(b"\n")
+            partial += memoryview(chunk)[:first]  # the line's end, without a temporary copy
+            if len(partial) > self._max:
+                self._too_long(len(partial))
+            self._partial = bytearray()
+            lines = [partial, *chunk[first + 1 :].split(b"\n")]
         tail = lines.pop()
         if tail:
-            partial += tail
+            self._partial += tail
+        if len(chunk) > self._max:  # only then can a line inside this chunk be too long
+            longest = max(map(len, lines), default=0)
+            if longest > self._max:
+                self._too_long(longest)
+        if len(self._partial) > self._max:
+            self._too_long(len(self._partial))
         return [line for line in lines if line and not line.isspace()]
 
-    def flush(self) -> Sequence[bytes]:
+    def flush(self) -> Sequence[bytes | bytearray]:
         """The last line when the body did not end with a newline (then empty)."""
-        rest = bytes(self._partial)
-        self._partial.clear()
+        rest, self._partial = self._partial, bytearray()
         return (rest,) if rest and not rest.isspace() else _NO_LINES
+
+    def _too_long(self, seen: int) -> NoReturn:
+        self._partial = bytearray()  # free it now, not when the stream is collected
+        raise ResponseTooLargeError(
+            "stream line", self._max, operation=self._operation, seen=seen
+        )
 
 
 #: Lines decoded together when several arrive in one network chunk.
@@ -164,6 +187,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_endpoint",
         "_has_status",
         "_lines",
+        "_max_line",
         "_pos",
         "_ready",
         "_ready_at",
@@ -196,8 +220,9 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._ready: list[Any] = []
         self._ready_at = 0
         self._has_status = "status" in rtype.__struct_fields__
-        self._splitter = LineSplitter()
-        self._lines: Sequence[bytes] = _NO_LINES
+        self._max_line = getattr(core, "max_line_bytes", DEFAULT_MAX_LINE_BYTES)
+        self._splitter = LineSplitter(self._max_line, endpoint.name)
+        self._lines: Sequence[bytes | bytearray] = _NO_LINES
         self._pos = 0
         self._state = _NEW
 
@@ -305,7 +330,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self, deadline: float | None, headers: Mapping[str, str] | None
     ) -> tuple[T | None, int]:
         """One try: open the request and read the first message (None: an empty stream)."""
-        self._splitter = LineSplitter()
+        self._splitter = LineSplitter(self._max_line, self._endpoint.name)
         self._lines = _NO_LINES
         resp = self._response = await self._core.open_stream(self._endpoint, self._built, headers)
         try:
@@ -374,7 +399,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._pos = 1
         return self._decode_line(lines[0])
 
-    async def _read_lines(self) -> Sequence[bytes]:
+    async def _read_lines(self) -> Sequence[bytes | bytearray]:
         """Read until at least one line is complete; empty at the end of the body."""
         resp = self._response
         if resp is None:
@@ -389,7 +414,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                 self._pos = 0
                 return lines
 
-    def _decode_group(self, lines: Sequence[bytes], pos: int) -> list[Any]:
+    def _decode_group(self, lines: Sequence[bytes | bytearray], pos: int) -> list[Any]:
         """The plain successful messages at the start of the next few lines from ``pos``.
 
         A small group, not the whole chunk, so a burst of lines never holds
@@ -421,7 +446,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     # -- decoding --------------------------------------------------------------------
 
-    def _decode_line(self, line: bytes) -> T:
+    def _decode_line(self, line: bytes | bytearray) -> T:
         message: T | None
         try:
             message = self._decoder.decode(line).result
@@ -445,7 +470,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
                 )
         return message
 
-    def _decode_other(self, line: bytes) -> T:
+    def _decode_other(self, line: bytes | bytearray) -> T:
         """The general path: error frames, bare messages, enums or error codes sent by name."""
         try:
             raw = msgspec.json.decode(line)
@@ -478,7 +503,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         error.grpc_message = message  # what the frame said, without our prefix
         return error
 
-    def _unreadable(self, line: bytes, exc: Exception) -> StreamError:
+    def _unreadable(self, line: bytes | bytearray, exc: Exception) -> StreamError:
         name = self._endpoint.name
         # Never cut inside a word: a PAT cut in half would escape the redaction that follows.
         cut = 120 + len(_WORD.match(line, 120, 376).group())  # type: ignore[union-attr]
