@@ -28,8 +28,8 @@ import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
 
-from ._config import Timeout
 from ._caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
+from ._config import Timeout
 from ._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._loop_end import LoopEndWatch
 from ._network import NetworkOptions, without_credentials

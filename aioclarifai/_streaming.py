@@ -127,9 +127,7 @@ class LineSplitter:
 
     def _too_long(self, seen: int) -> NoReturn:
         self._partial = bytearray()  # free it now, not when the stream is collected
-        raise ResponseTooLargeError(
-            "stream line", self._max, operation=self._operation, seen=seen
-        )
+        raise ResponseTooLargeError("stream line", self._max, operation=self._operation, seen=seen)
 
 
 #: Lines decoded together when several arrive in one network chunk.

@@ -99,7 +99,9 @@ class HostileServer:
             writer.transport.abort()
 
     async def _answer(self, writer: asyncio.StreamWriter, kind: str, mib: int) -> None:
-        chunked = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        chunked = (
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+        )
         if kind in ("line", "endless", "body"):
             await self._write(writer, chunked + b"\r\n")
             await self._chunk(writer, STREAM_PREFIX if kind != "body" else b'{"x":"')
@@ -124,7 +126,9 @@ class HostileServer:
             )
             await self._write(writer, head + body)
         else:
-            head = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            head = (
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n"
+            )
             await self._write(writer, head % len(OK) + OK)
 
 
@@ -154,7 +158,7 @@ def _maxrss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-async def _case(url: str, model: str, limits: dict[str, int]) -> dict[str, Any]:
+async def _case(url: str, model: str, limits: dict[str, Any]) -> dict[str, Any]:
     from aioclarifai import Client, Timeout, types
 
     timeout = Timeout(total=300, read=60, stream_idle=60, stream_total=300)

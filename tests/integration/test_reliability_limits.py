@@ -67,14 +67,21 @@ async def test_item3_stream_lines_within_the_cap_pass() -> None:
     async def handle(request: Request, writer: asyncio.StreamWriter) -> bool:
         head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         # The same line whole in one chunk, then split across many small ones.
-        writer.write(head + _chunk(line) + b"".join(_chunk(line[i : i + 999]) for i in range(0, len(line), 999)))
+        writer.write(
+            head
+            + _chunk(line)
+            + b"".join(_chunk(line[i : i + 999]) for i in range(0, len(line), 999))
+        )
         writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
 
-    async with Hostile(handle) as server, _client(server, max_line_bytes=CAP) as client:
-        async with client.generate_model_outputs(model_id="m", inputs=TEXT) as stream:
-            texts = [c.outputs[0].data.text.raw async for c in stream]  # type: ignore[union-attr]
+    async with (
+        Hostile(handle) as server,
+        _client(server, max_line_bytes=CAP) as client,
+        client.generate_model_outputs(model_id="m", inputs=TEXT) as stream,
+    ):
+        texts = [c.outputs[0].data.text.raw async for c in stream]  # type: ignore[union-attr]
     assert [len(t) for t in texts] == [CAP - 200, CAP - 200]
 
 
@@ -87,7 +94,9 @@ async def test_item3_body_cap(declared: bool) -> None:
             writer.write(answer(200, body))
         else:
             head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
-            writer.write(head + b"".join(_chunk(body[i : i + 8192]) for i in range(0, len(body), 8192)))
+            writer.write(
+                head + b"".join(_chunk(body[i : i + 8192]) for i in range(0, len(body), 8192))
+            )
             writer.write(b"0\r\n\r\n")
         await writer.drain()
         return True
@@ -138,7 +147,9 @@ def test_item3_peak_memory_is_bounded_by_the_caps() -> None:
         conn.recv()
         conn.send(("prepare", "gzbody", 256))
         conn.recv()
-        results = {m: measure(url, m, caps) for m in ("line-64", "endless", "gzline-256", "gzbody-256")}
+        results = {
+            m: measure(url, m, caps) for m in ("line-64", "endless", "gzline-256", "gzbody-256")
+        }
     for model, result in results.items():
         assert "ResponseTooLargeError" in result["error"], (model, result)
         # Uncapped, these cost 128 MiB, unbounded, 512 MiB and 512 MiB.

@@ -23,7 +23,9 @@ LINE = b'{"result":{"status":{"code":10000},"outputs":[{"data":{"text":{"raw":"h
 
 
 def _chunked_head() -> bytes:
-    return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return (
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
 
 
 def _chunk(data: bytes) -> bytes:

@@ -44,9 +44,9 @@ async def collect(stream: ResponseStream[types.MultiOutputResponse]) -> list[str
 # -- LineSplitter -------------------------------------------------------------------
 
 
-def split_all(body: bytes, cuts: list[int]) -> list[bytes]:
+def split_all(body: bytes, cuts: list[int]) -> list[bytes | bytearray]:
     splitter = LineSplitter()
-    out: list[bytes] = []
+    out: list[bytes | bytearray] = []
     start = 0
     for cut in [*sorted(cuts), len(body)]:
         out.extend(splitter.feed(body[start:cut]) if cut > start else ())
