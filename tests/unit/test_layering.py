@@ -43,6 +43,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "aioclarifai._retry",
                 "aioclarifai._transport",
                 "aioclarifai._loop_end",
+                "aioclarifai._caps",
                 "aioclarifai._clarifai_config",
                 "aioclarifai._network",
                 "aioclarifai._otel",
