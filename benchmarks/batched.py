@@ -294,7 +294,7 @@ def bench_predict_many_vs_raw(ctx: Ctx) -> None:
     """``predict_many`` vs a hand-batched raw pipeline: no latency, and +20 ms a request."""
     require("aioclarifai._batching", "Batcher")
     server = ctx.server("canned")
-    n, rounds = (8192, 3) if ctx.quick else (32768, 7)
+    n, rounds = (8192, 3) if ctx.quick else (16384, 5)
     for model_id, what in (("echo", "no latency"), ("echo-20ms", "+20 ms/request")):
         res = asyncio.run(
             predict_many_samples(server.url, server.pat, n=n, rounds=rounds, model_id=model_id)

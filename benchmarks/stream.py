@@ -109,7 +109,7 @@ def bench_stream(ctx: Ctx) -> None:
     """
     require("aioclarifai._streaming", "ResponseStream")
     server = ctx.server("canned")
-    chunks, streams, rounds = (20_000, 4, 3) if ctx.quick else (100_000, 4, 7)
+    chunks, streams, rounds = (20_000, 4, 3) if ctx.quick else (100_000, 4, 5)
     samples = asyncio.run(stream_samples(server.url, server.pat, chunks, streams, rounds))
     raw = samples["raw aiohttp+msgspec"]
     raw_rate = median([s.rate for s in raw])
