@@ -275,6 +275,7 @@ def machine_lines() -> list[str]:
             "aioclarifai",
             "aiohttp",
             "msgspec",
+            "uvloop",
             "clarifai-grpc",
             "protobuf",
             "requests",
