@@ -79,7 +79,7 @@ class BatchConfig:
     """
 
     enabled: bool = True
-    max_batch_size: int = 64
+    max_batch_size: int = 128  # Clarifai's cap: requests, not inputs, are what an account limits
     max_wait: float = 0.005
     max_batch_bytes: int = 64 * 1024 * 1024
     max_concurrent_batches: int = 64
@@ -288,7 +288,7 @@ class Batcher:
         user_app_id: types.UserAppIDSet | None = None,
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
-        concurrency: int = 512,
+        concurrency: int = 4096,
         ordered: bool = True,
         return_exceptions: bool = True,
     ) -> AsyncIterator[types.Output | Exception]:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from anyio import to_thread
 
+from .._batching import BatchConfig
 from .._errors import (
     AuthenticationError,
     BadRequestError,
@@ -34,6 +35,7 @@ from .._errors import (
     NotFoundError,
     OutputError,
     PermissionDeniedError,
+    RateLimitError,
 )
 from .._gc import freeze_startup_objects
 from . import _io, _storage, _writers
@@ -48,6 +50,13 @@ __all__ = ["BatchAborted", "BatchPlan", "BatchStats", "plan_batch", "run_batch",
 # Request-level failures that will fail every other input too: stop instead of
 # recording them, so a rerun with --resume redoes those inputs once fixed.
 _FATAL = (AuthenticationError, PermissionDeniedError, NotFoundError)
+# Usage quotas that will not clear within the job (hourly, monthly, account): every
+# further input would hit them too, so the job stops at once instead of burning the file.
+_QUOTA_CODES = {11003: "hourly", 11004: "monthly", 11006: "account"}
+#: Inputs in flight: 32 full requests of 128, enough for the account limit (15 req/s by
+#: default), not the job, to be the ceiling for model latencies up to about 2 s.
+DEFAULT_CONCURRENCY = 32 * 128
+_MIN_JUDGED = 100  # inputs recorded before --max-error-rate judges the job
 
 
 @dataclass(slots=True)
@@ -68,6 +77,16 @@ class BatchStats:
     """Seconds this run took."""
     interrupted: bool = False
     """The job was stopped before every input was recorded."""
+    requests: int = 0
+    """HTTP attempts the client's rate controller let through (0: no controller)."""
+    throttled: int = 0
+    """Of those, the answers that were throttling (429 / 11005), each retried."""
+    settled_rate: float | None = None
+    """Requests/s the controller settled on (None: never throttled, or no controller)."""
+    limit: float | None = None
+    """The rate limit given with ``--rate`` (requests/s), if any."""
+    inputs_per_request: int = 128
+    """The batch size the job's requests were filled to."""
 
     @property
     def rate(self) -> float:
@@ -107,8 +126,10 @@ async def run_batch(
     top: int = 5,
     version_id: str | None = None,
     model: types.Model | None = None,
-    concurrency: int = 512,
+    concurrency: int = DEFAULT_CONCURRENCY,
     resume: bool = False,
+    redo: _writers.Redo | None = _writers.is_transient,
+    max_error_rate: float | None = None,
     stop: asyncio.Event | None = None,
     progress_stream: TextIO | None = None,
     progress_interval: float = 2.0,
@@ -128,6 +149,12 @@ async def run_batch(
     failed write; a rerun with ``resume`` does the rest). With ``freeze_gc``
     (the CLI's one-process job), objects alive when the job starts are frozen
     out of the garbage collector's full passes (:func:`gc.freeze`).
+
+    On resume, previous error records that ``redo`` picks (by default the
+    transient ones: throttled, unavailable, timed out) are run again and
+    replaced, so the output keeps one final record per id. A usage quota
+    answer (11003/11004/11006) stops the job at once; so does an error share
+    above ``max_error_rate`` once 100 inputs are recorded.
     """
 
     def send(source: AsyncIterable[types.Input]) -> AsyncIterator[Any]:
@@ -141,19 +168,27 @@ async def run_batch(
             return_exceptions=True,
         )
 
-    return await run_job(
-        send,
-        inputs_path,
-        output_path,
-        fmt=fmt,
-        output_format=output_format,
-        top=top,
-        resume=resume,
-        stop=stop,
-        progress_stream=progress_stream,
-        progress_interval=progress_interval,
-        freeze_gc=freeze_gc,
-    )
+    try:
+        stats = await run_job(
+            send,
+            inputs_path,
+            output_path,
+            fmt=fmt,
+            output_format=output_format,
+            top=top,
+            resume=resume,
+            redo=redo,
+            max_error_rate=max_error_rate,
+            stop=stop,
+            progress_stream=progress_stream,
+            progress_interval=progress_interval,
+            freeze_gc=freeze_gc,
+        )
+    except BatchAborted as exc:
+        _rate_summary(client, exc.stats)
+        raise
+    _rate_summary(client, stats)
+    return stats
 
 
 async def run_job(
@@ -165,6 +200,8 @@ async def run_job(
     output_format: str | None = None,
     top: int = 5,
     resume: bool = False,
+    redo: _writers.Redo | None = _writers.is_transient,
+    max_error_rate: float | None = None,
     stop: asyncio.Event | None = None,
     progress_stream: TextIO | None = None,
     progress_interval: float = 2.0,
@@ -194,6 +231,8 @@ async def run_job(
             output_format=output_format,
             top=top,
             resume=resume,
+            redo=redo if resume else None,
+            max_error_rate=max_error_rate,
             stop=stop or asyncio.Event(),
             progress_stream=progress_stream,
             progress_interval=progress_interval,
@@ -210,6 +249,8 @@ async def _run(
     output_format: str,
     top: int,
     resume: bool,
+    redo: _writers.Redo | None,
+    max_error_rate: float | None,
     stop: asyncio.Event,
     progress_stream: TextIO | None,
     progress_interval: float,
@@ -248,10 +289,8 @@ async def _run(
     # Bad arguments raise here, before the output is touched or the ticker started.
     results = send(source)
     start = time.monotonic()
-    with _writers.open_writer(output_path, output_format, resume=resume, top=top) as (
-        writer,
-        done,
-    ):
+    opened = _writers.open_writer(output_path, output_format, resume=resume, top=top, redo=redo)
+    with opened as (writer, done):
         done_ids.update(done)
         progress = make_progress(
             stats.total,
@@ -270,6 +309,12 @@ async def _run(
                     break  # nothing more can be recorded: stop paying for predictions
                 item_id, line = in_flight.popleft()
                 if isinstance(result, BaseException):
+                    quota = _quota_stop(result)
+                    if quota is not None:
+                        if not fatal:
+                            fatal.append(quota)
+                            stop.set()
+                        continue  # not recorded: a --resume once the quota resets does it
                     if isinstance(result, ClarifaiError) and _is_fatal(result, ok):
                         # Not recorded: the input was never judged, a rerun should do it.
                         if not fatal:
@@ -282,6 +327,11 @@ async def _run(
                     writer.write_output(item_id, result)
                     ok += 1
                 stats.done += 1
+                if max_error_rate is not None and not fatal:
+                    failing = _failing(stats, max_error_rate)
+                    if failing is not None:
+                        fatal.append(failing)
+                        stop.set()
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -304,6 +354,46 @@ async def _run(
     if fatal:
         raise BatchAborted(fatal[0], stats)
     return stats
+
+
+def _quota_stop(error: BaseException) -> ClarifaiError | None:
+    """The error that stops the job when ``error`` says a usage quota is used up."""
+    if not isinstance(error, RateLimitError) or error.code not in _QUOTA_CODES:
+        return None
+    stop = ClarifaiError(
+        f"the account's {_QUOTA_CODES[error.code]} usage quota is used up "
+        f"({error.code} {error.code_name}: {error.description or error.message}); the job "
+        "stopped at once rather than fail every other input: rerun with --resume once it resets"
+    )
+    stop.__cause__ = error
+    return stop
+
+
+def _failing(stats: BatchStats, max_error_rate: float) -> ClarifaiError | None:
+    """The error that stops a job failing more than ``max_error_rate`` of its inputs."""
+    if stats.done < _MIN_JUDGED or stats.errors <= max_error_rate * stats.done:
+        return None
+    return ClarifaiError(
+        f"{stats.errors:,} of the {stats.done:,} inputs recorded failed "
+        f"({stats.errors / stats.done:.0%}, above --max-error-rate {max_error_rate:.0%}): "
+        "the job stopped; see the error records, then rerun with --resume (--retry-failed "
+        "runs the failed inputs again)"
+    )
+
+
+def _rate_summary(client: Client, stats: BatchStats) -> None:
+    rate = client.rate_stats()
+    if rate is not None:
+        stats.requests, stats.throttled = rate.requests, rate.throttled
+        stats.settled_rate = rate.rate if rate.ceiling is not None else None
+        stats.limit = rate.limit
+    config = client._batching  # what the job's requests were filled to
+    if isinstance(config, BatchConfig):
+        stats.inputs_per_request = config.max_batch_size if config.enabled else 1
+    elif config is False:
+        stats.inputs_per_request = 1
+    else:
+        stats.inputs_per_request = BatchConfig().max_batch_size
 
 
 def _next_chunk(lines: Iterator[_io.ParsedLine], size: int = 256) -> list[_io.ParsedLine]:

@@ -244,6 +244,9 @@ def format_summary(stats: BatchStats, output_path: str, output_format: str = "js
     if stats.skipped:
         detail += f", {stats.skipped:,} already in the output (skipped)"
     lines.append(detail)
+    rate = _rate_line(stats)
+    if rate:
+        lines.append(rate)
     lines.append(f"  results: {where}")
     if stats.errors and output_path != "-":
         if output_format == "jsonl":
@@ -254,6 +257,25 @@ def format_summary(stats: BatchStats, output_path: str, output_format: str = "js
         left = "" if stats.remaining is None else f"{stats.remaining:,} inputs left: "
         lines.append(f"  {left}rerun the same command with --resume to finish")
     return "\n".join(lines)
+
+
+def _rate_line(stats: BatchStats) -> str:
+    """Throttling, the rate settled on, and inputs/s against what that rate allows."""
+    if not stats.requests:
+        return ""
+    share = stats.throttled / stats.requests
+    line = f"  requests: {stats.requests:,}, {stats.throttled:,} throttled ({share:.1%}, retried)"
+    rate = stats.settled_rate if stats.settled_rate is not None else stats.limit
+    if rate is None:
+        return line + "; no rate limit met"
+    how = "settled at" if stats.settled_rate is not None else "limited to"
+    per_request = stats.inputs_per_request
+    allowed = rate * per_request
+    return (
+        f"{line}; {how} {rate:,.1f} req/s: {stats.rate:,.0f} inputs/s of "
+        f"{allowed:,.0f} allowed ({rate:,.1f} req/s x {per_request} inputs/request, "
+        f"{stats.rate / allowed:.0%})"
+    )
 
 
 def _batch_exit_code(stats: BatchStats) -> int:
@@ -275,6 +297,7 @@ async def _run_batch_job(
     progress: TextIO | None,
 ) -> BatchStats:
     """Run the job as its own task so that Ctrl-C can stop it in two steps."""
+    from . import _writers
     from ._batch import run_batch
 
     stop = asyncio.Event()
@@ -283,6 +306,10 @@ async def _run_batch_job(
         "output_format": args.output_format,
         "top": args.top,
         "resume": args.resume,
+        "redo": _writers.is_failure
+        if getattr(args, "retry_failed", False)
+        else _writers.is_transient,
+        "max_error_rate": getattr(args, "max_error_rate", None),
         "stop": stop,
         "progress_stream": progress,
         "freeze_gc": True,  # this process is the job: keep start-up out of full GC passes
@@ -318,7 +345,7 @@ def _chunk_size(args: argparse.Namespace) -> int:
         return int(args.batch_size)
     if getattr(args, "workflow", None):
         return MAX_INPUTS_PER_WORKFLOW
-    return MAX_INPUTS_PER_ADD if args.command == "ingest" else 64
+    return MAX_INPUTS_PER_ADD if args.command == "ingest" else 128
 
 
 def _chunked_send(client: Client, target: ModelRef, args: argparse.Namespace) -> Any:
@@ -372,7 +399,9 @@ async def _batch(args: argparse.Namespace) -> int:
     _check_batch_args(args)
     if args.dry_run:
         return _dry_run(args)
-    options: dict[str, Any] = {}
+    options: dict[str, Any] = {"rate_limit": getattr(args, "rate", None)}
+    if getattr(args, "max_retries", None) is not None:
+        options["max_retries"] = args.max_retries
     if args.batch_size is not None and args.command == "batch" and not args.workflow:
         from .._batching import BatchConfig
 
@@ -481,6 +510,13 @@ def _check_batch_args(args: argparse.Namespace) -> None:
         )
     if args.concurrency < 1:
         raise UsageError("--concurrency must be at least 1")
+    if getattr(args, "retry_failed", False) and not args.resume:
+        raise UsageError("--retry-failed re-runs the failed inputs of OUTPUT: add --resume")
+    if getattr(args, "max_retries", None) is not None and args.max_retries < 0:
+        raise UsageError("--max-retries must be at least 0")
+    max_error_rate = getattr(args, "max_error_rate", None)
+    if max_error_rate is not None and not 0 <= max_error_rate < 1:
+        raise UsageError("--max-error-rate must be a fraction from 0 to 1 (0.05 is 5%)")
     cap = 32 if getattr(args, "workflow", None) else 128
     if args.batch_size is not None and not 1 <= args.batch_size <= cap:
         raise UsageError(f"--batch-size must be between 1 and {cap} (Clarifai's limit)")
@@ -701,12 +737,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     b.add_argument("--version", dest="version", metavar="V", help="model version id")
     b.add_argument(
-        "--concurrency", type=int, default=512, metavar="N", help="inputs in flight (default 512)"
+        "--concurrency", type=int, default=4096, metavar="N",
+        help="inputs in flight (default 4096: 32 requests of 128)",
+    )  # fmt: skip
+    b.add_argument(
+        "--batch-size", type=int, metavar="N", help="inputs per request, 1-128 (default 128)"
     )
     b.add_argument(
-        "--batch-size", type=int, metavar="N", help="inputs per request, 1-128 (default 64)"
-    )
-    b.add_argument("--resume", action="store_true", help="skip inputs already in OUTPUT")
+        "--resume", action="store_true",
+        help="skip inputs already in OUTPUT; run again those whose error was transient "
+        "(throttled, unavailable, timed out)",
+    )  # fmt: skip
+    b.add_argument(
+        "--retry-failed", action="store_true",
+        help="with --resume: run again every failed input (one final record per id stays)",
+    )  # fmt: skip
+    b.add_argument(
+        "--max-retries", type=int, metavar="N",
+        help="retries of a failed request (default 2; throttling is retried until the "
+        "call's deadline and not counted)",
+    )  # fmt: skip
+    b.add_argument(
+        "--max-error-rate", type=float, metavar="F",
+        help="stop once more than this share of the recorded inputs failed (after 100)",
+    )  # fmt: skip
     b.add_argument(
         "--format",
         choices=("jsonl", "csv", "text"),
@@ -724,11 +778,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--actors", type=int, default=2, metavar="N", help="Ray actors, one client each (default 2)"
     )
     b.add_argument(
-        "--rate",
-        type=float,
-        metavar="R",
-        help="requests per second shared by all Ray actors (default: no limit)",
-    )
+        "--rate", type=_positive_float, metavar="R",
+        help="the account's limit in requests/s, if known (shared by all Ray actors); "
+        "by default it is learned from throttling answers",
+    )  # fmt: skip
     _inference_options(b, concepts=True)
     _connection_options(b)
     b.set_defaults(

@@ -24,7 +24,7 @@ import csv
 import errno
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import msgspec
@@ -35,11 +35,15 @@ from ._render import output_text, top_concepts
 
 __all__ = [
     "OUTPUT_FORMATS",
+    "TRANSIENT_ERRORS",
     "OutputWriteError",
     "RecordWriter",
+    "Redo",
     "detect_output_format",
     "flat_columns",
     "flat_row",
+    "is_failure",
+    "is_transient",
     "open_writer",
 ]
 
@@ -315,12 +319,34 @@ class ParquetWriter(RecordWriter):
 # -- opening an output, fresh or resumed -------------------------------------------------
 
 
+Redo = Callable[[str], bool]
+"""Given a recorded error's type name, whether ``--resume`` runs that input again."""
+
+#: Errors a rerun may not meet again: throttled, unavailable, timed out, not reachable.
+TRANSIENT_ERRORS = frozenset(
+    {"RateLimitError", "ServerError", "APIConnectionError", "APITimeoutError", "ModelNotReadyError"}
+)
+
+
+def is_transient(error_type: str) -> bool:
+    """The default ``redo`` of ``--resume``: the recorded error was transient."""
+    return error_type in TRANSIENT_ERRORS
+
+
+def is_failure(error_type: str) -> bool:
+    """The ``redo`` of ``--retry-failed``: every recorded error."""
+    return True
+
+
 @contextlib.contextmanager
 def open_writer(
-    path: str, fmt: str, *, resume: bool, top: int = 5
+    path: str, fmt: str, *, resume: bool, top: int = 5, redo: Redo | None = None
 ) -> Iterator[tuple[RecordWriter, set[str]]]:
     """The writer of ``path`` and the ids it already holds (``--resume``; else empty).
 
+    With ``redo``, previous error records it picks are dropped (their ids are
+    not in the returned set, so the job runs them again): the output is then
+    rewritten rather than appended to, and keeps one final record per id.
     Closing commits the output (a remote object, a Parquet file's rename).
     Failures to write surface as :class:`OutputWriteError`.
     """
@@ -329,12 +355,13 @@ def open_writer(
     if fmt == "parquet":
         _pyarrow()
     resume = resume and _storage.exists(path)
-    append = resume and _storage.is_local(path) and fmt != "parquet"
+    append = resume and _storage.is_local(path) and fmt != "parquet" and redo is None
     done: set[str] = set()
     if append:
         done = _load_local(path, fmt, top)
     target = path
-    if fmt == "parquet" and _storage.is_local(path):
+    if _storage.is_local(path) and (fmt == "parquet" or (resume and not append)):
+        # Written beside and renamed when complete: the previous file is read meanwhile.
         target = _storage.local_path(path) + ".partial"
     name = "stdout" if _storage.is_stdio(path) else path
     with contextlib.ExitStack() as previous:
@@ -362,7 +389,7 @@ def open_writer(
                 raise _failure(name, exc) from exc
             writer.name = name
             if old is not None:
-                done = _copy_previous(path, old, fmt=fmt, top=top, writer=writer, f=f)
+                done = _copy_previous(path, old, fmt=fmt, top=top, writer=writer, f=f, redo=redo)
                 previous.close()
             yield writer, done
         finally:
@@ -411,6 +438,15 @@ def _load_local(path: str, fmt: str, top: int) -> set[str]:
 
 class _IdOnly(msgspec.Struct):
     id: str
+
+
+class _ErrorType(msgspec.Struct):
+    type: str = ""
+
+
+class _IdAndError(msgspec.Struct):
+    id: str
+    error: _ErrorType | None = None
 
 
 def _load_jsonl(path: str) -> set[str]:
@@ -477,34 +513,53 @@ def _check_header(path: str, header: list[str], top: int) -> None:
 
 
 def _copy_previous(
-    path: str, old: Any, *, fmt: str, top: int, writer: RecordWriter, f: IO[bytes]
+    path: str,
+    old: Any,
+    *,
+    fmt: str,
+    top: int,
+    writer: RecordWriter,
+    f: IO[bytes],
+    redo: Redo | None = None,
 ) -> set[str]:
-    """Rewrite mode: copy the previous records into the new output; returns their ids."""
+    """Rewrite mode: copy the previous records (less those to redo); returns their ids."""
     if fmt == "parquet":
         assert isinstance(writer, ParquetWriter)
-        return _copy_parquet(old, writer)
+        return _copy_parquet(old, writer, redo)
     if fmt == "csv":
         assert isinstance(writer, CsvWriter)
-        return _copy_csv(path, old, top, writer)
+        return _copy_csv(path, old, top, writer, redo)
     done: set[str] = set()
-    decoder = msgspec.json.Decoder(_IdOnly)
+    decoder = msgspec.json.Decoder(_IdAndError)
     for raw in old:
         if raw.strip() and raw.endswith(b"\n"):
-            with contextlib.suppress(msgspec.DecodeError):
-                done.add(decoder.decode(raw).id)
+            try:
+                record = decoder.decode(raw)
+            except msgspec.DecodeError:
+                pass  # not a record of ours: kept as it is, it names no id
+            else:
+                if redo is not None and record.error is not None and redo(record.error.type):
+                    continue
+                done.add(record.id)
             f.write(raw)
     return done
 
 
-def _copy_csv(path: str, old: IO[bytes], top: int, writer: CsvWriter) -> set[str]:
+def _copy_csv(
+    path: str, old: IO[bytes], top: int, writer: CsvWriter, redo: Redo | None = None
+) -> set[str]:
     done: set[str] = set()
     reader = csv.reader(_io._text_lines(old))
     header = next(reader, None)
     if header is not None:
         _check_header(path, header, top)
         writer.copy_row(header)
+    error_type = flat_columns(top).index("error_type")
     for row in reader:
         if row:
+            failed = redo is not None and len(row) > error_type and row[1] == "error"
+            if failed and redo is not None and redo(row[error_type]):
+                continue
             done.add(row[0])
             writer.copy_row(row)
             if len(done) % 10_000 == 0:
@@ -529,10 +584,15 @@ def _previous_parquet(path: str, old: IO[bytes], top: int) -> Any:
     return previous
 
 
-def _copy_parquet(previous: Any, writer: ParquetWriter) -> set[str]:
+def _copy_parquet(previous: Any, writer: ParquetWriter, redo: Redo | None = None) -> set[str]:
+    pa, _ = _pyarrow()
     done: set[str] = set()
     for i in range(previous.num_row_groups):
         group = previous.read_row_group(i)
+        if redo is not None:
+            types_ = group.column("error_type").to_pylist()
+            keep = [t is None or not redo(t) for t in types_]
+            group = group.filter(pa.array(keep, type=pa.bool_()))
         writer.copy_from(group)
         done.update(group.column("id").to_pylist())
     return done
