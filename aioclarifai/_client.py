@@ -27,12 +27,13 @@ from ._caps import (
 )
 from ._clarifai_config import ConfigurationError
 from ._config import NOT_GIVEN, NotGiven, RetryConfig, Settings, Timeout
-from ._core import Core, Hook
+from ._core import Core, Hook, RateGate
 from ._extras import APIResponse, Query, check_headers
 from ._generated.endpoints import ENDPOINTS
 from ._generated.operations import PAGINATED, Operations
 from ._network import NetworkOptions, SSLOption
 from ._otel import make_tracing
+from ._rate import RateController, RateLimiter, RateStats
 from ._transport import ClientState, Transport
 from ._version import __version__
 
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from ._batching import BatchConfig, Batcher
     from ._endpoint_spec import Endpoint
     from ._pagination import Paginator
+    from ._rate import RateStats
     from ._streaming import ResponseStream
     from ._text_stream import TextStream
     from ._uploads import Source
@@ -112,6 +114,16 @@ class Client(Operations):
     ``max_line_bytes`` (one line of a stream, 64 MiB), ``max_body_bytes`` (a
     unary answer as sent, 256 MiB) and ``max_decompressed_bytes`` (a unary
     answer once inflated, 256 MiB). The last two are the default transport's.
+
+    Rate control: one controller per client (one account) in front of every
+    attempt of every operation (see :mod:`aioclarifai._rate`). ``rate_limit``:
+    the account's limit in requests/s when you know it (a token bucket).
+    ``adaptive_rate`` (on by default): learn the limit from throttling answers
+    and slow down (429 / 11005 are retried until the call's deadline, not
+    counted against ``max_retries``); False with no ``rate_limit`` sends
+    unpaced. ``rate_gate``: share one gate between clients of one account
+    (any object with ``acquire()`` and ``record()``, see ``RateGate``).
+    :meth:`rate_stats` tells what the controller did.
     """
 
     __slots__ = ("_batcher", "_batching", "_core", "_parent")
@@ -144,6 +156,9 @@ class Client(Operations):
         max_line_bytes: int = DEFAULT_MAX_LINE_BYTES,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        rate_limit: float | None = None,
+        adaptive_rate: bool = True,
+        rate_gate: RateGate | None = None,
     ) -> None:
         settings = Settings.resolve(pat, base_url, user_id, app_id, session_token)
         network = NetworkOptions.resolve(
@@ -175,8 +190,10 @@ class Client(Operations):
             settings.base_url,
             {"User-Agent": USER_AGENT, **headers, **settings.auth_headers()},
         )
+        if rate_gate is None and (rate_limit is not None or adaptive_rate):
+            rate_gate = RateLimiter(RateController(rate_limit, adaptive=adaptive_rate))
         self._core = Core(
-            settings, transport, Timeout.of(timeout), retry, on_request, on_response,
+            settings, transport, Timeout.of(timeout), retry, on_request, on_response, rate_gate,
             tracing=make_tracing(tracing),
             max_line_bytes=max_line_bytes,
         )  # fmt: skip
@@ -192,6 +209,15 @@ class Client(Operations):
             f"<Client {self._core.transport.state.value} base_url={s.base_url!r} "
             f"user_id={s.user_id!r} app_id={s.app_id!r} credentials={s.credential_source!r}>"
         )
+
+    def rate_stats(self) -> RateStats | None:
+        """What the rate controller did: requests, throttled answers, the rate in force.
+
+        None when the client has no controller (``adaptive_rate=False`` and no
+        ``rate_limit``) or its gate keeps no statistics.
+        """
+        stats = getattr(self._core.gate, "stats", None)
+        return stats() if callable(stats) else None
 
     @property
     def state(self) -> ClientState:

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+import anyio
 import msgspec
 
 from . import _decode
@@ -37,7 +38,7 @@ from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
 from ._extras import APIResponse, append_query, check_headers, encode_query, merge_body
 from ._requests import BuiltRequest, build_request
-from ._retry import is_throttled, parse_retry_after, retry_delay
+from ._retry import is_throttled, parse_retry_after, retry_delay, throttle_delay
 from ._transport import BodyStream, ClientState, RawResponse, StreamResponse, Transport
 from .types import Status
 
@@ -59,6 +60,7 @@ MIXED_STATUS = 10010
 _OK_CODES = frozenset({SUCCESS, MIXED_STATUS, 0})  # MIXED_STATUS is data: see outputs[i].status
 _BASE64_RUN = re.compile(rb"[A-Za-z0-9+/=]{96,}")
 _DEBUG = logging.DEBUG
+_UNTIMED_THROTTLES = 100  # throttled retries of a call without a deadline (timeout.total None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,6 +297,8 @@ class Core:
         started = time.monotonic()
         deadline: float | None = None
         number = 0
+        throttles = 0  # throttled attempts: retried outside the max_retries budget
+        last: ClarifaiError | None = None
         t0 = 0.0
         headers: dict[str, str] | None = None
         span: Span | None = None
@@ -318,7 +322,15 @@ class Core:
                             tracing.end(span, error=exc)
                         raise
             if gate is not None:
-                await gate.acquire()
+                if deadline is None:
+                    await gate.acquire()
+                else:
+                    try:  # a retry waits for the gate no longer than the call may last
+                        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+                            await gate.acquire()
+                    except TimeoutError:
+                        assert last is not None  # a deadline is set by a retry only
+                        raise last from None
             if watched or span is not None:
                 t0 = time.perf_counter()
             try:
@@ -351,9 +363,16 @@ class Core:
                             code=code, req_id=req_id,
                         )  # fmt: skip
                 return value
-            delay = retry_delay(
-                error, attempt=number, operation=name, idempotent=idempotent, config=retry
-            )
+            if is_throttled(error) and (total is not None or throttles < _UNTIMED_THROTTLES):
+                # Not processed, so safe for any operation; bounded by the deadline instead.
+                assert isinstance(error, APIStatusError)  # is_throttled says so
+                delay = throttle_delay(error, throttles=throttles, config=retry)
+                throttles += 1
+            else:
+                delay = retry_delay(
+                    error, attempt=number - throttles, operation=name, idempotent=idempotent,
+                    config=retry,
+                )  # fmt: skip
             if delay is not None and self.transport.state is ClientState.CLOSED:
                 delay = None  # closed meanwhile: report what happened, not the closing
             if delay is not None and total is not None:
@@ -379,6 +398,7 @@ class Core:
                 )  # fmt: skip
             if delay is None:
                 raise error
+            last = error
             await asyncio.sleep(delay)
             number += 1
 

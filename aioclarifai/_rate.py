@@ -6,7 +6,7 @@ that ignores this spends its time being throttled; one that pauses every
 throttled caller on its own sends a burst the moment the pauses end.
 
 :class:`RateController` is the policy (no I/O, a clock passed in, so it is
-tested with a fake clock); :class:`RateGate` puts it in front of the
+tested with a fake clock); :class:`RateLimiter` puts it in front of the
 attempts of one event loop (the core calls ``await gate.acquire()`` right
 before sending and ``gate.record(throttled, retry_after)`` once the answer is
 classified).
@@ -28,11 +28,13 @@ changes that matter for an account limit measured per second:
   first throttle came back are throttled too; reacting to each would divide
   the rate again and again. Each grant carries a ticket (its time), and a
   throttle of a request granted before the last decrease is ignored.
-- **A short slow start.** Before the first throttle the rate is not off but
-  starts at ``start_rate`` and doubles every ``doubling`` seconds until it is
-  effectively unlimited (under a second). A batch job opens with dozens of
-  concurrent requests; spreading them over some milliseconds lets the first
-  throttling answer return before the whole burst has been refused.
+- **A short slow start.** Before the first throttle the rate is not off: a
+  first burst of ``start_burst`` requests (15, Clarifai's default account
+  limit) goes at once, then the rate starts at ``start_rate`` and doubles
+  every ``doubling`` seconds until it is effectively unlimited (about 0.7 s
+  in). A batch job opens with dozens of concurrent requests; spreading those
+  beyond an account's burst over some milliseconds lets the first throttling
+  answer return before the whole burst has been refused.
 
 ``Retry-After`` pauses every caller at once (the end jittered by up to 10%)
 and the bucket restarts empty, so requests resume one by one at the current
@@ -55,7 +57,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["RateController", "RateGate", "RateStats"]
+__all__ = ["RateController", "RateLimiter", "RateStats"]
 
 _WINDOW = 1.0  # seconds: Clarifai states its limit per second
 
@@ -88,7 +90,7 @@ class RateController:
             with ``rate_limit=None`` and ``adaptive=False`` nothing is limited
             (a ``Retry-After`` still pauses every caller).
         clock: seconds, monotonic (tests pass a fake one).
-        start_rate, doubling: the slow start before the first throttle.
+        start_burst, start_rate, doubling: the slow start before the first throttle.
         beta: the share of the ceiling the rate drops to on a throttle.
         scale: ``C`` of the CUBIC curve, in requests/s per s³.
         min_rate: the rate never drops below this.
@@ -101,6 +103,7 @@ class RateController:
         *,
         adaptive: bool = True,
         clock: Callable[[], float] = time.monotonic,
+        start_burst: float = 15.0,
         start_rate: float = 100.0,
         doubling: float = 0.1,
         beta: float = 0.85,
@@ -130,8 +133,8 @@ class RateController:
         self._cut_at = -math.inf  # time of the last decrease
         self._w_max: float | None = None  # the ceiling learned at the last decrease
         self._k = 0.0
-        self._tokens = 1.0
-        self._stamp = 0.0
+        self._tokens = max(1.0, start_burst) if self._slow_start else 1.0
+        self._stamp = -math.inf
         self._paused_until = -math.inf
         self._sent: deque[float] = deque()
         self._accepted: deque[float] = deque()
@@ -158,8 +161,11 @@ class RateController:
             return max(self._min_rate, rate)
         if self.limit is not None:
             return self.limit
-        if self._slow_start and self._started is not None:
-            rate = self._start_rate * math.pow(2.0, (now - self._started) / self._doubling)
+        if self._slow_start:
+            if self._started is None:
+                return self._start_rate
+            doublings = (now - self._started) / self._doubling
+            rate = self._start_rate * math.pow(2.0, min(doublings, 64.0))
             if rate < 1e4:
                 return rate
             self._slow_start = False  # effectively unlimited: stop pacing
@@ -168,9 +174,11 @@ class RateController:
     def _refill(self, now: float, rate: float | None) -> None:
         if rate is None:
             self._tokens = 1.0
+        elif self._stamp == -math.inf:
+            pass  # the first grant: the initial burst stands
         elif now > self._stamp:
             burst = max(1.0, rate * 0.02)  # at most 20 ms worth at once: smooth
-            self._tokens = min(burst, self._tokens + (now - self._stamp) * rate)
+            self._tokens = min(max(burst, self._tokens), self._tokens + (now - self._stamp) * rate)
         self._stamp = max(self._stamp, now)
 
     # -- grants ----------------------------------------------------------------------
@@ -263,7 +271,7 @@ _TICKET: contextvars.ContextVar[float | None] = contextvars.ContextVar(
 )
 
 
-class RateGate:
+class RateLimiter:
     """A :class:`RateController` in front of the attempts of one event loop.
 
     ``await gate.acquire()`` returns when the attempt may be sent; waiters are
@@ -279,7 +287,7 @@ class RateGate:
         self._timer: asyncio.TimerHandle | None = None
 
     def __repr__(self) -> str:
-        return f"<RateGate {self.controller!r} waiting={len(self._waiters)}>"
+        return f"<RateLimiter {self.controller!r} waiting={len(self._waiters)}>"
 
     async def acquire(self) -> None:
         """Wait for a slot for one attempt."""

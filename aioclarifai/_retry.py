@@ -21,6 +21,12 @@ loading, ...) is still retried.
 The wait is exponential backoff with full jitter, unless the server said how
 long (``retry-after-ms``, or ``Retry-After`` in seconds or as an HTTP date); a
 wait above ``RetryConfig.max_retry_after`` raises the error instead.
+
+Throttling (429 / 11005, see :func:`is_throttled`) is not failure: the
+request surely was not processed, so it is retried for any operation until
+the call's deadline, outside the ``max_retries`` budget (:func:`throttle_delay`:
+the server's ``Retry-After`` plus up to 10% jitter, else full-jitter backoff).
+Quota answers (11003 hourly, 11004 monthly, 11006) are not throttling.
 """
 
 from __future__ import annotations
@@ -46,7 +52,7 @@ from ._errors import (
     ServerError,
 )
 
-__all__ = ["is_retryable", "is_throttled", "parse_retry_after", "retry_delay"]
+__all__ = ["is_retryable", "is_throttled", "parse_retry_after", "retry_delay", "throttle_delay"]
 
 RETRYABLE_HTTP = frozenset({408, 429, 502, 503, 504})
 RETRYABLE_CODES = frozenset({10030, 11005, 40030, 40031, 40032})
@@ -148,3 +154,20 @@ def retry_delay(
         else config.initial_backoff
     )
     return random.uniform(0.0, min(config.max_backoff, base * (2**attempt)))
+
+
+def throttle_delay(error: APIStatusError, *, throttles: int, config: RetryConfig) -> float | None:
+    """Seconds to wait before retrying a throttled attempt (``throttles``: earlier ones).
+
+    ``Retry-After`` is honoured with up to 10% jitter, so that callers paused
+    together do not all come back in the same instant (the client's rate
+    controller also pauses everyone and restarts them one by one); a wait
+    above ``max_retry_after`` gives up. Without it: full-jitter exponential
+    backoff. The call's deadline, not ``max_retries``, ends the retries.
+    """
+    asked = error.retry_after
+    if asked is not None:
+        return asked * (1.0 + 0.1 * random.random()) if asked <= config.max_retry_after else None
+    return random.uniform(
+        0.0, min(config.max_backoff, config.initial_backoff * 2 ** min(throttles, 16))
+    )

@@ -463,7 +463,7 @@ def plan_batch(
     inputs_path: str,
     *,
     fmt: str | None = None,
-    batch_size: int = 64,
+    batch_size: int = 128,
     requests_per_second: float = 15.0,
 ) -> BatchPlan:
     """Read and check every input of ``inputs_path``; count the requests a job would send.

@@ -278,7 +278,7 @@ async def test_dry_run_reads_everything_and_sends_nothing(
     assert await asyncio.to_thread(main, argv) == 1  # two rows would fail
     out = capsys.readouterr().out
     assert out.splitlines()[0] == (
-        "dry run: 1,000 inputs in 16 requests; at least 0:01 (1.1 s) at 15 requests/s; "
+        "dry run: 1,000 inputs in 8 requests; at least 0:01 (0.5 s) at 15 requests/s; "
         "nothing was sent"
     )
     assert "2 inputs cannot be read" in out
