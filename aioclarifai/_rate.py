@@ -230,10 +230,13 @@ class RateController:
         self._refused.append(now)
         rate = self.rate(now)
         self._refill(now, rate)
-        # What the account took in the last second: the answers it accepted, or (answers
-        # to slow requests still pending) what was sent minus what was refused.
-        pending = _count(self._sent, now) - _count(self._refused, now)
-        took = max(_count(self._accepted, now), pending)
+        # What the account took in the last second: the answers it accepted; before any
+        # came back (a slow model), what was sent before this request, less what was
+        # refused (what was sent after it met the same refusal).
+        edge = ticket if ticket is not None else now
+        sent = sum(1 for t in self._sent if edge - _WINDOW < t <= edge)
+        accepted = _count(self._accepted, now)
+        took = accepted if accepted > 0 else sent - _count(self._refused, now)
         ceiling = max(self._min_rate, took if rate is None else min(rate, took))
         if self.limit is not None:
             ceiling = min(ceiling, self.limit)

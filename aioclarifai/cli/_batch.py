@@ -385,7 +385,7 @@ def _rate_summary(client: Client, stats: BatchStats) -> None:
     rate = client.rate_stats()
     if rate is not None:
         stats.requests, stats.throttled = rate.requests, rate.throttled
-        stats.settled_rate = rate.rate if rate.ceiling is not None else None
+        stats.settled_rate = rate.ceiling  # the account limit as learned from throttling
         stats.limit = rate.limit
     config = client._batching  # what the job's requests were filled to
     if isinstance(config, BatchConfig):
