@@ -28,7 +28,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-import anyio
 import msgspec
 
 from . import _decode
@@ -325,6 +324,8 @@ class Core:
                 if deadline is None:
                     await gate.acquire()
                 else:
+                    import anyio  # only here: importing aioclarifai stays light
+
                     try:  # a retry waits for the gate no longer than the call may last
                         with anyio.fail_after(max(0.0, deadline - time.monotonic())):
                             await gate.acquire()

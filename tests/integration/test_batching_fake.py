@@ -24,7 +24,7 @@ async def test_coalesced_predicts_get_their_own_predictions() -> None:
         texts = [f"text {i}" for i in range(300)]
         outs = await asyncio.gather(*(client.predict("m", text_input(t)) for t in texts))
         records = fake.requests_for("post_model_outputs")
-    assert len(records) == math.ceil(300 / 64)
+    assert len(records) == math.ceil(300 / 128)
     for text, out in zip(texts, outs, strict=True):
         assert concept_ids(out) == [c.id for c in concepts_for(text.encode())]
         assert out.input is not None and out.input.id == ""

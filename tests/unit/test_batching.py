@@ -82,7 +82,7 @@ async def settle() -> None:
 
 def test_config_defaults_and_limits() -> None:
     config = BatchConfig()
-    assert config.enabled and config.max_batch_size == 64 and config.max_wait == 0.005
+    assert config.enabled and config.max_batch_size == 128 and config.max_wait == 0.005
     assert config.max_batch_bytes < 128 * 1024 * 1024
     BatchConfig(max_batch_size=MAX_BATCH_SIZE)
     for bad in (
@@ -106,7 +106,7 @@ def test_config_defaults_and_limits() -> None:
 async def test_concurrent_predicts_coalesce_into_full_batches() -> None:
     batcher, stub = make()
     outs = await asyncio.gather(*(batcher.predict("m", text_input(f"t{i}")) for i in range(150)))
-    assert stub.sizes() == [64, 64, 22]
+    assert stub.sizes() == [128, 22]
     assert [text_of(o) for o in outs] == [f"T{i}" for i in range(150)]
     # Each caller sees its own input back, id included (none was given).
     assert all(o.input is not None and o.input.id == "" for o in outs)
@@ -411,9 +411,9 @@ async def test_whole_request_failure_reaches_every_caller() -> None:
 
     batcher, stub = make(broken)
     results = await asyncio.gather(
-        *(batcher.predict("m", text_input(str(i))) for i in range(70)), return_exceptions=True
+        *(batcher.predict("m", text_input(str(i))) for i in range(140)), return_exceptions=True
     )
-    assert stub.sizes() == [64, 6]
+    assert stub.sizes() == [128, 12]
     assert all(r is error for r in results)
 
 
