@@ -76,7 +76,7 @@ async def test_cancelled_predict_many_leaves_no_request_running() -> None:
 async def test_failed_predict_many_leaves_no_request_running() -> None:
     held = Held()
     async with client_for(held) as client:
-        inputs: list[Any] = [text(i) for i in range(100)]
+        inputs: list[Any] = [text(i) for i in range(200)]
         inputs.append("not an input")  # fails the iteration when its turn comes
         with pytest.raises(TypeError, match=r"types\.Input"):
             async for _ in client.predict_many("m", inputs, ordered=False, return_exceptions=False):
