@@ -22,6 +22,7 @@ naming the line. Values are read as text (``user_id: 123`` is ``"123"``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -152,11 +153,6 @@ class _Unsupported(Exception):
         self.reason = reason
 
 
-# key: plain (no ':' '#' or leading quote/indicator), or quoted; then ':' and a space or the end.
-_KEY = re.compile(
-    r"""(?P<key>'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"#\-?:,\[\]{}&*!|>%@`][^:]*?)"""
-    r"""\s*:(?:[ \t]+(?P<value>.*))?$"""
-)
 _NULLS = frozenset({"", "~", "null", "Null", "NULL"})
 _INDICATORS = frozenset("[]{}&*!|>%@`,")
 _ESCAPES = {
@@ -167,8 +163,19 @@ _ESCAPES = {
 _HEX_ESCAPES = {"x": 2, "u": 4, "U": 8}
 
 
+@functools.cache
+def _key_pattern() -> re.Pattern[str]:
+    # key: plain (no ':' '#' or leading quote/indicator), or quoted; then ':' and a space or
+    # the end. Compiled on first use: most clients never read the config file.
+    return re.compile(
+        r"""(?P<key>'(?:[^']|'')*'|"(?:[^"\\]|\\.)*"|[^\s'"#\-?:,\[\]{}&*!|>%@`][^:]*?)"""
+        r"""\s*:(?:[ \t]+(?P<value>.*))?$"""
+    )
+
+
 def parse_yaml_subset(text: str) -> dict[str, Any]:
     """Parse block mappings of scalars (see the module docstring); ``_Unsupported`` otherwise."""
+    key_pattern = _key_pattern()
     root: dict[str, Any] = {}
     # (indent of the mapping's keys, the mapping); the innermost last.
     stack: list[tuple[int, dict[str, Any]]] = [(0, root)]
@@ -198,7 +205,7 @@ def parse_yaml_subset(text: str) -> dict[str, Any]:
             stack.pop()
         if indent != stack[-1][0]:
             raise _Unsupported(number, "an indentation that matches no enclosing mapping")
-        match = _KEY.match(body)
+        match = key_pattern.match(body)
         if match is None:
             what = "a list item" if body.startswith("- ") or body == "-" else "a line"
             raise _Unsupported(number, f"{what} that is not 'key: value'")

@@ -660,7 +660,7 @@ class _RawClient(Client):
     def _stream(self, endpoint: Endpoint[ReqT, RespT], request: ReqT) -> ResponseStream[RespT]:
         raise TypeError(
             f"with_raw_response is for unary operations; {endpoint.name} streams "
-            "(its ResponseStream carries the answer's status and headers)"
+            "(its ResponseStream has .http_status and .headers)"
         )
 
 

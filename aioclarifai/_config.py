@@ -12,7 +12,6 @@ context when it supplied the credential, then the defaults. Bad settings are a
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import unicodedata
 import warnings
@@ -308,6 +307,8 @@ def _check_base_url(base: str, stacklevel: int) -> None:
 def _is_loopback(host: str) -> bool:
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # only for plain-http base URLs: keeps ``import aioclarifai`` lean
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:

@@ -184,6 +184,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_decoder",
         "_endpoint",
         "_has_status",
+        "_headers",
+        "_http_status",
         "_lines",
         "_max_line",
         "_pos",
@@ -206,6 +208,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
     ) -> None:
         self._state = _DONE  # until fully built: nothing to close if prepare() raises
         self._response: StreamResponse | None = None
+        self._http_status = 0
+        self._headers: Mapping[str, str] = {}
         self._starting: anyio.CancelScope | None = None
         self._core = core
         self._endpoint = endpoint
@@ -331,11 +335,22 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._splitter = LineSplitter(self._max_line, self._endpoint.name)
         self._lines = _NO_LINES
         resp = self._response = await self._core.open_stream(self._endpoint, self._built, headers)
+        self._http_status, self._headers = resp.status, resp.headers
         try:
             return await self._first_message(), resp.status
         except BaseException:
             self._drop_response()
             raise
+
+    @property
+    def http_status(self) -> int:
+        """The HTTP status of the answer that opened the stream (0 until it started)."""
+        return self._http_status
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """The headers of the answer that opened the stream (empty until it started)."""
+        return self._headers
 
     # -- iteration -------------------------------------------------------------------
 
