@@ -548,9 +548,13 @@ class AiohttpTransport:
                 allow_redirects=False,
                 proxy=self._proxy,
             ) as resp:
+                if resp.status == 407 and self._proxy is not None:
+                    raise self._proxy_refused(operation)
                 data = await _read_capped(resp, operation, self._max_body, self._max_inflated)
                 return RawResponse(resp.status, resp.headers, data)
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status == 407:
+                raise self._proxy_refused(operation) from None
             raise map_exception(exc, operation) from _cause(exc)
         finally:
             budget.give()
@@ -584,11 +588,28 @@ class AiohttpTransport:
             )
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             budget.give()
+            if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status == 407:
+                raise self._proxy_refused(operation) from None
             raise map_exception(exc, operation) from _cause(exc)
         except BaseException:
             budget.give()
             raise
+        if resp.status == 407 and self._proxy is not None:
+            resp.close()
+            budget.give()
+            raise self._proxy_refused(operation)
         return StreamingResponse(resp, budget.give, self._max_body, self._max_inflated)
+
+    def _proxy_refused(self, operation: str) -> APIConnectionError:
+        """The error for a proxy's 407: the request never reached Clarifai."""
+        proxy = without_credentials(self._proxy or "")
+        return APIConnectionError(
+            f"{operation}: the proxy {proxy} (from {self._proxy_source}) refused the request "
+            "with 407 Proxy Authentication Required; put its user and password in the proxy "
+            "URL (http://user:password@host:port)",
+            operation=operation,
+            request_sent=False,
+        )
 
 
 async def _read_capped(

@@ -94,6 +94,24 @@ async def test_explicit_proxy_with_basic_auth(monkeypatch: pytest.MonkeyPatch) -
         assert "Proxy-Authorization" not in server.last.headers
 
 
+@pytest.mark.parametrize("tls", [False, True])
+async def test_proxy_refusing_the_credentials_is_a_clear_error(ca: PrivateCA, tls: bool) -> None:
+    context = ca.server_context() if tls else None
+    async with (
+        recording_server(context) as server,
+        loopback_proxy(user="svc", password="s3cret") as proxy,
+    ):
+        url = proxy.url.replace("http://", "http://svc:wrong@")
+        async with Client(
+            PAT, base_url=server.url, app_id="a", proxy=url, ssl=str(ca.ca_pem), max_retries=0
+        ) as client:
+            with pytest.raises(APIConnectionError, match="407 Proxy Authentication") as info:
+                await list_workflows(client)
+        assert "wrong" not in str(info.value)
+        assert info.value.request_sent is False
+        assert server.received == []
+
+
 async def test_explicit_proxy_for_https(ca: PrivateCA) -> None:
     async with recording_server(ca.server_context()) as server, loopback_proxy() as proxy:
         async with Client(
