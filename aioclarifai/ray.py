@@ -6,7 +6,7 @@ Nothing here imports Ray until it is used; install it with the ``ray`` extra
     import ray
     from aioclarifai.ray import ClarifaiPredictor, create_rate_limiter
 
-    limiter = create_rate_limiter(requests_per_second=15)       # one budget for all actors
+    limiter = create_rate_limiter()                 # one budget for all actors, learned
     ds = ray.data.read_csv("inputs.csv")                          # columns: id, text | url | bytes
     out = ds.map_batches(
         ClarifaiPredictor,
@@ -25,10 +25,14 @@ batch with three more columns, one row out per row in, in order: ``concepts``
 text, when the model answers text) and ``error`` (``None`` on success).
 
 Clarifai throttles per account (15 requests/s by default), so every HTTP
-attempt of every actor first takes a token from one shared token bucket held
-by a small Ray actor (:func:`create_rate_limiter`), or, without one, from a
-per-actor bucket (``requests_per_second`` split by hand). Throttling answers
-(11005 / HTTP 429) are retried with backoff rather than failing rows.
+attempt of every actor first asks one shared rate controller held by a small
+Ray actor (:func:`create_rate_limiter`): the client's own policy
+(:mod:`aioclarifai._rate`) on one clock for all actors — a token bucket at the
+limit when you know it, otherwise learned from throttling answers, a
+``Retry-After`` pausing every actor at once. Without one, each actor's client
+controls its own rate (``requests_per_second`` splits a known limit by hand).
+Throttling answers (11005 / HTTP 429) are retried until the call's deadline
+rather than failing rows.
 """
 
 from __future__ import annotations
@@ -36,8 +40,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import contextvars
 import math
-import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -45,70 +49,80 @@ from . import types
 from ._batching import BatchConfig
 from ._client import Client
 from ._config import RetryConfig
-from ._core import RequestEvent
 from ._gc import freeze_startup_objects
+from ._rate import RateController, RateLimiter, RateStats
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["DEFAULT_COLUMNS", "ClarifaiPredictor", "TokenBucket", "create_rate_limiter"]
+__all__ = ["DEFAULT_COLUMNS", "ClarifaiPredictor", "SharedRateGate", "create_rate_limiter"]
 
 #: Input column names the predictor reads, by role.
 DEFAULT_COLUMNS: Mapping[str, str] = {"id": "id", "text": "text", "url": "url", "bytes": "bytes"}
 
 
-class TokenBucket:
-    """A token bucket that hands out *reservations*: how long to wait for a token.
-
-    Reserving never blocks the bucket's owner (important inside a Ray actor that
-    serves many callers): the caller sleeps for the returned delay itself.
-    """
-
-    def __init__(self, rate: float, burst: float | None = None) -> None:
-        if rate <= 0:
-            raise ValueError("rate must be > 0 requests per second")
-        self.rate = float(rate)
-        self.burst = float(burst if burst is not None else max(1.0, rate / 10))
-        self._tokens = self.burst
-        self._stamp = time.monotonic()
-
-    def reserve(self, tokens: float = 1.0) -> float:
-        """Take ``tokens`` now (possibly going into debt); seconds until they are covered."""
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
-        self._stamp = now
-        self._tokens -= tokens
-        return 0.0 if self._tokens >= 0 else -self._tokens / self.rate
-
-
 def create_rate_limiter(
-    requests_per_second: float = 15.0, *, burst: float | None = None, name: str | None = None
+    requests_per_second: float | None = None, *, adaptive: bool = True, name: str | None = None
 ) -> Any:
-    """Start a Ray actor holding one :class:`TokenBucket` shared by all predictors.
+    """Start a Ray actor holding one rate controller shared by all predictors.
 
-    Returns the actor handle; pass it as ``rate_limiter=`` to
-    :class:`ClarifaiPredictor`. ``name`` makes it findable with ``ray.get_actor``.
+    The same policy as one client's (:mod:`aioclarifai._rate`), for the whole
+    account across actors: ``requests_per_second`` is the limit when known
+    (None: learned from throttling answers); ``adaptive`` lowers the rate on
+    throttling; a ``Retry-After`` pauses every actor at once. Returns the actor
+    handle; pass it as ``rate_limiter=`` to :class:`ClarifaiPredictor`.
+    ``name`` makes it findable with ``ray.get_actor``.
     """
     import ray
 
+    if requests_per_second is not None and not requests_per_second > 0:
+        raise ValueError("requests_per_second must be > 0")
     actor_cls = ray.remote(num_cpus=0)(_RateLimiterActor)
     options = {"name": name, "get_if_exists": True} if name else {}
-    return actor_cls.options(**options).remote(requests_per_second, burst)
+    return actor_cls.options(**options).remote(requests_per_second, adaptive)
 
 
 class _RateLimiterActor:
-    """The Ray actor behind :func:`create_rate_limiter`."""
+    """The Ray actor behind :func:`create_rate_limiter` (async: one event loop serves all)."""
 
-    def __init__(self, rate: float, burst: float | None) -> None:
-        self._bucket = TokenBucket(rate, burst)
-        self.granted = 0
+    def __init__(self, rate: float | None, adaptive: bool) -> None:
+        self._gate = RateLimiter(RateController(rate, adaptive=adaptive))
 
-    def reserve(self) -> float:
-        self.granted += 1
-        return self._bucket.reserve()
+    async def grant(self) -> float:
+        return await self._gate.grant()
 
-    def granted_count(self) -> int:
-        return self.granted
+    async def settle(self, throttled: bool, retry_after: float | None, ticket: float) -> None:
+        self._gate.settle(throttled, retry_after, ticket)
+
+    async def stats(self) -> RateStats:
+        return self._gate.stats()
+
+
+class SharedRateGate:
+    """The client-side end of a :func:`create_rate_limiter` actor (a ``RateLimiter``).
+
+    Each attempt waits for a grant from the actor and reports its answer back
+    with the grant's ticket, so the actor's controller sees every actor's
+    traffic on one clock.
+    """
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    async def acquire(self) -> None:
+        """Wait for the shared controller to grant one attempt."""
+        _SHARED_TICKET.set(float(await self.actor.grant.remote()))
+
+    def record(self, throttled: bool, retry_after: float | None) -> None:
+        """Report the attempt's answer to the shared controller (without waiting)."""
+        ticket = _SHARED_TICKET.get()
+        if ticket is not None:
+            self.actor.settle.remote(throttled, retry_after, ticket)
+
+
+_SHARED_TICKET: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "aioclarifai_shared_rate_ticket", default=None
+)
 
 
 class ClarifaiPredictor:
@@ -138,7 +152,7 @@ class ClarifaiPredictor:
         top_k: int = 5,
         rate_limiter: Any = None,
         requests_per_second: float | None = None,
-        max_batch_size: int = 64,
+        max_batch_size: int = 128,
         max_retries: int = 8,
         concurrency: int = 512,
         freeze_gc: bool = True,
@@ -147,8 +161,6 @@ class ClarifaiPredictor:
         self.version_id = version_id
         self.columns = {**DEFAULT_COLUMNS, **(columns or {})}
         self.top_k = top_k
-        self._limiter = rate_limiter
-        self._bucket = TokenBucket(requests_per_second) if requests_per_second else None
         self._concurrency = concurrency
         self._client_args: dict[str, Any] = {
             "pat": pat,
@@ -158,6 +170,10 @@ class ClarifaiPredictor:
             "batching": BatchConfig(max_batch_size=max_batch_size),
             "retry": RetryConfig(max_retries=max_retries, max_backoff=16.0),
         }
+        if rate_limiter is not None:
+            self._client_args["rate_gate"] = SharedRateGate(rate_limiter)
+        elif requests_per_second is not None:
+            self._client_args["rate_limit"] = requests_per_second
         self._loop = asyncio.new_event_loop()
         self._client: Client | None = None
         if freeze_gc:
@@ -167,8 +183,7 @@ class ClarifaiPredictor:
 
     def _get_client(self) -> Client:
         if self._client is None:
-            hook = self._take_token if (self._limiter or self._bucket) else None
-            self._client = Client(**self._client_args, on_request=hook)
+            self._client = Client(**self._client_args)
         return self._client
 
     def close(self) -> None:
@@ -183,15 +198,6 @@ class ClarifaiPredictor:
     def __del__(self) -> None:
         with contextlib.suppress(Exception):  # interpreter shutdown: nothing left to release
             self.close()
-
-    async def _take_token(self, event: RequestEvent) -> None:
-        if self._limiter is not None:
-            delay = float(await self._limiter.reserve.remote())
-        else:
-            assert self._bucket is not None
-            delay = self._bucket.reserve()
-        if delay > 0:
-            await asyncio.sleep(delay)
 
     # -- the batch function ------------------------------------------------------------
 

@@ -229,7 +229,8 @@ def run_batch_on_ray(
     ):
         if not ray.is_initialized():
             ray.init(address=address, include_dashboard=False, log_to_driver=False)
-        limiter = create_rate_limiter(requests_per_second) if requests_per_second else None
+        # One controller for all actors: the given limit, or the account's, learned.
+        limiter = create_rate_limiter(requests_per_second)
         dataset = ray.data.read_datasource(_numbered_lines(inputs_path)).map_batches(
             JobPredictor,
             fn_constructor_kwargs={
