@@ -156,6 +156,15 @@ async def test_input_limits_and_duplicates(clarifai_client: Client) -> None:
     with pytest.raises(BadRequestError) as dup:
         await c.post_inputs(inputs=[_text("x", "same")])
     assert dup.value.code == Code.INPUT_DUPLICATE
+    R = types.InputIDConflictResolution
+    skipped = await c.post_inputs(
+        inputs=[_text("x", "same"), _text("y", "new")], input_id_conflict_resolution=R.SKIP
+    )
+    assert [i.id for i in skipped.inputs] == ["new"]
+    suffixed = await c.post_inputs(
+        inputs=[_text("x", "same"), _text("x", "same")], input_id_conflict_resolution=R.SUFFIX
+    )
+    assert [i.id for i in suffixed.inputs] == ["same-1", "same-2"]
 
 
 async def test_annotations_and_annotation_search(clarifai_client: Client) -> None:

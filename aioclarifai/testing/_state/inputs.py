@@ -38,7 +38,12 @@ class InputsArea(StateBase):
         return found
 
     def PostInputs(self, req: t.PostInputsRequest) -> t.MultiInputResponse:
-        """Add up to 128 inputs (ids new); each lands with its download status."""
+        """Add up to 128 inputs; each lands with its download status.
+
+        An id already taken is ``INPUT_DUPLICATE`` (30100), unless
+        ``input_id_conflict_resolution`` says ``SKIP`` (the input is left out)
+        or ``SUFFIX`` (the id gets ``-1``, ``-2``, … until it is free).
+        """
         app = self.app(req.user_app_id)
         if not req.inputs:
             raise invalid("inputs must not be empty")
@@ -47,17 +52,14 @@ class InputsArea(StateBase):
                 f"{len(req.inputs)} inputs in one request; the maximum is {MAX_INPUTS}",
                 Code.INPUT_OVER_LIMIT,
             )
-        seen: set[str] = set()
+        given_inputs = self._resolve_ids(app, req.inputs, req.input_id_conflict_resolution)
         datasets = app.collection("Dataset")
-        for inp in req.inputs:
-            if inp.id and (inp.id in app.inputs or inp.id in seen):
-                raise invalid(f"input '{inp.id}' already exists", Code.INPUT_DUPLICATE)
-            seen.add(inp.id)
+        for inp in given_inputs:
             for dataset_id in inp.dataset_ids:
                 if dataset_id not in datasets:
                     raise not_found(Code.CONN_DOES_NOT_EXIST, "Dataset", dataset_id)
         out = []
-        for given in req.inputs:
+        for given in given_inputs:
             stamp = now()
             fail = input_key(given)[1]
             stored = msgspec.structs.replace(
@@ -78,6 +80,27 @@ class InputsArea(StateBase):
                 members[stored.id] = t.DatasetInput(created_at=stamp, input=stored)
             out.append(stored)
         return ok(t.MultiInputResponse, inputs=out)
+
+    def _resolve_ids(self, app: AppState, inputs: list[t.Input], resolution: int) -> list[t.Input]:
+        R = t.InputIDConflictResolution
+        if resolution not in (R.INPUT_ID_CONFLICT_RESOLUTION_NOT_SET, R.SKIP, R.SUFFIX):
+            raise invalid(f"unknown input_id_conflict_resolution {resolution}")
+        taken: set[str] = set()
+        out = []
+        for given in inputs:
+            ident = given.id
+            if ident and (ident in app.inputs or ident in taken):
+                if resolution == R.SKIP:
+                    continue
+                if resolution != R.SUFFIX:
+                    raise invalid(f"input '{ident}' already exists", Code.INPUT_DUPLICATE)
+                n = 1
+                while f"{ident}-{n}" in app.inputs or f"{ident}-{n}" in taken:
+                    n += 1
+                ident = f"{ident}-{n}"
+            taken.add(ident)
+            out.append(given if ident == given.id else msgspec.structs.replace(given, id=ident))
+        return out
 
     def ListInputs(self, req: t.ListInputsRequest) -> t.MultiInputResponse:
         """Inputs, newest first; ``ids`` and ``status.code`` filter."""
