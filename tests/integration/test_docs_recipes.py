@@ -45,3 +45,10 @@ async def test_the_fault_injection_recipe_runs() -> None:
     namespace: dict[str, Any] = {}
     exec(compile(code, "docs/recipes/testing.md", "exec"), namespace)
     await namespace["test_tag_survives_a_flaky_clarifai"]()
+
+
+async def test_the_mock_transport_recipe_runs() -> None:
+    code = _block("recipes/testing.md", "MockTransport(handler)")
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/recipes/testing.md", "exec"), namespace)
+    await namespace["test_the_story_arrives_delta_by_delta"]()
