@@ -1,8 +1,9 @@
 """``aioclarifai demo``: the main job end to end, with no account and no network.
 
 Starts FakeClarifai in this process, writes a file of inputs, runs the same
-batch job as ``aioclarifai batch`` through the real client, then streams a
-generation, printing what happened and how fast.
+batch job as ``aioclarifai batch`` through the real client, runs a shorter one
+against an account limited to 15 requests/s (Clarifai's default), then streams
+a generation, printing what happened and how fast.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ MODEL_ID = "demo-classifier"
 LLM_ID = "demo-llm"
 PROMPT = "Write a haiku about fast batch inference"
 FAIL_EVERY = 200
+LIMITED_RATE = 15  # requests/s: Clarifai's documented default account limit
+LIMITED_SIZE = 7_680  # 60 full requests: about four seconds at that limit
 
 
 def write_demo_inputs(path: str, size: int) -> int:
@@ -88,16 +91,60 @@ async def run_demo(
                 )
                 _report_batch(say, stats, fake.request_count - before, failing, output)
                 say()
-                say("▸ Streamed generation: tokens are printed as they arrive")
-                say(f'  prompt: "{PROMPT}"')
-                say()
-                await _stream_demo(client, say, out)
+        await _limited_demo(say, tmp, err)
+        say()
+        async with (
+            FakeClarifai(generate_chunks=16, generate_pace=0.05, log_limit=0) as fake,
+            Client(pat=fake.pat, base_url=fake.url, app_id="demo-app") as client,
+        ):
+            say("▸ Streamed generation: tokens are printed as they arrive")
+            say(f'  prompt: "{PROMPT}"')
+            say()
+            await _stream_demo(client, say, out)
     say()
     say("Next steps:")
     say("  aioclarifai fake-server --port 8080       # FakeClarifai in its own process")
     say("  aioclarifai batch --help                  # your own file of inputs")
     say("  export CLARIFAI_PAT=… CLARIFAI_APP_ID=…   # then the same commands run on Clarifai")
     return 0
+
+
+async def _limited_demo(say: Any, tmp: str, err: TextIO) -> None:
+    """The same job against an account limit the client is not told: it learns it."""
+    from .._client import Client
+    from ..testing import FakeClarifai
+    from ._batch import run_batch
+
+    inputs = os.path.join(tmp, "limited-inputs.jsonl")
+    output = os.path.join(tmp, "limited-predictions.jsonl")
+    _write_limited_inputs(inputs)
+    say(f"▸ Account limit: {LIMITED_SIZE:,} inputs against an account that allows")
+    say(f"  {LIMITED_RATE} requests/s and answers 429 without Retry-After beyond it")
+    async with (
+        FakeClarifai(rate_limit=LIMITED_RATE, retry_after=False, log_limit=0) as fake,
+        Client(pat=fake.pat, base_url=fake.url, app_id="demo-app") as client,
+    ):
+        stats = await run_batch(
+            client, MODEL_ID, inputs, output, progress_stream=err, progress_interval=1.0
+        )
+    allowed = LIMITED_RATE * stats.inputs_per_request
+    share = stats.throttled / stats.requests if stats.requests else 0.0
+    say(
+        f"  {stats.done:,} inputs in {stats.elapsed:.2f} s, {stats.errors:,} failed: "
+        f"{stats.rate:,.0f} inputs/s where the limit allows {allowed:,} "
+        f"({LIMITED_RATE} req/s x {stats.inputs_per_request} inputs, plus the account's "
+        "first second of burst)"
+    )
+    say(
+        f"  {stats.requests:,} requests, {stats.throttled:,} throttled ({share:.0%}) and retried: "
+        "the client learned the limit from the 429s"
+    )
+
+
+def _write_limited_inputs(path: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(1, LIMITED_SIZE + 1):
+            f.write(f'{{"id": "limited-{i:05d}", "text": "Support ticket #{i}"}}\n')
 
 
 def _report_batch(say: Any, stats: BatchStats, requests: int, failing: int, output: str) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import signal
 import sys
 from pathlib import Path
@@ -100,6 +101,10 @@ async def test_demo_smoke() -> None:
     assert "300 inputs in" in text
     assert '299 predicted; 1 failed, as planned (1 URLs contain "fail")' in text
     assert '{"id":"demo-00001","output":' in text
+    # The account-limited job: bound by 15 req/s, throttled on the way, nothing lost.
+    assert "▸ Account limit: 7,680 inputs" in text
+    assert "7,680 inputs in" in text and ", 0 failed:" in text
+    assert re.search(r"\d+ requests, [1-9]\d* throttled \(\d+%\) and retried", text), text
     assert "▸ Streamed generation" in text
     assert "16 chunks in" in text
     assert "Next steps:" in text
