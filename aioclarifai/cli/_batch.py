@@ -25,7 +25,9 @@ from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callab
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO
 
+import anyio
 from anyio import to_thread
+from anyio.abc import TaskGroup
 
 from .._batching import BatchConfig
 from .._errors import (
@@ -298,44 +300,58 @@ async def _run(
             initial=len(done_ids) if stats.total is None else min(len(done_ids), stats.total),
             interval=progress_interval,
         )
-        ticker = asyncio.create_task(_tick(stats, writer, progress, stop))
         if freeze_gc:
             # Start-up is over (imports, client, resumed ids): keep it out of full GC passes.
             freeze_startup_objects()
         ok = 0
+        # The ticker lives in a task group owned by this job: it never outlives it,
+        # and its failure ends the job as the job's own failure (no exception groups).
+        failures: list[Exception] = []
+
+        async def tick(group: TaskGroup) -> None:
+            try:
+                await _tick(stats, writer, progress, stop)
+            except Exception as exc:
+                failures.append(exc)
+                group.cancel_scope.cancel()
+
         try:
-            async for result in results:
-                if writer.failed is not None:
-                    break  # nothing more can be recorded: stop paying for predictions
-                item_id, line = in_flight.popleft()
-                if isinstance(result, BaseException):
-                    quota = _quota_stop(result)
-                    if quota is not None:
-                        if not fatal:
-                            fatal.append(quota)
-                            stop.set()
-                        continue  # not recorded: a --resume once the quota resets does it
-                    if isinstance(result, ClarifaiError) and _is_fatal(result, ok):
-                        # Not recorded: the input was never judged, a rerun should do it.
-                        if not fatal:
-                            fatal.append(result)
-                            stop.set()
-                        continue
-                    writer.write_error(item_id, _io.error_record(result, line))
-                    stats.errors += 1
-                else:
-                    writer.write_output(item_id, result)
-                    ok += 1
-                stats.done += 1
-                if max_error_rate is not None and not fatal:
-                    failing = _failing(stats, max_error_rate)
-                    if failing is not None:
-                        fatal.append(failing)
-                        stop.set()
+            async with anyio.create_task_group() as group:
+                group.start_soon(tick, group)
+                try:
+                    async for result in results:
+                        if writer.failed is not None:
+                            break  # nothing more can be recorded: stop paying for predictions
+                        item_id, line = in_flight.popleft()
+                        if isinstance(result, BaseException):
+                            quota = _quota_stop(result)
+                            if quota is not None:
+                                if not fatal:
+                                    fatal.append(quota)
+                                    stop.set()
+                                continue  # not recorded: a --resume once the quota resets does it
+                            if isinstance(result, ClarifaiError) and _is_fatal(result, ok):
+                                # Not recorded: the input was never judged, a rerun should do it.
+                                if not fatal:
+                                    fatal.append(result)
+                                    stop.set()
+                                continue
+                            writer.write_error(item_id, _io.error_record(result, line))
+                            stats.errors += 1
+                        else:
+                            writer.write_output(item_id, result)
+                            ok += 1
+                        stats.done += 1
+                        if max_error_rate is not None and not fatal:
+                            failing = _failing(stats, max_error_rate)
+                            if failing is not None:
+                                fatal.append(failing)
+                                stop.set()
+                except Exception as exc:
+                    failures.append(exc)
+                finally:
+                    group.cancel_scope.cancel()
         finally:
-            ticker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await ticker
             await results.aclose()  # type: ignore[attr-defined]
             await source.aclose()
             stats.elapsed = time.monotonic() - start
@@ -349,6 +365,8 @@ async def _run(
                 stats.interrupted = True
             progress.update(stats.done, stats.errors)
             progress.close()
+        if failures:
+            raise failures[0]
     if writer.failed is not None:
         raise BatchAborted(writer.failed, stats)
     if fatal:

@@ -2,12 +2,14 @@
 
 Uploads' part workers and the paginator's prefetch are covered beside their
 other tests (test_uploads, test_pagination); here: predict_many, predict and
-the start of a stream, all over MockTransport.
+the start of a stream, and the CLI job with its progress ticker, all over MockTransport.
 """
 
 from __future__ import annotations
 
 import asyncio
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,4 +129,56 @@ async def test_failed_stream_start_leaves_nothing_open() -> None:
             async with client.generate_model_outputs(model_id="m"):
                 pass  # pragma: no cover
         assert client.connections_in_use == 0
+        assert other_tasks() == set()
+
+
+class BrokenStream(io.StringIO):
+    """A progress stream that fails on the first write (a closed pipe, say)."""
+
+    def write(self, s: str) -> int:
+        raise OSError("progress stream is gone")
+
+
+async def test_cancelled_cli_job_leaves_no_task(tmp_path: Path) -> None:
+    from aioclarifai.cli._batch import run_batch
+
+    held = Held()
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("".join(f"text {i}\n" for i in range(300)))
+    async with client_for(held) as client:
+        job = asyncio.create_task(
+            run_batch(
+                client, "m", str(inputs), str(tmp_path / "out.jsonl"),
+                progress_stream=io.StringIO(), progress_interval=0.01,
+            )
+        )  # fmt: skip
+        await asyncio.wait_for(held.some_arrived.wait(), 5)
+        job.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await job
+        await asyncio.sleep(0)
+        assert other_tasks() == set()  # neither the ticker nor a request is left
+        assert held.cancelled == held.arrived
+
+
+async def test_failing_cli_ticker_ends_the_job_with_its_error(tmp_path: Path) -> None:
+    from aioclarifai.cli._batch import run_batch
+
+    held = Held()  # never released: only the ticker's failure can end the job
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("".join(f"text {i}\n" for i in range(300)))
+    async with client_for(held) as client:
+        started = asyncio.get_running_loop().time()
+        with pytest.raises(OSError, match="progress stream is gone"):
+            await asyncio.wait_for(
+                run_batch(
+                    client, "m", str(inputs), str(tmp_path / "out.jsonl"),
+                    progress_stream=BrokenStream(), progress_interval=0.0,
+                ),
+                10,
+            )  # fmt: skip
+        # Ended by the ticker's first tick, not by wait_for's bound (which would also
+        # surface the ticker's error, late, when the job is torn down).
+        assert asyncio.get_running_loop().time() - started < 8
+        await asyncio.sleep(0)
         assert other_tasks() == set()
