@@ -54,7 +54,6 @@ __all__ = [
     "error_line",
     "error_record",
     "iter_inputs",
-    "load_done_ids",
     "open_output",
     "output_line",
     "output_record",
@@ -310,39 +309,6 @@ def parse_line(fmt: str, number: int, raw: bytes, header: list[str]) -> ParsedLi
     if not any(cell.strip() for cell in row) or [c.strip().lower() for c in row] == header:
         return None
     return parse_csv_row(number, row, header)
-
-
-def load_done_ids(path: str) -> set[str]:
-    """Ids already recorded in an output file, for ``--resume``.
-
-    A torn last line (the previous run was killed mid-write) is cut off so the
-    file ends on a whole record before new ones are appended.
-    """
-    done: set[str] = set()
-    if not os.path.exists(path):
-        return done
-    decoder = msgspec.json.Decoder(_IdOnly)
-    good_end = 0
-    with open(path, "rb+") as f:
-        offset = 0
-        for raw in f:
-            offset += len(raw)
-            if not raw.endswith(b"\n"):
-                break
-            good_end = offset
-            if raw.isspace():
-                continue
-            try:
-                done.add(decoder.decode(raw).id)
-            except msgspec.DecodeError:
-                continue  # not a record of ours; leave it, it names no id
-        if good_end != offset:
-            f.truncate(good_end)
-    return done
-
-
-class _IdOnly(msgspec.Struct):
-    id: str
 
 
 class _Record(msgspec.Struct, omit_defaults=True):
