@@ -1,4 +1,4 @@
-"""``Client``: lifecycle, defaults, and the high-level helpers over the 50 operations."""
+"""``Client``: lifecycle, defaults, and the high-level helpers over every operation."""
 
 from __future__ import annotations
 
@@ -84,7 +84,7 @@ class Client(Operations):
 
     Use it as ``async with Client(...) as client`` or call :meth:`aclose`. The
     connection pool is created on first use inside the running event loop and
-    stays bound to that loop. Every one of the 50 operations is a method
+    stays bound to that loop. Every one of the 283 operations is a method
     (``await client.post_model_outputs(req)``); requests whose ``user_app_id``
     is unset get the client's user and app.
 
