@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar
 
 from . import types
 from ._errors import APIStatusError, BadRequestError, ClarifaiError, OutputError
+from ._predict_many import END, puller
 
 __all__ = ["add_inputs", "map_chunks", "workflow_results"]
 
@@ -36,7 +37,6 @@ MAX_INPUTS_PER_WORKFLOW = 32
 _MIXED, _FAILURE = 10010, 10020
 # An added input's own status while its media is fetched: not a failure.
 _INPUT_OK = frozenset({0, 10000, 30000, 30001, 30003})
-_END = object()
 
 
 async def map_chunks(
@@ -54,7 +54,7 @@ async def map_chunks(
         raise ValueError(f"size must be at least 1, not {size!r}")
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
-    pull = _puller(inputs)
+    pull = puller(inputs)
     pending: deque[asyncio.Task[list[R | Exception]]] = deque()
     exhausted = False
     try:
@@ -63,7 +63,7 @@ async def map_chunks(
                 chunk: list[types.Input] = []
                 while len(chunk) < size:
                     item = await pull()
-                    if item is _END:
+                    if item is END:
                         exhausted = True
                         break
                     chunk.append(item)
@@ -79,25 +79,6 @@ async def map_chunks(
         for task in pending:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-def _puller(inputs: Iterable[types.Input] | AsyncIterable[types.Input]) -> Any:
-    if isinstance(inputs, AsyncIterable):
-        ait = aiter(inputs)
-
-        async def pull_async() -> Any:
-            try:
-                return await anext(ait)
-            except StopAsyncIteration:
-                return _END
-
-        return pull_async
-    it = iter(inputs)
-
-    async def pull_sync() -> Any:
-        return next(it, _END)
-
-    return pull_sync
 
 
 def _paired(

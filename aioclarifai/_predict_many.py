@@ -21,7 +21,7 @@ from typing import Any
 
 from . import types
 
-__all__ = ["Submit", "check_concurrency", "predict_many", "puller", "result", "withdraw"]
+__all__ = ["END", "Submit", "check_concurrency", "predict_many", "puller", "result", "withdraw"]
 
 Submit = Callable[[Any], Awaitable["Future[types.Output]"]]
 """Queue one input (anything else gets its TypeError in its place): its future."""
@@ -70,7 +70,7 @@ async def _ordered(
                 yield result(pending.popleft(), return_exceptions)
             if not exhausted and len(pending) < concurrency:
                 item = await pull()
-                if item is _END:
+                if item is END:
                     exhausted = True
                 else:
                     pending.append(await submit(item))
@@ -111,7 +111,7 @@ async def _unordered(
                 yield result(fut, return_exceptions)
             if not exhausted and len(outstanding) < concurrency:
                 item = await pull()
-                if item is _END:
+                if item is END:
                     exhausted = True
                 else:
                     fut = await submit(item)
@@ -135,13 +135,14 @@ class _EndType:
     __slots__ = ()
 
 
-_END = _EndType()
+END = _EndType()
+"""What a :func:`puller` returns once the inputs are exhausted."""
 
 
 def puller(
     inputs: Iterable[types.Input] | AsyncIterable[types.Input],
 ) -> Callable[[], Any]:
-    """An async ``next`` over a sync or async iterable, returning ``_END`` when done."""
+    """An async ``next`` over a sync or async iterable, returning ``END`` when done."""
     if isinstance(inputs, AsyncIterable):
         ait = aiter(inputs)
 
@@ -149,13 +150,13 @@ def puller(
             try:
                 return await anext(ait)
             except StopAsyncIteration:
-                return _END
+                return END
 
         return pull_async
     it: Iterator[types.Input] = iter(inputs)
 
     async def pull_sync() -> Any:
-        return next(it, _END)
+        return next(it, END)
 
     return pull_sync
 
