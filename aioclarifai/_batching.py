@@ -32,7 +32,7 @@ import functools
 import sys
 from asyncio import Future
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +48,12 @@ from ._predict_many import check_concurrency, predict_many
 if TYPE_CHECKING:
     from ._core import Core
 
-__all__ = ["MAX_BATCH_SIZE", "BatchConfig", "Batcher"]
+__all__ = ["MAX_BATCH_SIZE", "BatchConfig", "Batcher", "Call", "default_concurrency"]
 
 MAX_BATCH_SIZE = 128
 """Clarifai's limit on inputs per PostModelOutputs request."""
 
+_BARE_LANES = 1024  # bare model ids whose lanes are memoized
 _CLOSED = "this Client is closed; create a new one"
 _ABORTED = "the Client was closed before this predict completed"
 _OTHER_LOOP = (
@@ -101,6 +102,64 @@ class BatchConfig:
             )
         if self.max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, not {self.max_queue!r}")
+
+
+def default_concurrency(config: BatchConfig) -> int:
+    """``predict_many``'s default ``concurrency`` under ``config``.
+
+    Every request the batcher may have in flight for one key, full:
+    ``max_batch_size x max_concurrent_batches`` (128 x 64 = 8,192 by default;
+    at 15 requests/s, an account's default limit, that keeps the account busy
+    for a model answering in up to 4 s). With batching disabled each input is
+    its own request: ``max_concurrent_batches`` of them.
+    """
+    per_request = config.max_batch_size if config.enabled else 1
+    return per_request * config.max_concurrent_batches
+
+
+class Call(Future[types.Output], Coroutine[Any, Any, types.Output]):
+    """One caller's pending predict: the batcher's future, usable as a coroutine too.
+
+    ``await`` it, pass it to ``asyncio.gather`` / ``wait_for`` (used as it is,
+    no task made for it), or to ``create_task`` / an anyio task group (it
+    speaks the coroutine protocol, so code written for ``async def predict``
+    keeps working). Cancelling it withdraws the input: left out of its batch
+    if unsent; once sent, the request is stopped when none of its callers
+    still waits (checked once per loop iteration, however many were cancelled).
+    """
+
+    __slots__ = ("_batcher",)
+
+    def __init__(self, batcher: Batcher, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop=loop)
+        self._batcher = batcher
+
+    def cancel(self, msg: Any = None) -> bool:
+        """Cancel this predict (see the class docstring)."""
+        if not super().cancel(msg):
+            return False
+        self._batcher._schedule_reap(self.get_loop())
+        return True
+
+    # The coroutine protocol, for a task that drives this call like ``async def predict``.
+
+    def send(self, value: None) -> Any:
+        """Step as a coroutine would: wait on this future, then return its result."""
+        if not self.done():
+            self._asyncio_future_blocking = True
+            return self
+        raise StopIteration(self.result())
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
+        """An exception thrown in (a cancelled task): cancel this predict, then raise it."""
+        self.cancel()
+        if val is None:
+            val = typ() if isinstance(typ, type) else typ
+        raise val
+
+    def close(self) -> None:
+        """Closing an unfinished call withdraws it."""
+        self.cancel()
 
 
 class _Batch:
@@ -191,6 +250,9 @@ class Batcher:
         # Each request's task and its callers, so an abort can fail even unstarted ones.
         self._sending: dict[asyncio.Task[None], list[Future[types.Output]]] = {}
         self._closed = False
+        # Lanes of bare model ids (the root client's, no per-call options), by model id.
+        self._bare: dict[str, _Lane] = {}
+        self._reap_due = False  # a reap is scheduled for this loop iteration
         # Batches, timers and futures belong to one loop: the one of the first predict.
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -211,7 +273,7 @@ class Batcher:
 
     # -- single predicts -----------------------------------------------------------
 
-    async def predict(
+    def predict(
         self,
         model_id: str,
         input: types.Input,
@@ -222,42 +284,83 @@ class Batcher:
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
         timeout: float | None = None,
-    ) -> types.Output:
+    ) -> Coroutine[Any, Any, types.Output]:
         """Predict one input, sharing a request with concurrent calls of the same key.
 
-        ``core`` is the calling client's when it is a ``with_options`` view
-        (whose options then apply); ``timeout`` (seconds) bounds this call's request.
-        Raises :class:`OutputError` when this input's output failed (or the
-        response had none for it), the request's typed error when the whole
-        request failed, ``ValueError`` for a missing app or model id,
+        Not a coroutine function: the input is queued now and its
+        :class:`Call` (a future that is also a coroutine) returned; only when
+        the queue is full (or batching is disabled) is it a coroutine that
+        waits for room. ``core`` is the calling client's when it is a
+        ``with_options`` view (whose options then apply); ``timeout``
+        (seconds) bounds this call's request. Raises here, before anything
+        is queued: ``ValueError`` for a missing app or model id,
         ``TypeError`` when ``input`` is not a ``types.Input``, and
-        ``RuntimeError`` once the client is closed.
+        ``RuntimeError`` once the client is closed. Awaiting it raises
+        :class:`OutputError` when this input's output failed (or the
+        response had none for it), the request's typed error when the whole
+        request failed.
         """
+        if self._closed:
+            raise RuntimeError(_CLOSED)
+        if not isinstance(input, types.Input):
+            raise TypeError(f"input must be a types.Input, not {type(input).__name__}")
+        if (
+            (core is None or core is self._core)
+            and version_id is None
+            and user_app_id is None
+            and model is None
+            and runner_selector is None
+            and timeout is None
+        ):
+            # The common call: the lane of a bare model id, without building its key.
+            lane = self._bare.get(model_id) or self._bare_lane(model_id)
+        else:
+            lane = self._lane(
+                core or self._core,
+                model_id,
+                version_id=version_id,
+                user_app_id=user_app_id,
+                model=model,
+                runner_selector=runner_selector,
+                timeout=timeout,
+            )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            # No loop in this thread (run_coroutine_threadsafe): queue in the loop that runs it.
+            return self._predict_later(lane, input)
+        if loop is not self._loop:
+            self._bind_loop()
+        if not self._enabled:
+            return self._predict_alone(lane, input)
+        if not self._try_reserve():
+            return self._predict_admitted(lane, input)
+        return self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+
+    def _bare_lane(self, model_id: str) -> _Lane:
+        lane = self._lane(
+            self._core, model_id, version_id=None, user_app_id=None, model=None,
+            runner_selector=None, timeout=None,
+        )  # fmt: skip
+        if len(self._bare) >= _BARE_LANES:
+            self._bare.clear()  # many model ids: keep the memo bounded
+        self._bare[model_id] = lane
+        return lane
+
+    async def _predict_admitted(self, lane: _Lane, input: types.Input) -> types.Output:
+        await self._admit()
+        return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+
+    async def _predict_later(self, lane: _Lane, input: types.Input) -> types.Output:
         if self._closed:
             raise RuntimeError(_CLOSED)
         if asyncio.get_running_loop() is not self._loop:
             self._bind_loop()
-        if not isinstance(input, types.Input):
-            raise TypeError(f"input must be a types.Input, not {type(input).__name__}")
-        lane = self._lane(
-            core or self._core,
-            model_id,
-            version_id=version_id,
-            user_app_id=user_app_id,
-            model=model,
-            runner_selector=runner_selector,
-            timeout=timeout,
-        )
         if not self._enabled:
             return await self._predict_alone(lane, input)
         if not self._try_reserve():
             await self._admit()
-        future = self._enqueue(self._lanes.setdefault(lane.key, lane), input)
-        try:
-            return await future
-        except asyncio.CancelledError:
-            self.reap()  # the last caller of a request leaving stops the request
-            raise
+        return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
 
     async def _predict_alone(self, lane: _Lane, input: types.Input) -> types.Output:
         request = lane.request([input])
@@ -288,14 +391,17 @@ class Batcher:
         user_app_id: types.UserAppIDSet | None = None,
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
-        concurrency: int = 4096,
+        concurrency: int | None = None,
         ordered: bool = True,
         return_exceptions: bool = True,
     ) -> AsyncIterator[types.Output | Exception]:
         """Predict every input of an (async) iterable through this batcher.
 
-        See :func:`aioclarifai._predict_many.predict_many`; ``core`` as for :meth:`predict`.
+        See :func:`aioclarifai._predict_many.predict_many`; ``core`` as for
+        :meth:`predict`; ``concurrency`` None is :func:`default_concurrency`.
         """
+        if concurrency is None:
+            concurrency = default_concurrency(self._config)
         check_concurrency(concurrency)
         if self._closed:
             raise RuntimeError(_CLOSED)
@@ -317,18 +423,26 @@ class Batcher:
             return_exceptions=return_exceptions,
         )
 
-    async def _submit(self, lane: _Lane, item: Any) -> Future[types.Output]:
-        """Queue one input of ``predict_many``; a non-Input gets its error in its place."""
-        if asyncio.get_running_loop() is not self._loop:
+    def _submit(self, lane: _Lane, item: Any) -> Future[types.Output] | Awaitable[Call]:
+        """Queue one input of ``predict_many``; a non-Input gets its error in its place.
+
+        The future at once, or, when the queue is full, an awaitable of it.
+        """
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
             self._bind_loop()
         if not isinstance(item, types.Input):
-            fut: Future[types.Output] = asyncio.get_running_loop().create_future()
+            fut: Future[types.Output] = loop.create_future()
             fut.set_exception(TypeError(f"inputs must be types.Input, not {type(item).__name__}"))
             return fut
         if self._closed:
             raise RuntimeError(_CLOSED)
         if not self._try_reserve():
-            await self._admit()
+            return self._submit_admitted(lane, item)
+        return self._enqueue(self._lanes.setdefault(lane.key, lane), item)
+
+    async def _submit_admitted(self, lane: _Lane, item: types.Input) -> Call:
+        await self._admit()
         return self._enqueue(self._lanes.setdefault(lane.key, lane), item)
 
     # -- lifecycle -----------------------------------------------------------------
@@ -475,7 +589,7 @@ class Batcher:
                 self._queued += 1
                 waiter.set_result(None)
 
-    def _enqueue(self, lane: _Lane, input: types.Input) -> Future[types.Output]:
+    def _enqueue(self, lane: _Lane, input: types.Input) -> Call:
         """Add a caller (its queue slot already reserved) to the lane's open batch."""
         size = 0 if input.data is None else payload_size(input.data)
         pending = lane.pending
@@ -491,7 +605,7 @@ class Batcher:
             pending.append(batch)
             fresh = True
         loop = asyncio.get_running_loop()
-        fut: Future[types.Output] = loop.create_future()
+        fut = Call(self, loop)
         batch.inputs.append(input)
         batch.futures.append(fut)
         batch.nbytes += size
@@ -541,6 +655,16 @@ class Batcher:
         for task, futures in list(self._sending.items()):
             if not task.done() and all(f.done() for f in futures):
                 task.cancel()
+
+    def _schedule_reap(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Reap once, soon: a withdrawn iteration cancels thousands of calls at once."""
+        if not self._reap_due and not loop.is_closed():
+            self._reap_due = True
+            loop.call_soon(self._scheduled_reap)
+
+    def _scheduled_reap(self) -> None:
+        self._reap_due = False
+        self.reap()
 
     def _sent(self, task: asyncio.Task[None]) -> None:
         del self._sending[task]

@@ -54,7 +54,7 @@ async def map_chunks(
         raise ValueError(f"size must be at least 1, not {size!r}")
     if concurrency < 1:
         raise ValueError(f"concurrency must be at least 1, not {concurrency!r}")
-    pull = puller(inputs)
+    pull, awaited = puller(inputs)
     pending: deque[asyncio.Task[list[R | Exception]]] = deque()
     exhausted = False
     try:
@@ -62,7 +62,7 @@ async def map_chunks(
             while not exhausted and len(pending) < concurrency:
                 chunk: list[types.Input] = []
                 while len(chunk) < size:
-                    item = await pull()
+                    item = await pull() if awaited else pull()
                     if item is END:
                         exhausted = True
                         break

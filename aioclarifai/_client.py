@@ -10,6 +10,7 @@ from collections.abc import (
     AsyncIterator,
     Awaitable,
     Callable,
+    Coroutine,
     Iterable,
     Mapping,
     Sequence,
@@ -437,7 +438,7 @@ class Client(Operations):
             root._batcher = Batcher(root._core, config)
         return root._batcher
 
-    async def predict(
+    def predict(
         self,
         model_id: str,
         input: types.Input,
@@ -447,13 +448,19 @@ class Client(Operations):
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
         timeout: float | None = None,
-    ) -> types.Output:
+    ) -> Coroutine[Any, Any, types.Output]:
         """Predict one input; concurrent calls to the same model share one request.
 
-        Raises :class:`OutputError` when this input failed while others in its
-        batch succeeded, and the request's typed error when the whole request failed.
+        Call it in a running event loop and await what it returns: the input
+        is queued at once and its future handed back (no coroutine of its
+        own; it still works with ``create_task`` and task groups). Bad
+        arguments raise here, before anything is queued (``TypeError``,
+        ``ValueError``; ``RuntimeError`` once the client is closed). Awaiting
+        raises :class:`OutputError` when this input failed while others in
+        its batch succeeded, and the request's typed error when the whole
+        request failed. Cancelling the await withdraws the input.
         """
-        return await self._get_batcher().predict(
+        return self._get_batcher().predict(
             model_id,
             input,
             core=self._core,
@@ -473,7 +480,7 @@ class Client(Operations):
         user_app_id: types.UserAppIDSet | None = None,
         model: types.Model | None = None,
         runner_selector: types.RunnerSelector | None = None,
-        concurrency: int = 4096,
+        concurrency: int | None = None,
         ordered: bool = True,
         return_exceptions: bool = True,
     ) -> AsyncIterator[types.Output | Exception]:
@@ -483,9 +490,11 @@ class Client(Operations):
         ``return_exceptions``, the exception of each failed input, usually a
         :class:`ClarifaiError`), in input order when ``ordered``, else as they
         complete. At most ``concurrency`` inputs are pulled ahead of the
-        results; ``inputs`` is never materialised. The default, 4096, is 32
-        full requests of 128: enough that the account's rate limit (15
-        requests/s by default), not this, bounds a model answering in 2 s.
+        results; ``inputs`` is never materialised. The default is every
+        request the batcher may keep in flight, full: ``max_batch_size x
+        max_concurrent_batches`` of the client's :class:`BatchConfig` (128 x
+        64 = 8,192), so the account's rate limit (15 requests/s by default),
+        not this, bounds a model answering in up to 4 s.
         """
         return self._get_batcher().predict_many(
             model_id,

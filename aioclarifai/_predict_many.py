@@ -14,17 +14,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 from asyncio import Future
 from collections import deque
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from typing import Any
 
 from . import types
 
-__all__ = ["END", "Submit", "check_concurrency", "predict_many", "puller", "result", "withdraw"]
+__all__ = [
+    "END",
+    "Submit",
+    "check_concurrency",
+    "predict_many",
+    "puller",
+    "result",
+    "withdraw",
+]
 
-Submit = Callable[[Any], Awaitable["Future[types.Output]"]]
-"""Queue one input (anything else gets its TypeError in its place): its future."""
+Submit = Callable[[Any], "Future[types.Output] | Awaitable[Future[types.Output]]"]
+"""Queue one input (anything else gets its TypeError in its place): its future, or
+(when the engine's queue is full) an awaitable of it."""
 
 
 def check_concurrency(concurrency: int) -> None:
@@ -61,7 +71,7 @@ async def _ordered(
     concurrency: int,
     return_exceptions: bool,
 ) -> AsyncIterator[types.Output | Exception]:
-    pull = puller(inputs)
+    pull, awaited = puller(inputs)
     pending: deque[Future[types.Output]] = deque()
     exhausted = False
     try:
@@ -69,11 +79,12 @@ async def _ordered(
             while pending and pending[0].done():
                 yield result(pending.popleft(), return_exceptions)
             if not exhausted and len(pending) < concurrency:
-                item = await pull()
+                item = await pull() if awaited else pull()
                 if item is END:
                     exhausted = True
                 else:
-                    pending.append(await submit(item))
+                    fut = submit(item)
+                    pending.append(fut if isinstance(fut, Future) else await fut)
                 continue
             if not pending:
                 return
@@ -92,7 +103,7 @@ async def _unordered(
     concurrency: int,
     return_exceptions: bool,
 ) -> AsyncIterator[types.Output | Exception]:
-    pull = puller(inputs)
+    pull, awaited = puller(inputs)
     outstanding: set[Future[types.Output]] = set()
     completed: deque[Future[types.Output]] = deque()
     wakeup: Future[None] | None = None
@@ -110,11 +121,12 @@ async def _unordered(
                 outstanding.discard(fut)
                 yield result(fut, return_exceptions)
             if not exhausted and len(outstanding) < concurrency:
-                item = await pull()
+                item = await pull() if awaited else pull()
                 if item is END:
                     exhausted = True
                 else:
-                    fut = await submit(item)
+                    submitted = submit(item)
+                    fut = submitted if isinstance(submitted, Future) else await submitted
                     outstanding.add(fut)
                     fut.add_done_callback(on_done)
                 continue
@@ -141,24 +153,13 @@ END = _EndType()
 
 def puller(
     inputs: Iterable[types.Input] | AsyncIterable[types.Input],
-) -> Callable[[], Any]:
-    """An async ``next`` over a sync or async iterable, returning ``END`` when done."""
+) -> tuple[Callable[[], Any], bool]:
+    """A ``next`` over a sync or async iterable returning ``END`` when done, and whether
+    it must be awaited (async iterables only: a sync one costs no coroutine per item)."""
     if isinstance(inputs, AsyncIterable):
         ait = aiter(inputs)
-
-        async def pull_async() -> Any:
-            try:
-                return await anext(ait)
-            except StopAsyncIteration:
-                return END
-
-        return pull_async
-    it: Iterator[types.Input] = iter(inputs)
-
-    async def pull_sync() -> Any:
-        return next(it, END)
-
-    return pull_sync
+        return functools.partial(anext, ait, END), True
+    return functools.partial(next, iter(inputs), END), False
 
 
 def result(fut: Future[types.Output], return_exceptions: bool) -> types.Output | Exception:

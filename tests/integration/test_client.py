@@ -139,11 +139,15 @@ async def test_refused_close_from_another_loop_leaves_batching_usable() -> None:
             def on_loop(coro: Any) -> Any:
                 return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
-            await on_loop(client.predict("m", types.Input(id="a")))
+            async def predict(id: str) -> types.Output:
+                # predict queues its input in the loop it is called in: call it there.
+                return await client.predict("m", types.Input(id=id))
+
+            await on_loop(predict("a"))
             with pytest.raises(RuntimeError, match="bound to the event loop"):
                 await client.aclose()
             # The refused close changed nothing: predicts still go out.
-            out = await on_loop(client.predict("m", types.Input(id="b")))
+            out = await on_loop(predict("b"))
             assert out.input is not None and out.input.id == "b"
             await on_loop(client.aclose())
         assert state(client) is ClientState.CLOSED

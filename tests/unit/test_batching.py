@@ -747,8 +747,8 @@ async def test_many_concurrent_predicts_need_few_requests() -> None:
 async def test_abort_fails_callers_of_requests_not_yet_started() -> None:
     # What a cancelled aclose() does; here the request task exists but has not run yet.
     batcher, stub = make(max_batch_size=2)
+    # predict queues at once: both callers joined, the full batch's task is scheduled only.
     tasks = [asyncio.ensure_future(batcher.predict("m", text_input(str(i)))) for i in range(2)]
-    await asyncio.sleep(0)  # both callers joined; the full batch's task is scheduled only
     assert batcher.requests_in_flight == 1 and stub.requests == []
     batcher._abort()
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
