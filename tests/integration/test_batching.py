@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import math
 from collections.abc import AsyncIterator, Iterator
@@ -269,3 +270,20 @@ async def test_with_options_views_apply_their_options_and_share_lanes(
         out = await client.predict("m", text_input("c"))
     assert text_of(out) == "C"
     assert len(server.requests) == 3
+
+
+async def test_client_predict_hands_out_the_batchers_future(server: PredictServer) -> None:
+    async with client_for(server) as client:
+        call = client.predict("m", text_input("a"))
+        # No coroutine of its own: gather and wait_for use the future as it is.
+        assert isinstance(call, asyncio.Future) and not inspect.iscoroutine(call)
+        tasks_before = len(asyncio.all_tasks())
+        gathered = asyncio.gather(call, client.predict("m", text_input("b")))
+        assert len(asyncio.all_tasks()) - tasks_before <= 1  # at most the batch's own request
+        assert [text_of(o) for o in await gathered] == ["A", "B"]
+        with pytest.raises(TypeError, match=r"types\.Input"):
+            _ = client.predict("m", cast(types.Input, {"id": "not an input"}))
+        view = client.with_options(max_retries=0)
+        assert text_of(await view.predict("m", text_input("c"))) == "C"
+    with pytest.raises(RuntimeError, match="closed"):
+        _ = client.predict("m", text_input("late"))

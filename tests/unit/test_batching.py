@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import inspect
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, cast
 
+import anyio
 import pytest
 
 from aioclarifai import APIConnectionError, OutputError, ServerError, types
-from aioclarifai._batching import MAX_BATCH_SIZE, BatchConfig, Batcher
+from aioclarifai._batching import MAX_BATCH_SIZE, BatchConfig, Batcher, Call, default_concurrency
 from tests.helpers import PredictServer
 
 Handler = Callable[[types.PostModelOutputsRequest], Awaitable[types.MultiOutputResponse]]
@@ -754,3 +756,114 @@ async def test_abort_fails_callers_of_requests_not_yet_started() -> None:
     results = await asyncio.wait_for(asyncio.gather(*tasks, return_exceptions=True), 5)
     assert all(isinstance(r, RuntimeError) for r in results)
     assert stub.requests == []
+
+
+# -- predict hands out the batcher's future ------------------------------------------------
+
+
+async def test_predict_queues_at_once_and_returns_a_future_not_a_coroutine() -> None:
+    batcher, stub = make(max_wait=10.0, max_batch_size=2)
+    call = batcher.predict("m", text_input("a"))
+    assert isinstance(call, asyncio.Future) and not inspect.iscoroutine(call)
+    assert batcher.queued == 1  # queued by the call itself, before any await
+    second = batcher.predict("m", text_input("b"))  # fills the batch: sent
+    assert [text_of(o) for o in await asyncio.gather(call, second)] == ["A", "B"]
+    assert stub.sizes() == [2]
+
+
+async def test_bad_predicts_raise_typed_errors_at_the_call() -> None:
+    stub = PredictServer(echo, app_id="")
+    batcher = Batcher(stub.core, BatchConfig())
+    with pytest.raises(ValueError, match="app"):
+        _ = batcher.predict("m", text_input("x"))  # no await: raised by the call
+    with pytest.raises(TypeError, match=r"types\.Input"):
+        _ = batcher.predict("m", cast(types.Input, "not an input"))
+    await batcher.aclose()
+    with pytest.raises(RuntimeError, match="closed"):
+        _ = batcher.predict("m", text_input("x"), user_app_id=types.UserAppIDSet(app_id="a"))
+    assert stub.requests == [] and batcher.queued == 0
+
+
+async def test_cancelling_the_future_stops_a_request_nobody_waits_for() -> None:
+    gate = Gate()
+    batcher, _ = make(gate, max_wait=0)
+    calls = [cast(Call, batcher.predict("m", text_input(str(i)))) for i in range(3)]
+    assert all(isinstance(call, Call) for call in calls)
+    await settle()
+    assert gate.arrived == 1 and batcher.requests_in_flight == 1
+    calls[0].cancel()
+    await settle()
+    assert batcher.requests_in_flight == 1  # two callers still wait for it
+    for call in calls[1:]:
+        call.cancel()
+    await settle()
+    assert batcher.requests_in_flight == 0 and batcher.queued == 0
+    assert all(call.cancelled() for call in calls)
+
+
+async def test_a_call_cancelled_before_its_task_started_is_left_out() -> None:
+    batcher, stub = make(max_wait=10.0, max_batch_size=3)
+    task = asyncio.create_task(batcher.predict("m", text_input("gone")))
+    task.cancel()  # the task never ran: its call is withdrawn all the same
+    await settle()
+    assert task.cancelled()
+    kept = [batcher.predict("m", text_input(str(i))) for i in range(2)]  # fill the batch
+    assert [text_of(o) for o in await asyncio.gather(*kept)] == ["0", "1"]
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert [text_of(i) for i in stub.requests[0].inputs] == ["0", "1"]
+
+
+async def test_a_call_runs_as_a_task_and_in_task_groups() -> None:
+    # Code written for ``async def predict`` keeps working: create_task, anyio, TaskGroup.
+    batcher, stub = make(max_wait=0)
+    task = asyncio.create_task(batcher.predict("m", text_input("a")))
+    assert text_of(await task) == "A"
+    got: list[types.Output] = []
+
+    async def keep(call: Awaitable[types.Output]) -> None:
+        got.append(await call)
+
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(keep, batcher.predict("m", text_input("c")))
+    assert [text_of(o) for o in got] == ["C"]
+    stub.handler = _refuse
+    with pytest.raises(ServerError):
+        await asyncio.create_task(batcher.predict("m", text_input("b")))
+    # A task cancelled while it waits withdraws its input too.
+    held = Gate()
+    stub.handler = held
+    waiting = asyncio.create_task(batcher.predict("m", text_input("d")))
+    await settle()
+    assert held.arrived == 1
+    waiting.cancel()
+    await settle()
+    assert waiting.cancelled() and batcher.requests_in_flight == 0
+
+
+async def _refuse(req: types.PostModelOutputsRequest) -> types.MultiOutputResponse:
+    raise ServerError(code=0, http_status=500, operation="PostModelOutputs")
+
+
+async def test_predict_many_default_concurrency_is_derived_from_the_config() -> None:
+    gate = Gate()
+    batcher, _ = make(gate, max_batch_size=4, max_concurrent_batches=3, max_wait=0)
+    assert default_concurrency(batcher.config) == 12
+    assert default_concurrency(BatchConfig()) == 128 * 64
+    assert default_concurrency(BatchConfig(enabled=False)) == 64
+    pulled = 0
+
+    def inputs() -> Iterator[types.Input]:
+        nonlocal pulled
+        for i in range(100):
+            pulled += 1
+            yield text_input(str(i))
+
+    outs = batcher.predict_many("m", inputs())
+    first = asyncio.ensure_future(anext(outs))
+    await settle()
+    assert pulled == 12 and gate.arrived == 3  # 3 full requests of 4 in flight, no more
+    gate.opened.set()
+    assert text_of(cast(types.Output, await first)) == "0"
+    rest = [o async for o in outs]
+    assert len(rest) == 99 and pulled == 100
