@@ -30,6 +30,7 @@ from yarl import URL
 
 from ._caps import DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_DECOMPRESSED_BYTES
 from ._config import Timeout
+from ._deadlines import DeadlineSweep
 from ._errors import APIConnectionError, APITimeoutError, ResponseTooLargeError
 from ._loop_end import LoopEndWatch
 from ._network import NetworkOptions, without_credentials
@@ -202,10 +203,8 @@ def map_exception(exc: BaseException, operation: str) -> APIConnectionError:
             kind="read",
         )
     if isinstance(exc, asyncio.TimeoutError):
-        # aiohttp's total timer: the call's remaining time budget ran out.
-        return APITimeoutError(
-            f"{operation}: the call exceeded its total timeout", operation=operation, kind="total"
-        )
+        # aiohttp's total timer (a stream's stream_total) ran out.
+        return _total_exceeded(operation)
     if isinstance(exc, aiohttp.ClientConnectorError):
         why = exc.os_error.strerror or str(exc.os_error) or type(exc.os_error).__name__
         return APIConnectionError(
@@ -278,6 +277,7 @@ class AiohttpTransport:
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._budget: ConnectionBudget | None = None
+        self._sweep: DeadlineSweep | None = None
         self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
         self._unary_timeout: Timeout | None = None
         self._unary_ct = aiohttp.ClientTimeout()
@@ -350,6 +350,7 @@ class AiohttpTransport:
         session._retry_connection = False
         self._loop = loop
         self._budget = budget = ConnectionBudget(self._max_connections, loop)
+        self._sweep = DeadlineSweep(loop)
         self.state = ClientState.OPEN
         # asyncio.run() ending with this pool open closes it in its own loop.
         self._loop_watch = LoopEndWatch(self._close_at_loop_end)
@@ -382,6 +383,8 @@ class AiohttpTransport:
         session, self._session = self._session, None
         if self._budget is not None:
             self._budget.close()
+        if self._sweep is not None:
+            self._sweep.close()
         if session is not None:
             # In-flight exchanges fail anyway; a graceful close of their sockets
             # would wait for a peer that may never read (a stuck upload) forever.
@@ -465,7 +468,8 @@ class AiohttpTransport:
         ct = self._timeouts.get(key)
         if ct is None:
             ct = aiohttp.ClientTimeout(
-                total=timeout.stream_total if stream else timeout.total,
+                # A unary call's total is enforced by the deadline sweep, not by aiohttp.
+                total=timeout.stream_total if stream else None,
                 connect=None,
                 sock_connect=timeout.connect,
                 sock_read=timeout.stream_idle if stream else timeout.read,
@@ -521,17 +525,30 @@ class AiohttpTransport:
         """
         session = self._session
         budget = self._budget
-        if session is None or budget is None or asyncio.get_running_loop() is not self._loop:
+        sweep = self._sweep
+        if (
+            session is None
+            or budget is None
+            or sweep is None
+            or asyncio.get_running_loop() is not self._loop
+        ):
             session, budget = self._open()
+            sweep = self._sweep
+            assert sweep is not None
+        if deadline is None and timeout.total is not None:
+            deadline = time.monotonic() + timeout.total
         if not budget.try_take():
-            if deadline is None and timeout.total is not None:
-                deadline = time.monotonic() + timeout.total
             await self._wait_for_slot(budget, timeout, deadline, operation)
+        task: Any = None
+        watched = None
         try:
+            if deadline is not None:
+                if deadline <= time.monotonic():
+                    raise _total_exceeded(operation)
+                task = asyncio.current_task()
+                watched = sweep.watch(deadline, task)
             # One Timeout per client is the rule: remember its aiohttp twin.
             ct = self._unary_ct if timeout is self._unary_timeout else self._unary(timeout)
-            if deadline is not None:
-                ct = _until(ct, deadline, operation)
             if stream is not None:
                 data: Any = stream.chunks()
                 sent: Mapping[str, str] | None = stream.headers
@@ -556,7 +573,13 @@ class AiohttpTransport:
             if isinstance(exc, aiohttp.ClientHttpProxyError) and exc.status == 407:
                 raise self._proxy_refused(operation) from None
             raise map_exception(exc, operation) from _cause(exc)
+        except asyncio.CancelledError:
+            if watched is not None and watched.expired(task):
+                raise _total_exceeded(operation) from None
+            raise
         finally:
+            if watched is not None:
+                sweep.unwatch(watched, task)
             budget.give()
 
     async def open_stream(
@@ -653,15 +676,7 @@ def _payload(body: bytes | None) -> tuple[Any, Mapping[str, str] | None]:
     return (body if len(body) <= _LARGE_BODY else io.BytesIO(body)), _JSON_HEADERS
 
 
-def _until(ct: aiohttp.ClientTimeout, deadline: float, operation: str) -> aiohttp.ClientTimeout:
-    """``ct`` with its total cut to what is left before ``deadline``."""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise APITimeoutError(
-            f"{operation}: the call exceeded its total timeout", operation=operation, kind="total"
-        )
-    if ct.total is not None and ct.total <= left:
-        return ct
-    return aiohttp.ClientTimeout(
-        total=left, connect=None, sock_connect=ct.sock_connect, sock_read=ct.sock_read
+def _total_exceeded(operation: str) -> APITimeoutError:
+    return APITimeoutError(
+        f"{operation}: the call exceeded its total timeout", operation=operation, kind="total"
     )

@@ -36,6 +36,7 @@ from ._config import RetryConfig, Settings, Timeout
 from ._endpoint_spec import Endpoint
 from ._errors import APIStatusError, ClarifaiError, redact, scrub_bytes, status_error_class
 from ._extras import APIResponse, append_query, check_headers, encode_query, merge_body
+from ._rate import RateLimiter
 from ._requests import BuiltRequest, build_request
 from ._retry import is_throttled, parse_retry_after, retry_delay, throttle_delay
 from ._transport import BodyStream, ClientState, RawResponse, StreamResponse, Transport
@@ -174,6 +175,8 @@ class Core:
         # Attempts that build their own header dict: hooks may add to it, tracing injects.
         self._attempt_headers = bool(self.extra_headers) or on_request is not None or tracing
         self._hooked = on_request is not None or on_response is not None
+        # Nothing to run around an attempt: unary calls take the short path (_first_attempt).
+        self._plain = not self._attempt_headers and not self._hooked and tracing is None
         # Too short to be a real PAT: redacting it would garble every message.
         secret = settings.pat or settings.session_token
         self._secret = secret if len(secret) >= 4 else ""
@@ -277,6 +280,8 @@ class Core:
         retry: RetryConfig,
         total: float | None,
         trace: _OperationTrace | None = None,
+        failed: ClarifaiError | None = None,
+        started: float | None = None,
     ) -> T:
         """Make attempts until one succeeds or the error may not be retried; return its value.
 
@@ -285,15 +290,23 @@ class Core:
         whole call: a retry whose wait would not fit in what is left is not
         made, and the last error is raised. With tracing on, the call runs
         inside its operation span (``trace``, set by :meth:`_run_traced`).
+        ``failed``: the error of a first attempt the caller already made (and
+        recorded with the gate) at ``started``; the policy goes on from there.
         """
         if self.tracing is not None and trace is None:
             return await self._run_traced(
                 endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
             )
-        gate = self.gate
+        # Our own limiter hands out tickets directly; any other gate goes through its protocol.
+        gate: RateGate | None = self.gate
+        limiter = gate if isinstance(gate, RateLimiter) else None
+        if limiter is not None:
+            gate = None
+        ticket: float | None = None
         tracing = self.tracing
         name = endpoint.name
-        started = time.monotonic()
+        if started is None:
+            started = time.monotonic()
         deadline: float | None = None
         number = 0
         throttles = 0  # throttled attempts: retried outside the max_retries budget
@@ -302,68 +315,74 @@ class Core:
         headers: dict[str, str] | None = None
         span: Span | None = None
         while True:
-            watched = self._hooked or logger.isEnabledFor(_DEBUG)
-            if self._attempt_headers:
-                headers = dict(self.extra_headers)
-                if tracing is not None and trace is not None:
-                    span = tracing.attempt(
-                        trace.span, name, built.method, built.path_and_query, attempt=number,
-                        headers=headers,
-                    )  # fmt: skip
-                    trace.attempts += 1
-                if self.on_request is not None:
-                    event = _request_event(endpoint, built, number, headers)
-                    try:
-                        await _run_hook(self.on_request, event)
-                        headers = check_headers(event.headers, "on_request headers")
-                    except BaseException as exc:
-                        if span is not None and tracing is not None:
-                            tracing.end(span, error=exc)
-                        raise
-            if gate is not None:
-                if deadline is None:
-                    await gate.acquire()
-                else:
-                    import anyio  # only here: importing aioclarifai stays light
-
-                    try:  # a retry waits for the gate no longer than the call may last
-                        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
-                            await gate.acquire()
-                    except TimeoutError:
-                        assert last is not None  # a deadline is set by a retry only
-                        raise last from None
-            if watched or span is not None:
-                t0 = time.perf_counter()
-            try:
-                value, http_status = await attempt(deadline, headers)
-            except ClarifaiError as exc:
-                error = self.redact(exc)
-                if gate is not None:
-                    gate.record(is_throttled(error), getattr(error, "retry_after", None))
-            except BaseException as exc:
-                if gate is not None:
-                    gate.record(False, None)
-                if span is not None and tracing is not None:
-                    tracing.end(span, error=exc)
-                raise
+            if failed is not None:
+                # The caller made the first attempt itself (see _first_attempt).
+                error, failed, watched = failed, None, False
             else:
-                if gate is not None:
-                    gate.record(False, None)
-                if watched or span is not None:
-                    status = getattr(value, "status", None)
-                    if status is None and isinstance(value, APIResponse):
-                        status = getattr(value.parse(), "status", None)
-                    code = status.code if status is not None else 0
-                    req_id = status.req_id if status is not None else ""
-                    if span is not None and tracing is not None and trace is not None:
-                        tracing.end(span, http_status=http_status, code=code, req_id=req_id)
-                        trace.http_status, trace.code, trace.req_id = http_status, code, req_id
-                    if watched:
-                        await self._observe(
-                            endpoint, built, attempt=number, t0=t0, http_status=http_status,
-                            code=code, req_id=req_id,
+                watched = self._hooked or logger.isEnabledFor(_DEBUG)
+                if self._attempt_headers:
+                    headers = dict(self.extra_headers)
+                    if tracing is not None and trace is not None:
+                        span = tracing.attempt(
+                            trace.span, name, built.method, built.path_and_query, attempt=number,
+                            headers=headers,
                         )  # fmt: skip
-                return value
+                        trace.attempts += 1
+                    if self.on_request is not None:
+                        event = _request_event(endpoint, built, number, headers)
+                        try:
+                            await _run_hook(self.on_request, event)
+                            headers = check_headers(event.headers, "on_request headers")
+                        except BaseException as exc:
+                            if span is not None and tracing is not None:
+                                tracing.end(span, error=exc)
+                            raise
+                if limiter is not None:
+                    ticket = limiter.grant_now()
+                    if ticket is None:
+                        ticket = await _wait_for_gate(limiter.grant, deadline, last)
+                elif gate is not None:
+                    await _wait_for_gate(gate.acquire, deadline, last)
+                if watched or span is not None:
+                    t0 = time.perf_counter()
+                try:
+                    value, http_status = await attempt(deadline, headers)
+                except ClarifaiError as exc:
+                    error = self.redact(exc)
+                    if limiter is not None:
+                        limiter.settle(
+                            is_throttled(error), getattr(error, "retry_after", None), ticket
+                        )
+                    elif gate is not None:
+                        gate.record(is_throttled(error), getattr(error, "retry_after", None))
+                except BaseException as exc:
+                    if limiter is not None:
+                        limiter.settle(False, None, ticket)
+                    elif gate is not None:
+                        gate.record(False, None)
+                    if span is not None and tracing is not None:
+                        tracing.end(span, error=exc)
+                    raise
+                else:
+                    if limiter is not None:
+                        limiter.settle(False, None, ticket)
+                    elif gate is not None:
+                        gate.record(False, None)
+                    if watched or span is not None:
+                        status = getattr(value, "status", None)
+                        if status is None and isinstance(value, APIResponse):
+                            status = getattr(value.parse(), "status", None)
+                        code = status.code if status is not None else 0
+                        req_id = status.req_id if status is not None else ""
+                        if span is not None and tracing is not None and trace is not None:
+                            tracing.end(span, http_status=http_status, code=code, req_id=req_id)
+                            trace.http_status, trace.code, trace.req_id = http_status, code, req_id
+                        if watched:
+                            await self._observe(
+                                endpoint, built, attempt=number, t0=t0, http_status=http_status,
+                                code=code, req_id=req_id,
+                            )  # fmt: skip
+                    return value
             if is_throttled(error) and (total is not None or throttles < _UNTIMED_THROTTLES):
                 # Not processed, so safe for any operation; bounded by the deadline instead.
                 assert isinstance(error, APIStatusError)  # is_throttled says so
@@ -442,11 +461,58 @@ class Core:
                 )
             return interpret(endpoint, raw, secret), raw.status
 
+        idempotent = endpoint.idempotent if idempotent is None else idempotent
+        retry = self.retry if retry is None else retry
+        if self._plain:
+            return self._first_attempt(endpoint, built, once, idempotent, retry)
         return self.run(
-            endpoint, built, once,
-            idempotent=endpoint.idempotent if idempotent is None else idempotent,
-            retry=self.retry if retry is None else retry, total=timeout.total,
-        )  # fmt: skip
+            endpoint, built, once, idempotent=idempotent, retry=retry, total=timeout.total
+        )
+
+    async def _first_attempt(
+        self,
+        endpoint: Endpoint[Any, T],
+        built: BuiltRequest,
+        once: Attempt[T],
+        idempotent: bool,
+        retry: RetryConfig,
+    ) -> T:
+        """:meth:`run` for a call without hooks, tracing or extra headers: attempt 1 inline.
+
+        The success path of such a call is a gate ticket, the attempt and the
+        gate's record; anything else (a retry, a wait for the gate, debug
+        logging) is the policy's, which goes on from the first attempt's error.
+        """
+        total = self.timeout.total
+        gate = self.gate
+        limiter = gate if isinstance(gate, RateLimiter) else None
+        ticket = None
+        if (
+            logger.isEnabledFor(_DEBUG)
+            or (limiter is None and gate is not None)
+            or (limiter is not None and (ticket := limiter.grant_now()) is None)
+        ):
+            return await self.run(
+                endpoint, built, once, idempotent=idempotent, retry=retry, total=total
+            )
+        started = time.monotonic()
+        try:
+            value, _ = await once(None, None)
+        except ClarifaiError as exc:
+            error = self.redact(exc)
+            if limiter is not None:
+                limiter.settle(is_throttled(error), getattr(error, "retry_after", None), ticket)
+            return await self.run(
+                endpoint, built, once, idempotent=idempotent, retry=retry, total=total,
+                failed=error, started=started,
+            )  # fmt: skip
+        except BaseException:
+            if limiter is not None:
+                limiter.settle(False, None, ticket)
+            raise
+        if limiter is not None:
+            limiter.settle(False, None, ticket)
+        return value
 
     def call_raw(
         self,
@@ -605,6 +671,22 @@ class Core:
                 req_id, duration, error, delay,
             )  # fmt: skip
             await _run_hook(self.on_response, event)
+
+
+async def _wait_for_gate(
+    wait: Callable[[], Awaitable[T]], deadline: float | None, last: ClarifaiError | None
+) -> T:
+    """``await wait()``; a retry (``deadline`` set) waits no longer than the call may last."""
+    if deadline is None:
+        return await wait()
+    import anyio  # only here: importing aioclarifai stays light
+
+    try:
+        with anyio.fail_after(max(0.0, deadline - time.monotonic())):
+            return await wait()
+    except TimeoutError:
+        assert last is not None  # a deadline is set by a retry only
+        raise last from None
 
 
 async def _run_hook(hook: Hook, event: Any) -> None:

@@ -300,13 +300,23 @@ class RateLimiter:
         """Learn from the answer to the attempt this task acquired a slot for."""
         self.settle(throttled, retry_after, _TICKET.get())
 
+    def grant_now(self) -> float | None:
+        """A slot's ticket if one is free now and nobody waits before us, else None.
+
+        The core's fast path: most attempts find a slot free, and taking it
+        needs no coroutine (nor :meth:`acquire`'s context variable).
+        """
+        if self._waiters:
+            return None
+        ctl = self.controller
+        now = ctl.clock()
+        return ctl.take(now) if ctl.wait_time(now) <= 0.0 else None
+
     async def grant(self) -> float:
         """Wait for a slot; returns its ticket (for :meth:`settle`, when the answer is known)."""
-        ctl = self.controller
-        if not self._waiters:
-            now = ctl.clock()
-            if ctl.wait_time(now) <= 0.0:
-                return ctl.take(now)
+        ticket = self.grant_now()
+        if ticket is not None:
+            return ticket
         future: asyncio.Future[float] = asyncio.get_running_loop().create_future()
         self._waiters.append(future)
         self._schedule()

@@ -8,6 +8,8 @@ encoded, so nothing is decoded or normalised twice on the way.
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -47,12 +49,18 @@ def _get(obj: Any, path: tuple[str, ...]) -> Any:
 
 
 class _Plan:
-    """A path template compiled for one request type: how to read and clear its fields."""
+    """A path template compiled for one request type: how to read and clear its fields.
 
-    __slots__ = ("clear", "partial", "template")
+    Path values are read by one ``attrgetter`` (plus the ``user_app_id`` parts,
+    which every scoped template starts with), and the quoted path is remembered
+    per tuple of values: a client sends the same few paths over and over.
+    """
+
+    __slots__ = ("clear", "literals", "partial", "paths", "read", "scope", "template")
 
     def __init__(self, template: PathTemplate, request_type: type) -> None:
         self.template = template
+        self.literals = template.literals
         defaults = _defaults(request_type)
         clear: dict[str, Any] = {}
         nested: dict[str, list[tuple[str, ...]]] = {}
@@ -76,6 +84,62 @@ class _Plan:
         self.clear = clear
         #: Nested path fields cleared one by one, inside messages the path covers partly.
         self.partial = tuple(partial)
+        #: Leading ``user_app_id`` fields: 0, 1 (user_id) or 2 (user_id, app_id).
+        self.scope = 0
+        for path, expected in zip(template.fields, _SCOPE_FIELDS, strict=False):
+            if path != expected:
+                break
+            self.scope += 1
+        self.read = _reader(template.fields[self.scope :])
+        #: Quoted path by its values (bounded: values that never repeat must not grow it).
+        self.paths: dict[tuple[Any, ...], str] = {}
+
+    def values(self, request: Any, user_id: str, app_id: str) -> tuple[Any, ...] | None:
+        """The path's values, or None when one of them is empty."""
+        rest = self.read(request)
+        if not all(rest):
+            return None
+        scope = self.scope
+        if not scope:
+            return rest
+        scoped = request.user_app_id
+        if scoped is not None:
+            user_id = scoped.user_id or user_id
+            app_id = scoped.app_id or app_id
+        if not user_id or (scope == 2 and not app_id):
+            return None
+        return (user_id, app_id, *rest) if scope == 2 else (user_id, *rest)
+
+    def path(self, values: tuple[Any, ...]) -> str:
+        """The percent-encoded path for ``values``."""
+        path = self.paths.get(values)
+        if path is None:
+            lits = self.literals
+            parts = [lits[0]]
+            for value, lit in zip(values, lits[1:], strict=True):
+                parts.append(quote_segment(value if isinstance(value, str) else str(value)))
+                parts.append(lit)
+            path = "".join(parts)
+            if len(self.paths) >= _MAX_PATHS:
+                self.paths.clear()
+            self.paths[values] = path
+        return path
+
+
+_SCOPE_FIELDS = (("user_app_id", "user_id"), ("user_app_id", "app_id"))
+_MAX_PATHS = 1024
+
+
+def _reader(fields: tuple[tuple[str, ...], ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function reading ``fields`` of a request as a tuple (an unset message reads None)."""
+    if all(len(f) == 1 for f in fields):
+        if len(fields) == 1:
+            one = operator.attrgetter(fields[0][0])
+            return lambda request: (one(request),)
+        if fields:
+            return operator.attrgetter(*(f[0] for f in fields))
+        return lambda request: ()
+    return lambda request: tuple(_get(request, f) for f in fields)
 
 
 def _field_struct_type(cls: type, name: str) -> type:
@@ -102,17 +166,6 @@ def _path_value(request: Any, path: tuple[str, ...], user_id: str, app_id: str) 
     if path[0] == "user_app_id":
         return _get(request, path) or (user_id if path[1] == "user_id" else app_id)
     return getattr(request, path[0]) if len(path) == 1 else _get(request, path)
-
-
-def _path_values(plan: _Plan, request: Any, user_id: str, app_id: str) -> list[Any] | None:
-    """The values of ``plan``'s path fields, or None when one of them is empty."""
-    values: list[Any] = []
-    for path in plan.template.fields:
-        value = _path_value(request, path, user_id, app_id)
-        if not value:
-            return None
-        values.append(value)
-    return values
 
 
 def _missing_field(endpoint: Endpoint[Any, Any], request: Any, user_id: str, app_id: str) -> str:
@@ -167,17 +220,12 @@ def build_request(
             f"not {type(request).__name__}"
         )
     for plan in _plans(endpoint):
-        values = _path_values(plan, request, user_id, app_id)
+        values = plan.values(request, user_id, app_id)
         if values is not None:
             break
     else:
         raise ValueError(_missing_field(endpoint, request, user_id, app_id))
-    lits = plan.template.literals
-    parts = [lits[0]]
-    for value, lit in zip(values, lits[1:], strict=True):
-        parts.append(quote_segment(value if isinstance(value, str) else str(value)))
-        parts.append(lit)
-    path = "".join(parts)
+    path = plan.path(values)
     rest = msgspec.structs.replace(request, **plan.clear)
     for nested in plan.partial:
         rest = _without(rest, nested)

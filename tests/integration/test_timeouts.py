@@ -160,3 +160,36 @@ async def test_attempt_past_the_deadline_gives_its_slot_back() -> None:
         assert info.value.kind == "total"
         assert client.connections_in_use == 0
         assert len(server.requests) == 1
+
+
+async def test_concurrent_stalled_calls_all_hit_their_total_on_one_shared_timer() -> None:
+    timeout = Timeout(total=0.4, read=None)
+    async with (
+        Loopback(scripted(Hang())) as server,
+        client_for(server, timeout=timeout, retry=fast_retry(0)) as client,
+    ):
+        started = time.monotonic()
+        results = await asyncio.gather(
+            *(client.list_workflows() for _ in range(40)), return_exceptions=True
+        )
+        elapsed = time.monotonic() - started
+        sweep = client._core.transport._sweep  # type: ignore[attr-defined]
+        assert sweep.watched == 0  # nothing left behind by the calls
+        assert sweep.pending <= 3  # 40 deadlines, a slice or two: not one timer each
+        assert client.connections_in_use == 0
+    assert all(isinstance(r, APITimeoutError) and r.kind == "total" for r in results)
+    assert 0.4 <= elapsed < 1.0  # never early, late by at most a slice (plus a slow machine)
+
+
+async def test_cancelling_a_stalled_call_is_a_cancellation_not_a_timeout() -> None:
+    async with (
+        Loopback(scripted(Hang())) as server,
+        client_for(server, timeout=Timeout(total=5.0)) as client,
+    ):
+        call = asyncio.create_task(client.list_workflows())
+        await wait_until(lambda: bool(server.requests))
+        call.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await call
+        assert client._core.transport._sweep.watched == 0  # type: ignore[attr-defined]
+        assert client.connections_in_use == 0

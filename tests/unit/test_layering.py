@@ -51,6 +51,7 @@ LAYERS: tuple[tuple[str, frozenset[str]], ...] = (
                 "aioclarifai._gc",
                 "aioclarifai._extras",
                 "aioclarifai._rate",
+                "aioclarifai._deadlines",
             }
         ),
     ),

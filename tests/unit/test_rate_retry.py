@@ -124,3 +124,35 @@ async def test_a_shared_gate_and_an_explicit_limit() -> None:
         assert stats is not None and stats.limit == 20.0
     async with _client(handler, adaptive_rate=False) as d:
         assert d.rate_stats() is None  # no controller at all
+
+
+class _TicketLog(RateController):
+    """A controller that keeps the ticket each answer was recorded with."""
+
+    def __init__(self) -> None:
+        super().__init__(min_rate=200.0)
+        self.granted: list[float] = []
+        self.recorded: list[tuple[float | None, bool]] = []
+
+    def take(self, now: float) -> float:
+        ticket = super().take(now)
+        self.granted.append(ticket)
+        return ticket
+
+    def record(
+        self, now: float, throttled: bool, retry_after: float | None, ticket: float | None = None
+    ) -> None:
+        self.recorded.append((ticket, throttled))
+        super().record(now, throttled, retry_after, ticket)
+
+
+async def test_every_answer_is_recorded_with_the_ticket_of_its_own_attempt() -> None:
+    # The one-decrease-per-event rule needs each answer's own grant time: the short
+    # success path and the retries hand the limiter's tickets over directly.
+    log = _TicketLog()
+    handler = Throttler(times=2)
+    async with _client(handler, rate_gate=RateLimiter(log)) as client:
+        await client.list_inputs()
+        await client.list_inputs()
+    assert [throttled for _, throttled in log.recorded] == [True, True, False, False]
+    assert [ticket for ticket, _ in log.recorded] == log.granted

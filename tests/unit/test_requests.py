@@ -204,3 +204,36 @@ def test_root_path_with_a_nested_path_field() -> None:
     assert build_request(ENDPOINTS["list_cloud_regions"], only_id).path_and_query == (
         "/v2/cloud_providers/aws/regions"
     )
+
+
+def test_paths_are_remembered_per_values_and_the_memo_stays_bounded() -> None:
+    from aioclarifai import _requests
+
+    endpoint = ENDPOINTS["get_model"]
+    for i in range(3 * _requests._MAX_PATHS):
+        built = build_request(endpoint, types.GetModelRequest(model_id=f"m/{i}"), "me", "app")
+        assert built.path_and_query == f"{PREFIX}/models/m%2F{i}"
+    plans = _requests._plans(endpoint)
+    assert all(len(plan.paths) <= _requests._MAX_PATHS for plan in plans)
+    # The same values give the very same string (remembered, not rebuilt).
+    first = build_request(endpoint, types.GetModelRequest(model_id="same"), "me", "app")
+    again = build_request(endpoint, types.GetModelRequest(model_id="same"), "me", "app")
+    assert first.path_and_query is again.path_and_query
+
+
+def test_remembered_paths_follow_the_client_defaults() -> None:
+    endpoint = ENDPOINTS["get_model"]
+    req = types.GetModelRequest(model_id="m")
+    assert (
+        build_request(endpoint, req, "me", "a1").path_and_query == "/v2/users/me/apps/a1/models/m"
+    )
+    assert (
+        build_request(endpoint, req, "me", "a2").path_and_query == "/v2/users/me/apps/a2/models/m"
+    )
+    assert build_request(endpoint, req, "u", "a1").path_and_query == "/v2/users/u/apps/a1/models/m"
+    scoped = types.GetModelRequest(model_id="m", user_app_id=types.UserAppIDSet(app_id="x"))
+    assert build_request(endpoint, scoped, "me", "a1").path_and_query == (
+        "/v2/users/me/apps/x/models/m"
+    )
+    with pytest.raises(ValueError, match="app_id"):
+        build_request(endpoint, req, "me", "")

@@ -1,0 +1,112 @@
+"""Total timeouts of many concurrent calls enforced by one timer per time slice.
+
+aiohttp enforces ``ClientTimeout.total`` with a timer of its own per request
+(a ``TimerHandle`` scheduled and cancelled, a timer context entered on every
+read): about a tenth of the client CPU of a small call. Calls of one client
+mostly share one budget, so their deadlines crowd together: here each
+deadline is rounded *up* to the next :data:`SLICE` of a second, every call
+whose deadline falls in the same slice shares that slice's one timer, and the
+timer cancels whichever of them are still running when it fires.
+
+A call is therefore never cut short, and runs at most one slice (under
+16 ms) past its deadline; aiohttp's own timer rounds deadlines over five
+seconds up to a whole second. Tasks that finish in time leave their slice at
+once, so nothing outlives the calls in flight but a few empty slices waiting
+for their timers.
+
+The caller that catches the ``CancelledError`` asks :meth:`Slice.expired`
+whether it was this timer's doing, and if so turns it into its own timeout
+error; a cancellation from anyone else (the task's owner, a task group)
+propagates untouched, as with :func:`asyncio.timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+
+__all__ = ["SLICE", "DeadlineSweep", "Slice"]
+
+SLICES_PER_SECOND = 64
+#: Width of one slice in seconds: the most a call runs past its deadline.
+SLICE = 1 / SLICES_PER_SECOND
+
+
+class Slice:
+    """The calls whose deadlines fall in one slice, and the timer they share."""
+
+    __slots__ = ("fired", "handle", "tasks")
+
+    def __init__(self) -> None:
+        self.tasks: set[asyncio.Task[object]] = set()
+        self.fired = False
+        self.handle: asyncio.TimerHandle | None = None
+
+    def expired(self, task: asyncio.Task[object]) -> bool:
+        """True when this slice's timer cancelled ``task`` and nobody else did.
+
+        Consumes the timer's cancellation request (``Task.uncancel``); with a
+        cancellation of someone else's still pending it returns False, so that
+        one goes on. (Python 3.10 does not count cancellations: there, one that
+        lands in the same loop pass as the deadline reads as the timeout, as
+        with aiohttp's own timer.)
+        """
+        if not self.fired:
+            return False
+        uncancel = getattr(task, "uncancel", None)
+        return uncancel is None or uncancel() == 0
+
+
+class DeadlineSweep:
+    """One event loop's deadline slices (one per transport, made in its loop)."""
+
+    __slots__ = ("_loop", "_slices")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._slices: dict[int, Slice] = {}
+
+    def watch(self, deadline: float, task: asyncio.Task[object]) -> Slice:
+        """Cancel ``task`` once ``deadline`` (``time.monotonic()`` based) has passed.
+
+        Return the slice to give to :meth:`unwatch` when the task is done with
+        the guarded work (in a ``finally``), and to ask whether a
+        ``CancelledError`` came from it.
+        """
+        key = math.ceil(deadline * SLICES_PER_SECOND)
+        found = self._slices.get(key)
+        if found is None:
+            found = self._slices[key] = Slice()
+            delay = key * SLICE - time.monotonic()
+            found.handle = self._loop.call_later(delay, self._fire, key)
+        found.tasks.add(task)
+        return found
+
+    @staticmethod
+    def unwatch(watched: Slice, task: asyncio.Task[object]) -> None:
+        """``task`` is done with the guarded work: its deadline no longer applies."""
+        watched.tasks.discard(task)
+
+    def _fire(self, key: int) -> None:
+        found = self._slices.pop(key)
+        found.fired = True
+        for task in found.tasks:
+            task.cancel()
+
+    @property
+    def pending(self) -> int:
+        """Slices whose timer has not fired yet (tests and diagnostics)."""
+        return len(self._slices)
+
+    @property
+    def watched(self) -> int:
+        """Tasks currently watched, over every slice."""
+        return sum(len(s.tasks) for s in self._slices.values())
+
+    def close(self) -> None:
+        """Cancel every timer; the calls still watched are failing already (pool closed)."""
+        for found in self._slices.values():
+            if found.handle is not None:
+                found.handle.cancel()
+        self._slices.clear()
