@@ -1,12 +1,16 @@
 """Server streams: newline-delimited JSON → an async iterator of typed messages.
 
 Each line is ``{"result": <message>}``, ``{"error": {"code", "message", "details"}}``
-(grpc-gateway framing) or a bare message. A ``result`` line is decoded once,
-by a cached typed decoder; the rarer others take a second, untyped pass. Lines
-are split here, not with ``readline()``, so a line can be any length and break
-anywhere across network chunks; CRLF, blank lines and a missing final newline are fine. Splitting is
-linear in the body's size and holds at most one partial line, so memory stays
-flat however long the stream runs.
+(grpc-gateway framing) or a bare message. The whole lines of each network
+read are decoded in one call (``msgspec``'s ``decode_lines``) into typed
+``result`` frames; a read holding any other line (an error frame, a bare
+message, a failed status, an enum sent by name) is taken line by line
+instead, so messages before the odd line come out first and it is met in its
+turn. Lines are split here, not with ``readline()``, so a line can be any
+length and break anywhere across network chunks; CRLF, blank lines and a
+missing final newline are fine. Splitting is linear in the body's size and
+holds at most one partial line, so memory stays flat however long the
+stream runs: at most one read's messages are held.
 
 Before the first message arrives, failures are retried like unary calls
 (a non-2xx answer, a connection failure, "model loading" as the first chunk's
@@ -26,7 +30,7 @@ import contextlib
 import functools
 import re
 import warnings
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
     from ._requests import BuiltRequest
     from ._transport import StreamResponse
 
-__all__ = ["LineSplitter", "ResponseStream"]
+__all__ = ["LineSplitter", "ResponseStream", "split_lines"]
 
 T = TypeVar("T")
 
@@ -55,23 +59,22 @@ _GRPC_CODE_NAMES = (
     "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS",
     "UNAUTHENTICATED",
 )  # fmt: skip
-_NO_LINES: tuple[bytes | bytearray, ...] = ()
 _WORD = re.compile(rb"[A-Za-z0-9_.~+/=-]*")
 # ResponseStream._state: not started → open → done (done is final).
 _NEW, _OPEN, _DONE = 0, 1, 2
 
 
 class LineSplitter:
-    """Splits a byte stream into lines in linear time; holds at most one partial line.
+    """Cuts a byte stream into blocks of whole lines in linear time; holds at most one partial line.
 
-    Each byte is searched for a newline once, when its chunk arrives, and
-    copied once into the partial line when its line spans chunks (that
-    ``bytearray`` is then handed out as the line itself: a long line costs its
-    size, not twice). Returned lines may keep trailing whitespace (the ``\r``
-    of CRLF, or the ``\n`` itself when a chunk is exactly one line): JSON
-    decoders ignore it, and not slicing it off saves a copy per chunk. Blank
-    lines are dropped. A line longer than ``max_line`` raises
-    :class:`ResponseTooLargeError` and frees what was held of it.
+    :meth:`feed` returns the complete lines a chunk finishes as one block of
+    bytes (newlines included), ready for ``msgspec``'s ``decode_lines``: no
+    per-line slicing on the common path. Each chunk is searched backwards for
+    its last newline only, and a byte is copied at most once (when its line
+    spans chunks, or to cut off the partial last line). Blocks may hold blank
+    lines and trailing whitespace (the ``\r`` of CRLF): JSON decoders skip them.
+    A line longer than ``max_line`` raises :class:`ResponseTooLargeError` and
+    frees what was held of it.
     """
 
     __slots__ = ("_max", "_operation", "_partial")
@@ -86,52 +89,45 @@ class LineSplitter:
         """Bytes of the incomplete last line held so far."""
         return len(self._partial)
 
-    def feed(self, chunk: bytes) -> Sequence[bytes | bytearray]:
-        """The non-blank lines that ``chunk`` completes, in order."""
+    def feed(self, chunk: bytes) -> bytes | bytearray:
+        """The lines that ``chunk`` completes, as one block (empty when it completes none)."""
+        last = chunk.rfind(b"\n")
         partial = self._partial
-        first = chunk.find(b"\n")
-        if first < 0:
+        if last < 0:
             partial += chunk  # amortised O(len(chunk)): no re-scan of what is held
             if len(partial) > self._max:
                 self._too_long(len(partial))
-            return _NO_LINES
-        lines: list[bytes | bytearray]
-        if not partial:
-            if first == len(chunk) - 1:
-                # The usual case for generations: one network chunk, one whole line.
-                if first > self._max:
-                    self._too_long(first)
-                return _NO_LINES if chunk.isspace() else (chunk,)
-            lines = list(chunk.split(b"\n"))
+            return b""
+        end = last + 1
+        block: bytes | bytearray
+        if partial:
+            partial += memoryview(chunk)[:end]  # without a temporary copy
+            block, self._partial = partial, bytearray()
         else:
-            partial += memoryview(chunk)[:first]  # the line's end, without a temporary copy
-            if len(partial) > self._max:
-                self._too_long(len(partial))
-            self._partial = bytearray()
-            lines = [partial, *chunk[first + 1 :].split(b"\n")]
-        tail = lines.pop()
-        if tail:
-            self._partial += tail
-        if len(chunk) > self._max:  # only then can a line inside this chunk be too long
-            longest = max(map(len, lines), default=0)
+            block = chunk if end == len(chunk) else chunk[:end]
+        if end < len(chunk):
+            self._partial += memoryview(chunk)[end:]
+            if len(self._partial) > self._max:
+                self._too_long(len(self._partial))
+        if len(block) > self._max:  # only then can a line of the block be too long
+            longest = max(map(len, block.split(b"\n")))
             if longest > self._max:
                 self._too_long(longest)
-        if len(self._partial) > self._max:
-            self._too_long(len(self._partial))
-        return [line for line in lines if line and not line.isspace()]
+        return block
 
-    def flush(self) -> Sequence[bytes | bytearray]:
-        """The last line when the body did not end with a newline (then empty)."""
+    def flush(self) -> bytes | bytearray:
+        """The last line when the body did not end with a newline (else empty)."""
         rest, self._partial = self._partial, bytearray()
-        return (rest,) if rest and not rest.isspace() else _NO_LINES
+        return rest
 
     def _too_long(self, seen: int) -> NoReturn:
         self._partial = bytearray()  # free it now, not when the stream is collected
         raise ResponseTooLargeError("stream line", self._max, operation=self._operation, seen=seen)
 
 
-#: Lines decoded together when several arrive in one network chunk.
-_GROUP = 16
+def split_lines(block: bytes | bytearray) -> list[bytes | bytearray]:
+    """The non-blank lines of a block (the rare path: lines read one by one)."""
+    return [line for line in block.split(b"\n") if line and not line.isspace()]
 
 
 @functools.cache
@@ -146,14 +142,14 @@ def _frame_decoder(cls: type[Any]) -> msgspec.json.Decoder[Any]:
 
 
 @functools.cache
-def _frames_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
-    """Decodes the lines of one network chunk at once, joined into a JSON array.
+def _block_decoder(cls: Any) -> msgspec.json.Decoder[Any]:
+    """Decodes a block of ``{"result": cls}`` lines in one call (``decode_lines``).
 
-    One call per chunk instead of one per line: when a burst of lines arrives
-    together this halves the Python work per message.
+    ``result`` is required here: any other line (an error frame, a bare
+    message) fails the whole block, which is then read line by line.
     """
-    frame = _frame_decoder(cls).type
-    return msgspec.json.Decoder(list[frame], strict=False)  # type: ignore[valid-type]
+    frame = msgspec.defstruct(f"{cls.__name__}Line", [("result", cls)], gc=False)
+    return msgspec.json.Decoder(frame, strict=False)
 
 
 class ResponseStream(Generic[T], AsyncIterator[T]):
@@ -173,12 +169,15 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
     in another task then simply finishes its loop); iterating a closed
     stream ends at once.
 
+    ``async for batch in stream.batches()`` hands out the same messages a
+    list at a time: what one network read completed (see :meth:`batches`).
+
     A chunk whose ``status`` is not a success raises its typed
     :class:`APIStatusError`; an ``{"error": …}`` frame raises :class:`StreamError`.
     """
 
     __slots__ = (
-        "_batch_decoder",
+        "_block_decoder",
         "_built",
         "_core",
         "_decoder",
@@ -218,13 +217,15 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         rtype: Any = response_type or endpoint.response_type
         self._type: type[T] = rtype
         self._decoder = _frame_decoder(rtype)
-        self._batch_decoder = _frames_decoder(rtype)
-        self._ready: list[Any] = []
+        self._block_decoder = _block_decoder(rtype)
+        # Decoded, checked messages of the latest read; those from ``_ready_at`` on are next.
+        self._ready: list[T] = []
         self._ready_at = 0
         self._has_status = "status" in rtype.__struct_fields__
         self._max_line = getattr(core, "max_line_bytes", DEFAULT_MAX_LINE_BYTES)
         self._splitter = LineSplitter(self._max_line, endpoint.name)
-        self._lines: Sequence[bytes | bytearray] = _NO_LINES
+        # Lines of a read that are taken one by one (one of them needed a closer look).
+        self._lines: list[bytes | bytearray] = []
         self._pos = 0
         self._state = _NEW
 
@@ -267,7 +268,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._state = _DONE
         self._ready = []
         self._ready_at = 0
-        self._lines = _NO_LINES
+        self._lines = []
         self._drop_response()
 
     def _drop_response(self) -> None:
@@ -320,24 +321,26 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
             raise
         finally:
             self._starting = None
-        if scope.cancelled_caught or self._state == _DONE:
-            self._finish()
-        elif first is None:
-            self._finish()  # an empty stream
+        if scope.cancelled_caught or self._state == _DONE or not first:
+            self._finish()  # closed meanwhile, or an empty stream
         else:
-            self._ready = [first]
+            self._ready = first
             self._ready_at = 0
 
     async def _attempt(
         self, deadline: float | None, headers: Mapping[str, str] | None
-    ) -> tuple[T | None, int]:
-        """One try: open the request and read the first message (None: an empty stream)."""
+    ) -> tuple[list[T], int]:
+        """One try: open the request and read up to the first message (none: an empty stream).
+
+        What the first read completed comes back whole; only its first line
+        decides the attempt (a failure after it is met in its turn, never retried).
+        """
         self._splitter = LineSplitter(self._max_line, self._endpoint.name)
-        self._lines = _NO_LINES
+        self._lines = []
         resp = self._response = await self._core.open_stream(self._endpoint, self._built, headers)
         self._http_status, self._headers = resp.status, resp.headers
         try:
-            return await self._first_message(), resp.status
+            return await self._read_messages(), resp.status
         except BaseException:
             self._drop_response()
             raise
@@ -363,98 +366,117 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         ready = self._ready
         if i < len(ready):
             self._ready_at = i + 1
-            return ready[i]  # type: ignore[no-any-return]
-        return await self._next_slow()
+            return ready[i]
+        if not await self._fill():
+            raise StopAsyncIteration
+        i = self._ready_at
+        self._ready_at = i + 1
+        return self._ready[i]
 
-    async def _next_slow(self) -> T:
-        if self._state != _OPEN:
-            if self._state == _DONE:
-                raise StopAsyncIteration
-            await self._start()
-            return await self.__anext__()
-        pos = self._pos
-        lines = self._lines
-        if pos >= len(lines):  # only then await: the lines of one chunk cost no read
-            try:
-                lines = await self._read_lines()
-            except BaseException as exc:
-                closed_meanwhile = self._state == _DONE
-                self._finish()
-                if closed_meanwhile and isinstance(exc, ClarifaiError):
-                    # aclose() from elsewhere cut the connection under this read.
-                    raise StopAsyncIteration from None
-                raise
-            if not lines:
-                self._finish()
-                raise StopAsyncIteration
-            pos = 0
+    def batches(self) -> AsyncIterator[list[T]]:
+        """Iterate lists of messages: ``async for batch in stream.batches()``.
+
+        Each list holds the messages that one network read completed (at
+        least one), in order, typed and checked exactly as plain iteration
+        would hand them out, and is the caller's to keep: it saves the
+        per-message ``await`` of ``async for``. Messages before an error frame
+        or a failed chunk status come out first; the next step raises. Lines
+        are capped by ``max_line_bytes`` as always.
+
+        The loop takes the rest of the stream: it ends when the stream does,
+        and leaving it in any way (``break``, an exception, cancellation)
+        closes the stream and drops its connection, ``async with`` or not.
+        Messages already decoded but not yet handed out by a plain ``async
+        for`` come first.
+        """
+        return _Batches(self)
+
+    async def _fill(self) -> bool:
+        """Make ``_ready[_ready_at:]`` non-empty, reading as needed; False once the stream ended."""
+        if self._ready_at < len(self._ready):
+            return True
+        state = self._state
+        if state != _OPEN:
+            if state == _NEW:
+                await self._start()
+                return self._ready_at < len(self._ready)
+            return False
+        self._ready = []  # the batch handed out is not kept while we wait
+        self._ready_at = 0
         try:
-            ready = self._decode_group(lines, pos)
-            if ready:
-                self._pos = pos + len(ready)
-                self._ready = ready
-                self._ready_at = 1
-                return ready[0]  # type: ignore[no-any-return]
-            # The line at ``pos`` is not a plain success: an error frame, a failed
-            # status, a bare message, an enum by name. Read it alone.
-            self._pos = pos + 1
-            return self._decode_line(lines[pos])
+            ready = await self._read_messages()
         except BaseException as exc:
+            closed_meanwhile = self._state == _DONE
             self._finish()
             if isinstance(exc, ClarifaiError):
+                if closed_meanwhile:
+                    return False  # aclose() from elsewhere cut the connection under this read
                 self._core.redact(exc)  # a chunk's status or error frame may echo the PAT
             raise
+        if not ready:
+            self._finish()
+            return False
+        self._ready = ready
+        return True
 
-    async def _first_message(self) -> T | None:
-        lines = await self._read_lines()
-        if not lines:
-            return None
-        self._pos = 1
-        return self._decode_line(lines[0])
-
-    async def _read_lines(self) -> Sequence[bytes | bytearray]:
-        """Read until at least one line is complete; empty at the end of the body."""
-        resp = self._response
-        if resp is None:
-            return _NO_LINES
-        splitter = self._splitter
-        name = self._endpoint.name
+    async def _read_messages(self) -> list[T]:
+        """The next messages, read until there is one: empty at the end of the body."""
         while True:
-            chunk = await resp.read_chunk(name)
-            lines = splitter.feed(chunk) if chunk else splitter.flush()
-            if lines or not chunk:
-                self._lines = lines
-                self._pos = 0
-                return lines
+            if self._pos < len(self._lines):
+                return self._take_lines()
+            resp = self._response
+            if resp is None:
+                return []
+            chunk = await resp.read_chunk(self._endpoint.name)
+            block = self._splitter.feed(chunk) if chunk else self._splitter.flush()
+            if block:
+                try:
+                    # The usual case: the whole block in one call, no per-line Python work.
+                    ready: list[T] = [f.result for f in self._block_decoder.decode_lines(block)]
+                except (msgspec.DecodeError, RecursionError):  # also ValidationError
+                    ready = []
+                    self._read_one_by_one(block)
+                else:
+                    if self._has_status and not _all_succeeded(ready):
+                        ready = []
+                        self._read_one_by_one(block)
+                if ready:
+                    return ready
+            if not chunk and self._pos >= len(self._lines):
+                return []
 
-    def _decode_group(self, lines: Sequence[bytes | bytearray], pos: int) -> list[Any]:
-        """The plain successful messages at the start of the next few lines from ``pos``.
+    def _read_one_by_one(self, block: bytes | bytearray) -> None:
+        """Take ``block`` line by line: one of its lines is not a plain success."""
+        self._lines = split_lines(block)
+        self._pos = 0
 
-        A small group, not the whole chunk, so a burst of lines never holds
-        more than a few decoded messages at once, decoded in one call. The
-        list stops before the first line that needs a closer look (empty when
-        that is the line at ``pos``), so messages are still handed out in
-        order and a failure is raised when its line is reached.
+    def _take_lines(self) -> list[T]:
+        """The plain successes from the next line on, or the next line alone.
+
+        A plain success is a ``result`` frame whose status (if any) says so.
+        The list stops before the first line that needs a closer look, so
+        messages are still handed out in order; that line is then decoded on
+        its own, by the general path, which raises its error if it has one.
         """
-        group = lines[pos : pos + _GROUP]
-        try:
-            if len(group) == 1:
-                frames: Sequence[Any] = (self._decoder.decode(group[0]),)
-            else:
-                frames = self._batch_decoder.decode(b"[" + b",".join(group) + b"]")
-        except (msgspec.DecodeError, RecursionError):  # not JSON, or an enum by name: one by one
-            return []
-        ready: list[Any] = []
+        lines, pos = self._lines, self._pos
+        decode = self._decoder.decode
         check = self._has_status
-        for frame in frames:
-            message = frame.result
-            if message is None:
-                break
-            if check:
-                status = message.status
-                if status is not None and status.code not in _SUCCESS_CODES:
+        ready: list[Any] = []
+        while pos < len(lines):
+            try:
+                message = decode(lines[pos]).result
+            except (msgspec.DecodeError, RecursionError):
+                message = None
+            if message is None or (check and not _succeeded(message)):
+                if ready:
                     break
+                self._pos = pos + 1
+                return [self._decode_line(lines[pos])]
             ready.append(message)
+            pos += 1
+        self._pos = pos
+        if pos >= len(lines):
+            self._lines = []
         return ready
 
     # -- decoding --------------------------------------------------------------------
@@ -525,6 +547,45 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         return StreamError(
             f"{name}: unreadable stream line ({exc}): {excerpt}{more}", operation=name
         )
+
+
+class _Batches(AsyncIterator[list[T]]):
+    """:meth:`ResponseStream.batches`: what each read completed, a list at a time."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ResponseStream[T]) -> None:
+        self._stream = stream
+
+    async def __anext__(self) -> list[T]:
+        stream = self._stream
+        if not await stream._fill():
+            raise StopAsyncIteration
+        ready, i = stream._ready, stream._ready_at
+        stream._ready = []  # the list is the caller's now
+        stream._ready_at = 0
+        return ready[i:] if i else ready
+
+    def __del__(self) -> None:
+        # The loop is over (ended, left by break, an exception or cancellation,
+        # which drops this iterator): the stream ends with it, at once.
+        with contextlib.suppress(Exception):  # the event loop may already be closed
+            self._stream.close()
+
+
+def _succeeded(message: Any) -> bool:
+    """Whether a message's ``status`` (None: absent) is a success."""
+    status = message.status
+    return status is None or status.code in _SUCCESS_CODES
+
+
+def _all_succeeded(messages: list[Any]) -> bool:
+    """Whether every message's ``status`` is a success or absent (one loop, no calls)."""
+    for message in messages:
+        status = message.status
+        if status is not None and status.code not in _SUCCESS_CODES:
+            return False
+    return True
 
 
 #: gRPC's code for errors that say none (``UNKNOWN``).

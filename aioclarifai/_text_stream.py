@@ -260,11 +260,21 @@ class TextStream:
         return self
 
     async def __anext__(self) -> str:
+        # Walks the stream's decoded batch in place: one coroutine per delta
+        # (this one), and an await only when a read is needed.
         stream = self._stream
         while True:
-            delta = self._absorb(await stream.__anext__())
-            if delta:
-                return delta
+            ready = stream._ready
+            i = stream._ready_at
+            while i < len(ready):
+                chunk = ready[i]
+                i += 1
+                stream._ready_at = i
+                delta = self._absorb(chunk)
+                if delta:
+                    return delta
+            if not await stream._fill():
+                raise StopAsyncIteration
 
     def chunks(self) -> AsyncIterator[GenerateResponse]:
         """Iterate the full chunks instead of text deltas (counts and ``text`` still update)."""
@@ -318,6 +328,11 @@ class _Chunks(AsyncIterator[GenerateResponse]):
 
     async def __anext__(self) -> GenerateResponse:
         owner = self._owner
-        chunk = await owner._stream.__anext__()
+        stream = owner._stream
+        if stream._ready_at >= len(stream._ready) and not await stream._fill():
+            raise StopAsyncIteration
+        i = stream._ready_at
+        stream._ready_at = i + 1
+        chunk = stream._ready[i]
         owner._absorb(chunk)
         return chunk

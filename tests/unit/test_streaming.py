@@ -22,7 +22,7 @@ from aioclarifai import (
     StreamError,
     types,
 )
-from aioclarifai._streaming import LineSplitter
+from aioclarifai._streaming import LineSplitter, split_lines
 from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
 from tests.helpers import Body, ScriptedStreams, result_line
 
@@ -49,9 +49,9 @@ def split_all(body: bytes, cuts: list[int]) -> list[bytes | bytearray]:
     out: list[bytes | bytearray] = []
     start = 0
     for cut in [*sorted(cuts), len(body)]:
-        out.extend(splitter.feed(body[start:cut]) if cut > start else ())
+        out.extend(split_lines(splitter.feed(body[start:cut])) if cut > start else ())
         start = max(start, cut)
-    out.extend(splitter.flush())
+    out.extend(split_lines(splitter.flush()))
     assert splitter.pending == 0
     return out
 
@@ -91,11 +91,11 @@ def test_splitter_one_megabyte_line_in_small_chunks() -> None:
 
 def test_splitter_keeps_only_the_partial_line() -> None:
     splitter = LineSplitter()
-    assert list(splitter.feed(b'{"a":1}\n{"b"')) == [b'{"a":1}']
+    assert splitter.feed(b'{"a":1}\n{"b"') == b'{"a":1}\n'
     assert splitter.pending == 4
-    assert list(splitter.feed(b":2}\n")) == [b'{"b":2}']
+    assert splitter.feed(b":2}\n") == b'{"b":2}\n'
     assert splitter.pending == 0
-    assert list(splitter.feed(b"\r\n\n   \n")) == []
+    assert split_lines(splitter.feed(b"\r\n\n   \n")) == []
 
 
 # -- whole streams over random chunk boundaries ----------------------------------------
