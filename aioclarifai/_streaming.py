@@ -30,7 +30,7 @@ import contextlib
 import functools
 import re
 import warnings
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
@@ -62,63 +62,83 @@ _GRPC_CODE_NAMES = (
 _WORD = re.compile(rb"[A-Za-z0-9_.~+/=-]*")
 # ResponseStream._state: not started → open → done (done is final).
 _NEW, _OPEN, _DONE = 0, 1, 2
+_DONE_ITER: Iterator[Any] = iter(())  # exhausted, so it stays so: shared
+
+
+#: Bytes of lines decoded in one call: a larger read is decoded in pieces, so few
+#: decoded messages are alive at once and the garbage collector never sees them
+#: grow old (holding a whole 256 KiB read decoded costs more in collections
+#: than decoding it).
+_PIECE = 16384
 
 
 class LineSplitter:
-    """Cuts a byte stream into blocks of whole lines in linear time; holds at most one partial line.
+    """Cuts a byte stream into pieces of whole lines in linear time; holds at most one partial line.
 
-    :meth:`feed` returns the complete lines a chunk finishes as one block of
-    bytes (newlines included), ready for ``msgspec``'s ``decode_lines``: no
-    per-line slicing on the common path. Each chunk is searched backwards for
-    its last newline only, and a byte is copied at most once (when its line
-    spans chunks, or to cut off the partial last line). Blocks may hold blank
-    lines and trailing whitespace (the ``\r`` of CRLF): JSON decoders skip them.
-    A line longer than ``max_line`` raises :class:`ResponseTooLargeError` and
-    frees what was held of it.
+    :meth:`feed` returns the complete lines a chunk finishes as pieces of
+    about ``piece`` bytes (newlines included), each ready for ``msgspec``'s
+    ``decode_lines``: no per-line slicing on the common path. A chunk is
+    searched backwards for its last newline, and forwards only at piece
+    boundaries; a byte is copied at most once (none when a chunk is one
+    whole piece). Pieces may hold blank lines and trailing whitespace (the
+    ``\r`` of CRLF): JSON decoders skip them. A line longer than
+    ``max_line`` raises :class:`ResponseTooLargeError` and frees what was
+    held of it.
     """
 
-    __slots__ = ("_max", "_operation", "_partial")
+    __slots__ = ("_max", "_operation", "_partial", "_piece")
 
-    def __init__(self, max_line: int = DEFAULT_MAX_LINE_BYTES, operation: str = "") -> None:
+    def __init__(
+        self, max_line: int = DEFAULT_MAX_LINE_BYTES, operation: str = "", piece: int = _PIECE
+    ) -> None:
         self._partial = bytearray()
         self._max = max_line
         self._operation = operation
+        self._piece = piece
 
     @property
     def pending(self) -> int:
         """Bytes of the incomplete last line held so far."""
         return len(self._partial)
 
-    def feed(self, chunk: bytes) -> bytes | bytearray:
-        """The lines that ``chunk`` completes, as one block (empty when it completes none)."""
+    def feed(self, chunk: bytes) -> list[bytes | bytearray]:
+        """The lines that ``chunk`` completes, in pieces (none when it completes no line)."""
         last = chunk.rfind(b"\n")
         partial = self._partial
         if last < 0:
             partial += chunk  # amortised O(len(chunk)): no re-scan of what is held
             if len(partial) > self._max:
                 self._too_long(len(partial))
-            return b""
+            return []
         end = last + 1
-        block: bytes | bytearray
+        size = self._piece
+        pieces: list[bytes | bytearray] = []
+        start = 0
         if partial:
-            partial += memoryview(chunk)[:end]  # without a temporary copy
-            block, self._partial = partial, bytearray()
-        else:
-            block = chunk if end == len(chunk) else chunk[:end]
+            # The held line's end, and whole lines after it up to a piece's size.
+            start = chunk.find(b"\n", max(0, size - len(partial))) + 1 or end
+            partial += memoryview(chunk)[:start]
+            pieces.append(partial)
+            self._partial = bytearray()
+        while start < end:
+            cut = chunk.find(b"\n", start + size, end) + 1 or end
+            pieces.append(chunk if cut - start == len(chunk) else chunk[start:cut])
+            start = cut
         if end < len(chunk):
             self._partial += memoryview(chunk)[end:]
             if len(self._partial) > self._max:
                 self._too_long(len(self._partial))
-        if len(block) > self._max:  # only then can a line of the block be too long
-            longest = max(map(len, block.split(b"\n")))
-            if longest > self._max:
-                self._too_long(longest)
-        return block
+        for piece in pieces:
+            if len(piece) > self._max:  # only then can one of its lines be too long
+                longest = max(map(len, piece.split(b"\n")))
+                if longest > self._max:
+                    self._too_long(longest)
+        return pieces
 
-    def flush(self) -> bytes | bytearray:
-        """The last line when the body did not end with a newline (else empty)."""
+    def flush(self) -> list[bytes | bytearray]:
+        """The last line when the body did not end with a newline (else nothing)."""
         rest, self._partial = self._partial, bytearray()
-        return rest
+        return [rest] if rest else []
 
     def _too_long(self, seen: int) -> NoReturn:
         self._partial = bytearray()  # free it now, not when the stream is collected
@@ -185,11 +205,12 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         "_has_status",
         "_headers",
         "_http_status",
+        "_it",
         "_lines",
         "_max_line",
+        "_next",
+        "_pieces",
         "_pos",
-        "_ready",
-        "_ready_at",
         "_response",
         "_splitter",
         "_starting",
@@ -218,12 +239,14 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         self._type: type[T] = rtype
         self._decoder = _frame_decoder(rtype)
         self._block_decoder = _block_decoder(rtype)
-        # Decoded, checked messages of the latest read; those from ``_ready_at`` on are next.
-        self._ready: list[T] = []
-        self._ready_at = 0
+        # The decoded, checked messages of the latest read not yet handed out.
+        self._it: Iterator[T] = _DONE_ITER
+        self._next: Callable[[], T] = _DONE_ITER.__next__
         self._has_status = "status" in rtype.__struct_fields__
         self._max_line = getattr(core, "max_line_bytes", DEFAULT_MAX_LINE_BYTES)
         self._splitter = LineSplitter(self._max_line, endpoint.name)
+        # The pieces of the latest read not decoded yet, last first.
+        self._pieces: list[bytes | bytearray] = []
         # Lines of a read that are taken one by one (one of them needed a closer look).
         self._lines: list[bytes | bytearray] = []
         self._pos = 0
@@ -266,9 +289,10 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     def _finish(self) -> None:
         self._state = _DONE
-        self._ready = []
-        self._ready_at = 0
+        self._it = _DONE_ITER
+        self._next = _DONE_ITER.__next__
         self._lines = []
+        self._pieces = []
         self._drop_response()
 
     def _drop_response(self) -> None:
@@ -324,8 +348,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         if scope.cancelled_caught or self._state == _DONE or not first:
             self._finish()  # closed meanwhile, or an empty stream
         else:
-            self._ready = first
-            self._ready_at = 0
+            self._it = it = iter(first)
+            self._next = it.__next__
 
     async def _attempt(
         self, deadline: float | None, headers: Mapping[str, str] | None
@@ -337,6 +361,7 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         """
         self._splitter = LineSplitter(self._max_line, self._endpoint.name)
         self._lines = []
+        self._pieces = []
         resp = self._response = await self._core.open_stream(self._endpoint, self._built, headers)
         self._http_status, self._headers = resp.status, resp.headers
         try:
@@ -362,16 +387,13 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
 
     async def __anext__(self) -> T:
         # The hot path: messages already decoded and checked, handed out in order.
-        i = self._ready_at
-        ready = self._ready
-        if i < len(ready):
-            self._ready_at = i + 1
-            return ready[i]
-        if not await self._fill():
-            raise StopAsyncIteration
-        i = self._ready_at
-        self._ready_at = i + 1
-        return self._ready[i]
+        try:
+            return self._next()
+        except StopIteration:
+            pass
+        if await self._fill():
+            return self._next()
+        raise StopAsyncIteration
 
     def batches(self) -> AsyncIterator[list[T]]:
         """Iterate lists of messages: ``async for batch in stream.batches()``.
@@ -391,18 +413,28 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         """
         return _Batches(self)
 
+    async def next_batch(self) -> list[T]:
+        """The next messages as a list, as one step of :meth:`batches` (empty: the stream ended).
+
+        For code that pulls rather than loops (the stream starts on the
+        first call). Unlike :meth:`batches` it leaves the stream open when
+        you stop calling it: close it with ``async with`` or :meth:`aclose`.
+        """
+        batch = list(self._it)  # first what plain iteration left of the latest read
+        if batch or not await self._fill():
+            return batch
+        return list(self._it)
+
     async def _fill(self) -> bool:
-        """Make ``_ready[_ready_at:]`` non-empty, reading as needed; False once the stream ended."""
-        if self._ready_at < len(self._ready):
-            return True
+        """Once ``_it`` is exhausted: read the next messages into it (False: the stream ended)."""
         state = self._state
         if state != _OPEN:
             if state == _NEW:
                 await self._start()
-                return self._ready_at < len(self._ready)
+                return self._state == _OPEN  # else closed meanwhile, or empty
             return False
-        self._ready = []  # the batch handed out is not kept while we wait
-        self._ready_at = 0
+        self._it = _DONE_ITER  # the batch handed out is not kept while we wait
+        self._next = _DONE_ITER.__next__
         try:
             ready = await self._read_messages()
         except BaseException as exc:
@@ -416,7 +448,8 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         if not ready:
             self._finish()
             return False
-        self._ready = ready
+        self._it = it = iter(ready)
+        self._next = it.__next__
         return True
 
     async def _read_messages(self) -> list[T]:
@@ -424,31 +457,42 @@ class ResponseStream(Generic[T], AsyncIterator[T]):
         while True:
             if self._pos < len(self._lines):
                 return self._take_lines()
+            if self._pieces:
+                ready = self._decode_piece(self._pieces.pop())
+                if ready:
+                    return ready
+                continue
             resp = self._response
             if resp is None:
                 return []
             chunk = await resp.read_chunk(self._endpoint.name)
-            block = self._splitter.feed(chunk) if chunk else self._splitter.flush()
-            if block:
-                try:
-                    # The usual case: the whole block in one call, no per-line Python work.
-                    ready: list[T] = [f.result for f in self._block_decoder.decode_lines(block)]
-                except (msgspec.DecodeError, RecursionError):  # also ValidationError
-                    ready = []
-                    self._read_one_by_one(block)
-                else:
-                    if self._has_status and not _all_succeeded(ready):
-                        ready = []
-                        self._read_one_by_one(block)
-                if ready:
-                    return ready
-            if not chunk and self._pos >= len(self._lines):
+            pieces = self._splitter.feed(chunk) if chunk else self._splitter.flush()
+            if not chunk and not pieces:
                 return []
+            pieces.reverse()  # popped from the end
+            self._pieces = pieces
 
-    def _read_one_by_one(self, block: bytes | bytearray) -> None:
-        """Take ``block`` line by line: one of its lines is not a plain success."""
-        self._lines = split_lines(block)
+    def _decode_piece(self, piece: bytes | bytearray) -> list[T]:
+        """The messages of ``piece`` when all are plain successes; else it is read line by line."""
+        try:
+            # The usual case: a piece in one call, no per-line Python work.
+            ready: list[T] = [f.result for f in self._block_decoder.decode_lines(piece)]
+        except (msgspec.DecodeError, RecursionError):  # also ValidationError
+            return self._read_one_by_one(piece)
+        if self._has_status:
+            try:
+                succeeded = {m.status.code for m in ready} <= _SUCCESS_CODES  # type: ignore[attr-defined]
+            except AttributeError:  # a message without a status
+                succeeded = _all_succeeded(ready)
+            if not succeeded:
+                return self._read_one_by_one(piece)
+        return ready
+
+    def _read_one_by_one(self, piece: bytes | bytearray) -> list[T]:
+        """Take ``piece`` line by line (one of its lines is not a plain success)."""
+        self._lines = split_lines(piece)
         self._pos = 0
+        return []
 
     def _take_lines(self) -> list[T]:
         """The plain successes from the next line on, or the next line alone.
@@ -558,13 +602,10 @@ class _Batches(AsyncIterator[list[T]]):
         self._stream = stream
 
     async def __anext__(self) -> list[T]:
-        stream = self._stream
-        if not await stream._fill():
+        batch = await self._stream.next_batch()
+        if not batch:
             raise StopAsyncIteration
-        ready, i = stream._ready, stream._ready_at
-        stream._ready = []  # the list is the caller's now
-        stream._ready_at = 0
-        return ready[i:] if i else ready
+        return batch
 
     def __del__(self) -> None:
         # The loop is over (ended, left by break, an exception or cancellation,

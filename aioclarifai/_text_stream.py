@@ -17,13 +17,14 @@ servers send that the pinned schema lacks (``Data.string_value``,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from ._generated import endpoints
+from ._message import EMPTY_LIST
 from ._streaming import ResponseStream
 from .types import (
     Data,
@@ -55,7 +56,7 @@ __all__ = [
 class GenerateData(Data):
     """``Data`` with ``string_value``, where newer models put a text part's content."""
 
-    parts: list[GeneratePart] = msgspec.field(default_factory=list)  # type: ignore[assignment]
+    parts: list[GeneratePart] = EMPTY_LIST  # type: ignore[assignment]
     string_value: str = ""
 
 
@@ -78,7 +79,7 @@ class GenerateOutput(Output):
 class GenerateResponse(MultiOutputResponse):
     """One chunk of a generation: a ``MultiOutputResponse`` read with the fields above."""
 
-    outputs: list[GenerateOutput] = msgspec.field(default_factory=list)  # type: ignore[assignment]
+    outputs: list[GenerateOutput] = EMPTY_LIST  # type: ignore[assignment]
 
 
 def generate_request(
@@ -161,6 +162,7 @@ class TextStream:
 
     __slots__ = (
         "_parts",
+        "_pending",
         "_stream",
         "completion_tokens",
         "last_chunk",
@@ -176,6 +178,8 @@ class TextStream:
         on_chunk: Callable[[GenerateResponse], Any] | None = None,
     ) -> None:
         self._stream = stream
+        # The chunks of the stream's latest batch not looked at yet.
+        self._pending: Iterator[GenerateResponse] = iter(())
         self._parts: list[str] | None = [] if keep_text else None
         self.on_chunk = on_chunk
         self.last_chunk: GenerateResponse | None = None
@@ -248,10 +252,11 @@ class TextStream:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        await self._stream.aclose()
+        await self.aclose()
 
     async def aclose(self) -> None:
         """End the generation now and drop its connection; safe to call more than once."""
+        self._pending = iter(())  # what was read but not handed out is dropped too
         await self._stream.aclose()
 
     # -- iteration -------------------------------------------------------------------
@@ -262,19 +267,33 @@ class TextStream:
     async def __anext__(self) -> str:
         # Walks the stream's decoded batch in place: one coroutine per delta
         # (this one), and an await only when a read is needed.
-        stream = self._stream
         while True:
-            ready = stream._ready
-            i = stream._ready_at
-            while i < len(ready):
-                chunk = ready[i]
-                i += 1
-                stream._ready_at = i
-                delta = self._absorb(chunk)
-                if delta:
+            for chunk in self._pending:
+                # _absorb() inlined: this runs once per chunk, and a call costs
+                # about as much as the rest of it.
+                self.last_chunk = chunk
+                on_chunk = self.on_chunk
+                if on_chunk is not None:
+                    self._call_on_chunk(on_chunk, chunk)
+                outputs = chunk.outputs
+                if not outputs:
+                    continue
+                output = outputs[0]
+                if output.prompt_tokens:
+                    self.prompt_tokens = output.prompt_tokens
+                if output.completion_tokens:
+                    self.completion_tokens = output.completion_tokens
+                data = output.data
+                text = data.text if data is not None else None
+                delta = text.raw if text is not None else ""
+                if delta or (delta := text_of(output)):
+                    if self._parts is not None:
+                        self._parts.append(delta)
                     return delta
-            if not await stream._fill():
+            batch = await self._stream.next_batch()
+            if not batch:
                 raise StopAsyncIteration
+            self._pending = iter(batch)
 
     def chunks(self) -> AsyncIterator[GenerateResponse]:
         """Iterate the full chunks instead of text deltas (counts and ``text`` still update)."""
@@ -295,27 +314,35 @@ class TextStream:
             await self._stream.aclose()
         return self.text
 
-    def _absorb(self, chunk: GenerateResponse) -> str:
+    def _absorb(self, chunk: GenerateResponse) -> None:
+        """Note ``chunk``: last chunk, ``on_chunk``, token counts, kept text (as __anext__ does)."""
         self.last_chunk = chunk
-        if self.on_chunk is not None:
-            try:
-                self.on_chunk(chunk)
-            except BaseException:
-                # The iteration fails here, like a failed chunk: drop the connection
-                # now rather than leave it to the garbage collector.
-                self._stream.close()
-                raise
+        on_chunk = self.on_chunk
+        if on_chunk is not None:
+            self._call_on_chunk(on_chunk, chunk)
         if not chunk.outputs:
-            return ""
+            return
         output = chunk.outputs[0]
         if output.prompt_tokens:
             self.prompt_tokens = output.prompt_tokens
         if output.completion_tokens:
             self.completion_tokens = output.completion_tokens
-        delta = text_of(output)
-        if delta and self._parts is not None:
-            self._parts.append(delta)
-        return delta
+        if self._parts is not None:
+            delta = text_of(output)
+            if delta:
+                self._parts.append(delta)
+
+    def _call_on_chunk(
+        self, on_chunk: Callable[[GenerateResponse], Any], chunk: GenerateResponse
+    ) -> None:
+        try:
+            on_chunk(chunk)
+        except BaseException:
+            # The iteration fails here, like a failed chunk: drop the connection
+            # now rather than leave it to the garbage collector.
+            self._pending = iter(())
+            self._stream.close()
+            raise
 
 
 class _Chunks(AsyncIterator[GenerateResponse]):
@@ -328,11 +355,12 @@ class _Chunks(AsyncIterator[GenerateResponse]):
 
     async def __anext__(self) -> GenerateResponse:
         owner = self._owner
-        stream = owner._stream
-        if stream._ready_at >= len(stream._ready) and not await stream._fill():
-            raise StopAsyncIteration
-        i = stream._ready_at
-        stream._ready_at = i + 1
-        chunk = stream._ready[i]
+        chunk = next(owner._pending, None)
+        if chunk is None:
+            batch = await owner._stream.next_batch()
+            if not batch:
+                raise StopAsyncIteration
+            owner._pending = it = iter(batch)
+            chunk = next(it)
         owner._absorb(chunk)
         return chunk

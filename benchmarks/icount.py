@@ -1,4 +1,4 @@
-"""Instruction counts (valgrind cachegrind): project vs raw, per unary call and per batched input.
+"""Instruction counts (valgrind cachegrind): project vs raw, per unary call, input, stream chunk.
 
 Wall-clock CPU on a shared machine moves by several percent between runs;
 instruction counts repeat to well under one percent. Each variant runs twice
@@ -7,7 +7,8 @@ small and once with a large number of operations; the difference of the two
 totals over the difference of operations is the steady-state cost of one
 operation (start-up, imports and warm-up cancel out). Calls run one after
 another (unary) or in rounds of 512 concurrent inputs (batched), against the
-canned server, which runs outside valgrind.
+canned server, which runs outside valgrind. Stream variants read one stream of
+``OPS`` pre-encoded chunks.
 
 ``python -m benchmarks.icount VARIANT OPS URL PAT`` is the child: it runs the
 variant and prints the operations done.
@@ -38,11 +39,18 @@ VARIANTS: dict[str, tuple[str, str]] = {
     "batch hand-batched raw": ("input", ""),
     "batch coalesced predict": ("input", "batch hand-batched raw"),
     "batch predict_many": ("input", "batch hand-batched raw"),
+    "stream raw aiohttp+msgspec": ("chunk", ""),
+    "stream async for": ("chunk", "stream raw aiohttp+msgspec"),
+    "stream batches()": ("chunk", "stream raw aiohttp+msgspec"),
+    "stream generate()": ("chunk", "stream raw aiohttp+msgspec"),
 }
 
 
 async def _run(variant: str, ops: int, url: str, pat: str) -> int:
-    from . import batched, unary
+    from . import batched, stream, unary
+
+    if variant.startswith("stream"):
+        return await stream.one_stream(variant.split(" ", 1)[1], ops, url, pat)
 
     if variant.startswith("unary"):
         name = "raw" if "raw" in variant else "aioclarifai"
@@ -107,14 +115,14 @@ def count_instructions(variant: str, ops: int, url: str, pat: str) -> tuple[int,
 
 
 def bench_instructions(ctx: Ctx) -> None:
-    """Instructions per unary call and per batched input, project vs raw (needs valgrind)."""
+    """Instructions per unary call, batched input and stream chunk, project vs raw (valgrind)."""
     if shutil.which("valgrind") is None:
         raise Skip("valgrind not installed (apt-get install valgrind)")
     server = ctx.server("canned")
     small, large = (50, 250) if ctx.quick else (100, 600)
     per_op: dict[str, float] = {}
     for variant, (unit, floor) in VARIANTS.items():
-        scale = 1 if unit == "call" else 8 * _ROUND // 100
+        scale = {"call": 1, "input": 8 * _ROUND // 100, "chunk": 100}[unit]
         lo_ir, lo_ops = count_instructions(variant, small * scale, server.url, server.pat)
         hi_ir, hi_ops = count_instructions(variant, large * scale, server.url, server.pat)
         per_op[variant] = (hi_ir - lo_ir) / (hi_ops - lo_ops)

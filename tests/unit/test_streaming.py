@@ -44,14 +44,16 @@ async def collect(stream: ResponseStream[types.MultiOutputResponse]) -> list[str
 # -- LineSplitter -------------------------------------------------------------------
 
 
-def split_all(body: bytes, cuts: list[int]) -> list[bytes | bytearray]:
-    splitter = LineSplitter()
+def split_all(body: bytes, cuts: list[int], piece: int = 16384) -> list[bytes | bytearray]:
+    splitter = LineSplitter(piece=piece)
     out: list[bytes | bytearray] = []
     start = 0
     for cut in [*sorted(cuts), len(body)]:
-        out.extend(split_lines(splitter.feed(body[start:cut])) if cut > start else ())
+        for block in splitter.feed(body[start:cut]) if cut > start else ():
+            out.extend(split_lines(block))
         start = max(start, cut)
-    out.extend(split_lines(splitter.flush()))
+    for block in splitter.flush():
+        out.extend(split_lines(block))
     assert splitter.pending == 0
     return out
 
@@ -91,11 +93,11 @@ def test_splitter_one_megabyte_line_in_small_chunks() -> None:
 
 def test_splitter_keeps_only_the_partial_line() -> None:
     splitter = LineSplitter()
-    assert splitter.feed(b'{"a":1}\n{"b"') == b'{"a":1}\n'
+    assert splitter.feed(b'{"a":1}\n{"b"') == [b'{"a":1}\n']
     assert splitter.pending == 4
-    assert splitter.feed(b":2}\n") == b'{"b":2}\n'
+    assert splitter.feed(b":2}\n") == [b'{"b":2}\n']
     assert splitter.pending == 0
-    assert split_lines(splitter.feed(b"\r\n\n   \n")) == []
+    assert [split_lines(block) for block in splitter.feed(b"\r\n\n   \n")] == [[]]
 
 
 # -- whole streams over random chunk boundaries ----------------------------------------
