@@ -53,6 +53,7 @@ async def test_stream_variants_count_every_chunk(canned: tuple[str, CannedState]
     assert {name: [s.ops for s in values] for name, values in samples.items()} == {
         "raw aiohttp+msgspec": [80],
         "aioclarifai async for": [80],
+        "aioclarifai batches()": [80],
         "aioclarifai generate()": [80],
     }
 
