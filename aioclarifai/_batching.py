@@ -129,10 +129,7 @@ class Call(Future[types.Output], Coroutine[Any, Any, types.Output]):
     """
 
     __slots__ = ("_batcher",)
-
-    def __init__(self, batcher: Batcher, loop: asyncio.AbstractEventLoop) -> None:
-        super().__init__(loop=loop)
-        self._batcher = batcher
+    _batcher: Batcher  # set by the batcher right after making it (no __init__ frame)
 
     def cancel(self, msg: Any = None) -> bool:
         """Cancel this predict (see the class docstring)."""
@@ -333,8 +330,9 @@ class Batcher:
             self._bind_loop()
         if not self._enabled:
             return self._predict_alone(lane, input)
-        if not self._try_reserve():
+        if self._queued >= self._max_queue or self._admission:
             return self._predict_admitted(lane, input)
+        self._queued += 1  # the caller's queue slot (see _try_reserve)
         return self._enqueue(self._lanes.setdefault(lane.key, lane), input)
 
     def _bare_lane(self, model_id: str) -> _Lane:
@@ -591,7 +589,8 @@ class Batcher:
 
     def _enqueue(self, lane: _Lane, input: types.Input) -> Call:
         """Add a caller (its queue slot already reserved) to the lane's open batch."""
-        size = 0 if input.data is None else payload_size(input.data)
+        data = input.data
+        size = 0 if data is None else payload_size(data)
         pending = lane.pending
         batch = pending[-1] if pending else None
         fresh = False
@@ -599,17 +598,23 @@ class Batcher:
             batch = _Batch()
             pending.append(batch)
             fresh = True
-        elif batch.nbytes + size > self._max_bytes:
+        elif size and batch.nbytes + size > self._max_bytes:
             _seal(batch)
             batch = _Batch()
             pending.append(batch)
             fresh = True
         loop = asyncio.get_running_loop()
-        fut = Call(self, loop)
-        batch.inputs.append(input)
+        fut = Call(loop=loop)
+        fut._batcher = self
+        inputs = batch.inputs
+        inputs.append(input)
         batch.futures.append(fut)
-        batch.nbytes += size
-        if len(batch.inputs) >= self._max_size or batch.nbytes >= self._max_bytes:
+        if size:
+            batch.nbytes += size
+            full = len(inputs) >= self._max_size or batch.nbytes >= self._max_bytes
+        else:
+            full = len(inputs) >= self._max_size
+        if full:
             _seal(batch)
             self._pump(lane)
         elif fresh:

@@ -460,7 +460,17 @@ class Client(Operations):
         its batch succeeded, and the request's typed error when the whole
         request failed. Cancelling the await withdraws the input.
         """
-        return self._get_batcher().predict(
+        batcher = self._batcher or self._get_batcher()  # a view's is its root's
+        if (
+            self._parent is None
+            and version_id is None
+            and user_app_id is None
+            and model is None
+            and runner_selector is None
+            and timeout is None
+        ):
+            return batcher.predict(model_id, input)  # the common call, without its options
+        return batcher.predict(
             model_id,
             input,
             core=self._core,

@@ -21,17 +21,29 @@ _FAILURE = 10020
 
 
 def payload_size(data: types.Data) -> int:
-    """Approximate bytes ``data``'s inline payloads add to a JSON body (base64 is 4/3)."""
+    """Approximate bytes ``data``'s inline payloads add to a JSON body (base64 is 4/3).
+
+    The common inputs (an image or text, by URL or inline) are sized from two
+    fields; the rest only when one of them is set.
+    """
+    image, text = data.image, data.text
+    size = len(image.base64) * 4 // 3 if image is not None else 0
+    if text is not None:
+        size += len(text.raw)
+    if data.video is not None or data.audio is not None or data.ndarray is not None or data.parts:
+        size += _other_size(data)
+    return size
+
+
+def _other_size(data: types.Data) -> int:
     raw = 0
-    if data.image is not None:
-        raw += len(data.image.base64)
     if data.video is not None:
         raw += len(data.video.base64)
     if data.audio is not None:
         raw += len(data.audio.base64)
     if data.ndarray is not None:
         raw += len(data.ndarray.buffer)
-    size = raw * 4 // 3 + (len(data.text.raw) if data.text is not None else 0)
+    size = raw * 4 // 3
     for part in data.parts:
         if part.data is not None:
             size += payload_size(part.data)

@@ -7,6 +7,9 @@ after a fixed latency per request; it counts the requests it served.
 from __future__ import annotations
 
 import asyncio
+import functools
+import gc
+import inspect
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
@@ -31,25 +34,50 @@ from .payloads import IMAGE_URL
 __all__ = [
     "batched_samples",
     "bench_batched",
+    "default_concurrency",
     "bench_predict_many",
     "bench_predict_many_vs_raw",
     "predict_many_run",
     "predict_many_samples",
+    "bench_tracked",
+    "tracked_per_input",
 ]
 
 UNBATCHED_CONCURRENCY = 64
 #: Inputs per request of the hand-batched raw floor (Clarifai's cap).
 HAND_BATCH = 128
-#: ``predict_many``'s default ``concurrency`` (inputs pulled ahead of results).
-PREDICT_MANY_CONCURRENCY = 512
-#: ``BatchConfig()``'s ``max_batch_size x max_concurrent_batches``: what the batcher allows.
-WIDE_CONCURRENCY = 64 * 64
 _JSON = {"Content-Type": "application/json"}
+NO_RATE = "coalesced cold, no rate control"
+
+
+def default_concurrency() -> int:
+    """``predict_many``'s default ``concurrency`` in the aioclarifai being measured.
+
+    Read from the installed code (a fixed default in older versions, derived
+    from ``BatchConfig`` now), so the raw pipeline it is compared with keeps
+    as many inputs in flight whichever version runs.
+    """
+    from aioclarifai import Client
+    from aioclarifai._batching import BatchConfig
+
+    default = inspect.signature(Client.predict_many).parameters["concurrency"].default
+    if isinstance(default, int):
+        return default
+    config = BatchConfig()
+    return config.max_batch_size * config.max_concurrent_batches
+
+
+@functools.cache
+def _types() -> Any:
+    # Imported on first use (the benchmarks run without aioclarifai too), once:
+    # an import statement per input would be charged to the client being measured.
+    from aioclarifai import types
+
+    return types
 
 
 def _input(i: int) -> Any:
-    from aioclarifai import types
-
+    types = _types()
     return types.Input(id=f"in-{i}", data=types.Data(image=types.Image(url=IMAGE_URL)))
 
 
@@ -145,17 +173,27 @@ async def batched_samples(
     ``coalesced`` is ``client.predict`` with the default batcher; ``hand-batched
     raw`` posts the same inputs as ``n / 128`` concurrent raw requests. ``cold``
     rounds use a client (or session) made for the round: no open connections,
-    no warmed caches; ``warm`` rounds reuse one that already ran. ``unbatched``
-    (warm, c=64) is the batcher switched off.
+    no warmed caches; ``warm`` rounds reuse one that already ran. A fresh
+    client's rate controller paces requests beyond its first burst of 15 for
+    its first ~0.7 s (the slow start, see ``aioclarifai._rate``), which raw
+    does not do: ``coalesced cold, no rate control`` (``adaptive_rate=False``)
+    is the batcher's own cold cost. ``unbatched`` (warm, c=64) is the batcher
+    switched off.
     """
     from aioclarifai import Client
     from aioclarifai._batching import BatchConfig
 
-    names = ["coalesced cold", "hand-batched raw cold", "coalesced warm", "hand-batched raw warm"]
+    names = [
+        "coalesced cold",
+        NO_RATE,
+        "hand-batched raw cold",
+        "coalesced warm",
+        "hand-batched raw warm",
+    ]
     results: dict[str, list[tuple[Sample, int]]] = {name: [] for name in [*names, "unbatched"]}
 
-    async def coalesced_cold(k: int) -> Sample:
-        async with Client(pat, base_url=url, app_id="app") as fresh:
+    async def coalesced_cold(k: int, **options: Any) -> Sample:
+        async with Client(pat, base_url=url, app_id="app", **options) as fresh:
             return await _batched_round(fresh, model_id, k)
 
     async def raw_cold(k: int) -> Sample:
@@ -173,6 +211,7 @@ async def batched_samples(
         ):
             runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
                 "coalesced cold": coalesced_cold,
+                NO_RATE: lambda k: coalesced_cold(k, adaptive_rate=False),
                 "hand-batched raw cold": raw_cold,
                 "coalesced warm": lambda k: _batched_round(batched, model_id, k),
                 "hand-batched raw warm": lambda k: raw.all_at_once(k, HAND_BATCH),
@@ -234,7 +273,7 @@ def bench_batched(ctx: Ctx) -> None:
                 f"{median(walls(name)) / median(walls('coalesced warm')):.1f}{X} faster"
             )
         else:
-            floor = name.replace("coalesced", "hand-batched raw")
+            floor = "hand-batched raw " + ("cold" if "cold" in name else "warm")
             wall_ratio = median(walls(name)) / median(walls(floor))
             cpu_ratio = median(cpus(name)) / median(cpus(floor))
             ratio = (
@@ -242,6 +281,105 @@ def bench_batched(ctx: Ctx) -> None:
                 f"{cpu_ratio:4.2f}{X} its CPU/input"
             )
         ctx.line("batched", f"{name} ({n:,})", figures + " µs CPU/input", ratio, where)
+    bench_tracked(ctx)
+
+
+class _TrackedPeak:
+    """The most GC-tracked objects alive (net of frees) at any loop iteration of a run.
+
+    With the collector off, ``gc.get_count()[0]`` is the tracked objects made
+    minus those freed since the last collection; sampled once per loop iteration.
+    """
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self.running = True
+        self.tick()
+
+    def tick(self) -> None:
+        self.peak = max(self.peak, gc.get_count()[0])
+        if self.running:
+            asyncio.get_running_loop().call_soon(self.tick)
+
+
+async def _tracked(run: Callable[[], Awaitable[Any]]) -> tuple[int, int]:
+    """(peak, kept): tracked objects alive at the peak of ``run`` and in what it returned."""
+    gc.collect()
+    gc.disable()
+    try:
+        probe = _TrackedPeak()
+        kept = await run()
+        probe.running = False
+        after = gc.get_count()[0]
+        del kept
+        return probe.peak, after
+    finally:
+        gc.enable()
+
+
+async def tracked_per_input(
+    url: str, pat: str, *, n: int, rounds: int
+) -> dict[str, tuple[list[float], list[float]]]:
+    """GC-tracked objects per input, interleaved rounds: (at the peak, kept in the results).
+
+    ``coalesced`` and ``hand-batched raw``: ``n`` concurrent inputs, per input;
+    ``predict_many`` and its raw pipeline: ``4 n`` inputs (results dropped as
+    they come), per input in flight (the default concurrency).
+    """
+    from aioclarifai import Client
+
+    in_flight = default_concurrency()
+    raw = _HandRaw(url, pat, "echo-20ms")
+    res: dict[str, tuple[list[float], list[float]]] = {}
+    try:
+        async with Client(pat, base_url=url, app_id="app") as client:
+
+            async def coalesced() -> Any:
+                calls = (client.predict("echo-20ms", _input(i)) for i in range(n))
+                return await asyncio.gather(*calls)
+
+            async def many() -> None:
+                inputs = (_input(i) for i in range(4 * n))
+                async for _ in client.predict_many("echo", inputs):
+                    pass
+
+            runs: dict[str, tuple[Callable[[], Awaitable[Any]], int]] = {
+                "coalesced predict": (coalesced, n),
+                "hand-batched raw": (lambda: raw.all_at_once(n, HAND_BATCH), n),
+                "predict_many": (many, in_flight),
+                "raw pipeline": (lambda: raw.pipeline(4 * n, HAND_BATCH, in_flight // HAND_BATCH),
+                                 in_flight),
+            }  # fmt: skip
+            for run, _ in runs.values():
+                await run()  # warm-up: connections open, caches filled
+            for name in runs:
+                res[name] = ([], [])
+            for r in range(rounds):
+                names = list(runs)[r % len(runs) :] + list(runs)[: r % len(runs)]
+                for name in names:
+                    run, per = runs[name]
+                    peak, kept = await _tracked(run)
+                    res[name][0].append(peak / per)
+                    res[name][1].append(kept / per)
+    finally:
+        await raw.close()
+    return res
+
+
+def bench_tracked(ctx: Ctx) -> None:
+    """GC-tracked objects alive per input at the peak of a batched run, project vs raw."""
+    server = ctx.server("canned")
+    n, rounds = (4096, 3) if ctx.quick else (4096, 5)
+    res = asyncio.run(tracked_per_input(server.url, server.pat, n=n, rounds=rounds))
+    for name, (peaks, kept) in res.items():
+        unit = "input" if name in ("coalesced predict", "hand-batched raw") else "input in flight"
+        ctx.line(
+            "gc-tracked",
+            name,
+            f"{spread(peaks, '.2f'):>20} objects/{unit} at peak",
+            f"{median(kept):.2f} of them kept in the results",
+            "canned, collector off, gc.get_count() each loop iteration",
+        )
 
 
 async def predict_many_samples(
@@ -250,33 +388,29 @@ async def predict_many_samples(
     """Interleaved rounds: ``predict_many`` (defaults) vs a raw pipeline, ``n`` inputs each.
 
     The raw job keeps as many inputs in flight as ``predict_many``'s default
-    concurrency, 128 a request; ``predict_many c=4,096`` lets the batcher fill
-    every batch it may have in flight.
+    concurrency (:func:`default_concurrency`), 128 a request.
     """
     from aioclarifai import Client
 
-    in_flight = max(1, PREDICT_MANY_CONCURRENCY // HAND_BATCH)
+    in_flight = max(1, default_concurrency() // HAND_BATCH)
 
-    async def many(client: Any, k: int, **options: Any) -> Sample:
+    async def many(client: Any, k: int) -> Sample:
         cpu0, t0 = time.process_time(), time.perf_counter()
         done = 0
         inputs = (_input(i) for i in range(k))
-        async for result in client.predict_many(model_id, inputs, **options):
+        async for result in client.predict_many(model_id, inputs):
             if isinstance(result, BaseException):
                 raise result
             done += 1
         return Sample(time.perf_counter() - t0, time.process_time() - cpu0, done)
 
     raw = _HandRaw(url, pat, model_id)
-    wide = f"predict_many c={WIDE_CONCURRENCY:,}"
-    samples: dict[str, list[Sample]] = {"predict_many": [], "hand-batched raw": [], wide: []}
+    samples: dict[str, list[Sample]] = {"predict_many": [], "hand-batched raw": []}
     try:
         async with Client(pat, base_url=url, app_id="app") as client:
             runs: dict[str, Callable[[int], Awaitable[Sample]]] = {
                 "predict_many": lambda k: many(client, k),
                 "hand-batched raw": lambda k: raw.pipeline(k, HAND_BATCH, in_flight),
-                # The batcher's own bound (batch size x batches in flight), not 512.
-                wide: lambda k: many(client, k, concurrency=WIDE_CONCURRENCY),
             }
             for run in runs.values():
                 await run(min(n, 4096))
@@ -299,6 +433,7 @@ def bench_predict_many_vs_raw(ctx: Ctx) -> None:
         res = asyncio.run(
             predict_many_samples(server.url, server.pat, n=n, rounds=rounds, model_id=model_id)
         )
+        in_flight = default_concurrency()
         raw_cpu = median([s.cpu_us for s in res["hand-batched raw"]])
         raw_rate = median([s.rate for s in res["hand-batched raw"]])
         for name, values in res.items():
@@ -311,7 +446,7 @@ def bench_predict_many_vs_raw(ctx: Ctx) -> None:
                     f"{rate / raw_rate:4.2f}{X} raw rate"
                 )
             else:
-                ratio = f"1.00{X} (128 a request, {PREDICT_MANY_CONCURRENCY} inputs in flight)"
+                ratio = f"1.00{X} (128 a request, {in_flight:,} inputs in flight)"
             ctx.line("predict_many", f"{name} ({n:,})", figures, ratio, f"canned {what}")
 
 
