@@ -11,9 +11,12 @@ free slot (and keep accepting callers until full meanwhile), and at most
 ``max_queue`` callers wait unsent across all keys — further callers wait to be
 admitted.
 
-Per caller the cost is one future and a list append: no task, no timer (one
-timer per batch, one task per request). Every request goes through the
-core's ``call``, so retries, rate control and typed errors apply unchanged.
+Per caller the cost is one future and a list append: no coroutine, no task,
+no timer (one timer per batch, one task per request). ``predict`` queues the
+input when called and hands out that future (:class:`Call`), so ``gather``
+over thousands of predicts makes no task per input either; the future is the
+one GC-tracked object an input adds. Every request goes through the core's
+``call``, so retries, rate control and typed errors apply unchanged.
 
 Outputs are matched to callers by ``output.input.id`` (each input gets an id
 unique within its batch), falling back to position
@@ -333,7 +336,7 @@ class Batcher:
         if self._queued >= self._max_queue or self._admission:
             return self._predict_admitted(lane, input)
         self._queued += 1  # the caller's queue slot (see _try_reserve)
-        return self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+        return self._enqueue(self._lanes.setdefault(lane.key, lane), input, loop)
 
     def _bare_lane(self, model_id: str) -> _Lane:
         lane = self._lane(
@@ -347,7 +350,9 @@ class Batcher:
 
     async def _predict_admitted(self, lane: _Lane, input: types.Input) -> types.Output:
         await self._admit()
-        return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+        return await self._enqueue(
+            self._lanes.setdefault(lane.key, lane), input, asyncio.get_running_loop()
+        )
 
     async def _predict_later(self, lane: _Lane, input: types.Input) -> types.Output:
         if self._closed:
@@ -358,7 +363,9 @@ class Batcher:
             return await self._predict_alone(lane, input)
         if not self._try_reserve():
             await self._admit()
-        return await self._enqueue(self._lanes.setdefault(lane.key, lane), input)
+        return await self._enqueue(
+            self._lanes.setdefault(lane.key, lane), input, asyncio.get_running_loop()
+        )
 
     async def _predict_alone(self, lane: _Lane, input: types.Input) -> types.Output:
         request = lane.request([input])
@@ -435,13 +442,16 @@ class Batcher:
             return fut
         if self._closed:
             raise RuntimeError(_CLOSED)
-        if not self._try_reserve():
+        if self._queued >= self._max_queue or self._admission:
             return self._submit_admitted(lane, item)
-        return self._enqueue(self._lanes.setdefault(lane.key, lane), item)
+        self._queued += 1  # the input's queue slot (see _try_reserve)
+        return self._enqueue(self._lanes.setdefault(lane.key, lane), item, loop)
 
     async def _submit_admitted(self, lane: _Lane, item: types.Input) -> Call:
         await self._admit()
-        return self._enqueue(self._lanes.setdefault(lane.key, lane), item)
+        return self._enqueue(
+            self._lanes.setdefault(lane.key, lane), item, asyncio.get_running_loop()
+        )
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -587,7 +597,7 @@ class Batcher:
                 self._queued += 1
                 waiter.set_result(None)
 
-    def _enqueue(self, lane: _Lane, input: types.Input) -> Call:
+    def _enqueue(self, lane: _Lane, input: types.Input, loop: asyncio.AbstractEventLoop) -> Call:
         """Add a caller (its queue slot already reserved) to the lane's open batch."""
         data = input.data
         size = 0 if data is None else payload_size(data)
@@ -603,7 +613,6 @@ class Batcher:
             batch = _Batch()
             pending.append(batch)
             fresh = True
-        loop = asyncio.get_running_loop()
         fut = Call(loop=loop)
         fut._batcher = self
         inputs = batch.inputs

@@ -77,14 +77,22 @@ async def _ordered(
     try:
         while True:
             while pending and pending[0].done():
-                yield result(pending.popleft(), return_exceptions)
+                fut = pending.popleft()
+                # result(), inlined: this runs once per input.
+                exc = fut.exception()
+                if exc is None:
+                    yield fut.result()
+                elif return_exceptions and isinstance(exc, Exception):
+                    yield exc
+                else:
+                    raise exc
             if not exhausted and len(pending) < concurrency:
                 item = await pull() if awaited else pull()
                 if item is END:
                     exhausted = True
                 else:
-                    fut = submit(item)
-                    pending.append(fut if isinstance(fut, Future) else await fut)
+                    submitted = submit(item)
+                    pending.append(submitted if isinstance(submitted, Future) else await submitted)
                 continue
             if not pending:
                 return

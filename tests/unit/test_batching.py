@@ -867,3 +867,43 @@ async def test_predict_many_default_concurrency_is_derived_from_the_config() -> 
     assert text_of(cast(types.Output, await first)) == "0"
     rest = [o async for o in outs]
     assert len(rest) == 99 and pulled == 100
+
+
+def test_payload_size_counts_every_inline_payload_and_nothing_else() -> None:
+    from aioclarifai._output_match import payload_size
+
+    assert payload_size(types.Data(image=types.Image(url="https://x/a.jpg"))) == 0
+    assert payload_size(types.Data(text=types.Text(raw="hello"))) == 5
+    assert payload_size(types.Data(image=types.Image(base64=b"x" * 300))) == 400
+    for data in (
+        types.Data(video=types.Video(base64=b"x" * 300)),
+        types.Data(audio=types.Audio(base64=b"x" * 300)),
+        types.Data(ndarray=types.NDArray(buffer=b"x" * 300)),
+        types.Data(parts=[types.Part(data=types.Data(image=types.Image(base64=b"x" * 300)))]),
+    ):
+        assert payload_size(data) == 400, data
+    both = types.Data(image=types.Image(base64=b"x" * 30), video=types.Video(base64=b"x" * 30))
+    assert payload_size(both) == 80
+
+
+async def test_a_queued_predict_adds_about_one_gc_tracked_object() -> None:
+    # The future is all an input adds (no coroutine, no task), even under gather.
+    gate = Gate()
+    batcher, _ = make(gate, max_wait=0)
+    inputs = [text_input(str(i)) for i in range(1024)]
+    gate.opened.set()
+    await asyncio.gather(*(batcher.predict("m", i) for i in inputs[:256]))  # warm the lane
+    gate.opened.clear()
+    gc.collect()
+    gc.disable()
+    try:
+        before = gc.get_count()[0]
+        waiting = asyncio.gather(*(batcher.predict("m", i) for i in inputs))
+        await settle()  # every request sent and held
+        tracked = gc.get_count()[0] - before
+    finally:
+        gc.enable()
+    gate.opened.set()
+    assert len(await waiting) == 1024
+    # One future each, gather's callback context each, and a few objects per request.
+    assert tracked / len(inputs) < 2.5, tracked / len(inputs)
