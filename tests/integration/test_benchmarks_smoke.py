@@ -76,6 +76,8 @@ async def test_batched_predicts_coalesce(canned: tuple[str, CannedState]) -> Non
         assert together.ops == floor.ops == 128
         assert floor_requests == 1  # 128 inputs, 128 a request
         assert batched_requests < unbatched_requests
+    ((unpaced, unpaced_requests),) = res["coalesced cold, no rate control"]
+    assert unpaced.ops == 128 and unpaced_requests < unbatched_requests
 
 
 async def test_predict_many_and_its_raw_floor_see_every_input(
@@ -88,8 +90,14 @@ async def test_predict_many_and_its_raw_floor_see_every_input(
     assert {name: [s.ops for s in values] for name, values in res.items()} == {
         "predict_many": [300],
         "hand-batched raw": [300],
-        "predict_many c=4,096": [300],
     }
+
+
+async def test_gc_tracked_rounds_measure_every_variant(canned: tuple[str, CannedState]) -> None:
+    url, _ = canned
+    res = await asyncio.wait_for(batched.tracked_per_input(url, BENCH_PAT, n=256, rounds=1), 20)
+    assert set(res) == {"coalesced predict", "hand-batched raw", "predict_many", "raw pipeline"}
+    assert all(len(peaks) == len(kept) == 1 for peaks, kept in res.values())
 
 
 async def test_instruction_count_child_runs_each_variant(
