@@ -22,6 +22,8 @@ A plain ``async for`` (without ``async with``) closes the stream when the loop
 runs to its end or the stream raises; a ``break`` out of it leaves the stream
 open until it is garbage-collected, which closes it and warns with a
 ``ResourceWarning``. Use ``async with`` (or ``aclose()``) to stop early.
+``async for batch in stream.batches()`` (a list per read, the fastest way to
+read a busy stream) closes the stream however its loop is left.
 """
 
 from __future__ import annotations
