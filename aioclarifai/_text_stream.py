@@ -272,24 +272,25 @@ class TextStream:
                 # _absorb() inlined: this runs once per chunk, and a call costs
                 # about as much as the rest of it.
                 self.last_chunk = chunk
-                on_chunk = self.on_chunk
-                if on_chunk is not None:
-                    self._call_on_chunk(on_chunk, chunk)
-                outputs = chunk.outputs
-                if not outputs:
+                if self.on_chunk is not None:
+                    self._call_on_chunk(self.on_chunk, chunk)
+                if not chunk.outputs:
                     continue
-                output = outputs[0]
+                output = chunk.outputs[0]
                 if output.prompt_tokens:
                     self.prompt_tokens = output.prompt_tokens
                 if output.completion_tokens:
                     self.completion_tokens = output.completion_tokens
-                data = output.data
-                text = data.text if data is not None else None
-                delta = text.raw if text is not None else ""
-                if delta or (delta := text_of(output)):
-                    if self._parts is not None:
-                        self._parts.append(delta)
-                    return delta
+                # The usual shape first (data.text.raw), then text_of()'s other places.
+                if (
+                    (data := output.data) is None
+                    or (text := data.text) is None
+                    or not (delta := text.raw)
+                ) and not (delta := text_of(output)):
+                    continue
+                if self._parts is not None:
+                    self._parts.append(delta)
+                return delta
             batch = await self._stream.next_batch()
             if not batch:
                 raise StopAsyncIteration
