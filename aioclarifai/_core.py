@@ -441,6 +441,19 @@ class Core:
         this call (an upload part is idempotent by its number).
         """
         built = self.prepare(endpoint, request)  # bad input fails here, before any I/O
+        idempotent = endpoint.idempotent if idempotent is None else idempotent
+        retry = self.retry if retry is None else retry
+        if self._plain:
+            return self._first_attempt(endpoint, built, stream, idempotent, retry)
+        return self.run(
+            endpoint, built, self._unary_attempt(endpoint, built, stream),
+            idempotent=idempotent, retry=retry, total=self.timeout.total,
+        )  # fmt: skip
+
+    def _unary_attempt(
+        self, endpoint: Endpoint[Any, RespT], built: BuiltRequest, stream: BodyStream | None
+    ) -> Attempt[RespT]:
+        """One attempt of a unary call, for :meth:`run`."""
         send = self.transport.send
         timeout = self.timeout
         name = endpoint.name
@@ -461,27 +474,22 @@ class Core:
                 )
             return interpret(endpoint, raw, secret), raw.status
 
-        idempotent = endpoint.idempotent if idempotent is None else idempotent
-        retry = self.retry if retry is None else retry
-        if self._plain:
-            return self._first_attempt(endpoint, built, once, idempotent, retry)
-        return self.run(
-            endpoint, built, once, idempotent=idempotent, retry=retry, total=timeout.total
-        )
+        return once
 
     async def _first_attempt(
         self,
         endpoint: Endpoint[Any, T],
         built: BuiltRequest,
-        once: Attempt[T],
+        stream: BodyStream | None,
         idempotent: bool,
         retry: RetryConfig,
     ) -> T:
         """:meth:`run` for a call without hooks, tracing or extra headers: attempt 1 inline.
 
-        The success path of such a call is a gate ticket, the attempt and the
-        gate's record; anything else (a retry, a wait for the gate, debug
-        logging) is the policy's, which goes on from the first attempt's error.
+        The success path of such a call is a gate ticket, one exchange, its
+        decoding and the gate's record; anything else (a retry, a wait for the
+        gate, debug logging) is the policy's, which goes on from the first
+        attempt's error.
         """
         total = self.timeout.total
         gate = self.gate
@@ -493,18 +501,23 @@ class Core:
             or (limiter is not None and (ticket := limiter.grant_now()) is None)
         ):
             return await self.run(
-                endpoint, built, once, idempotent=idempotent, retry=retry, total=total
-            )
+                endpoint, built, self._unary_attempt(endpoint, built, stream),
+                idempotent=idempotent, retry=retry, total=total,
+            )  # fmt: skip
         started = time.monotonic()
         try:
-            value, _ = await once(None, None)
+            raw = await self.transport.send(
+                built.method, built.path_and_query, built.body, self.timeout, endpoint.name,
+                stream=stream,
+            )  # fmt: skip
+            value = interpret(endpoint, raw, self._secret_bytes)
         except ClarifaiError as exc:
             error = self.redact(exc)
             if limiter is not None:
                 limiter.settle(is_throttled(error), getattr(error, "retry_after", None), ticket)
             return await self.run(
-                endpoint, built, once, idempotent=idempotent, retry=retry, total=total,
-                failed=error, started=started,
+                endpoint, built, self._unary_attempt(endpoint, built, stream),
+                idempotent=idempotent, retry=retry, total=total, failed=error, started=started,
             )  # fmt: skip
         except BaseException:
             if limiter is not None:
@@ -731,7 +744,10 @@ def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = 
     """
     malformed: Exception | None = None
     try:
-        response = _decode.decode(endpoint.response_type, raw.body)
+        try:
+            response = _decode.decoder_for(endpoint.response_type).decode(raw.body)
+        except msgspec.ValidationError:  # enum names, say: the slower, forgiving decode
+            response = _decode.decode(endpoint.response_type, raw.body)
     except (msgspec.MsgspecError, ValueError, TypeError, RecursionError) as exc:
         response = None
         malformed = exc

@@ -193,6 +193,26 @@ class RateController:
             return 0.0
         return (1.0 - self._tokens) / rate
 
+    def try_take(self, now: float) -> float | None:
+        """:meth:`wait_time` and, when it is 0, :meth:`take`: the grant's ticket, or None."""
+        if self._w_max is None and self.limit is None and not self._slow_start:
+            # Unpaced (rate() is None), the usual state: _refill, wait_time and take in one.
+            if now < self._paused_until:
+                return None
+            if self._started is None:
+                self._started = now
+            self._stamp = max(self._stamp, now)
+            self._tokens = 0.0  # refilled to 1, then taken
+            self._requests += 1
+            if self.adaptive:
+                sent = self._sent
+                sent.append(now)
+                edge = now - _WINDOW
+                while sent[0] <= edge:
+                    sent.popleft()
+            return now
+        return self.take(now) if self.wait_time(now) <= 0.0 else None
+
     def take(self, now: float) -> float:
         """Take a token at ``now`` (after :meth:`wait_time` said 0); returns the grant's ticket."""
         if self._started is None:
@@ -211,8 +231,11 @@ class RateController:
     ) -> None:
         """Learn from one classified answer; ``ticket`` is what :meth:`take` returned for it."""
         if not throttled:
-            self._accepted.append(now)
-            _prune(self._accepted, now)
+            accepted = self._accepted
+            accepted.append(now)
+            edge = now - _WINDOW
+            while accepted[0] <= edge:  # _prune, inline: this runs once per answer
+                accepted.popleft()
             return
         self._throttled += 1
         if retry_after is not None and retry_after > 0:
@@ -309,8 +332,7 @@ class RateLimiter:
         if self._waiters:
             return None
         ctl = self.controller
-        now = ctl.clock()
-        return ctl.take(now) if ctl.wait_time(now) <= 0.0 else None
+        return ctl.try_take(ctl.clock())
 
     async def grant(self) -> float:
         """Wait for a slot; returns its ticket (for :meth:`settle`, when the answer is known)."""

@@ -20,6 +20,7 @@ from ._endpoint_spec import Endpoint, PathTemplate
 __all__ = ["BuiltRequest", "build_request", "quote_segment"]
 
 _encoder = msgspec.json.Encoder()
+_replace = msgspec.structs.replace
 
 
 @functools.lru_cache(maxsize=4096)
@@ -219,14 +220,14 @@ def build_request(
             f"{endpoint.name} takes a {endpoint.request_type.__name__}, "
             f"not {type(request).__name__}"
         )
-    for plan in _plans(endpoint):
+    for plan in _PLANS.get(id(endpoint)) or _plans(endpoint):
         values = plan.values(request, user_id, app_id)
         if values is not None:
             break
     else:
         raise ValueError(_missing_field(endpoint, request, user_id, app_id))
-    path = plan.path(values)
-    rest = msgspec.structs.replace(request, **plan.clear)
+    path = plan.paths.get(values) or plan.path(values)
+    rest = _replace(request, **plan.clear)
     for nested in plan.partial:
         rest = _without(rest, nested)
     if endpoint.body:

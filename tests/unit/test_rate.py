@@ -232,3 +232,21 @@ async def test_gate_pause_holds_waiters() -> None:
     waiter.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiter
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_try_take_is_wait_time_then_take(adaptive: bool) -> None:
+    # The grant's short path (unpaced) must leave the controller exactly as the long one.
+    fast, slow = RateController(adaptive=adaptive), RateController(adaptive=adaptive)
+    for i in range(3000):  # through the slow start (paced), then unpaced
+        now = i * 0.001
+        wait = slow.wait_time(now)
+        expected = slow.take(now) if wait <= 0.0 else None
+        assert fast.try_take(now) == expected
+        if i == 2000:  # a throttle: the learned ceiling paces both again
+            fast.record(now, True, None, expected)
+            slow.record(now, True, None, expected)
+    assert vars(fast).keys() == vars(slow).keys()
+    for name, value in vars(slow).items():
+        if name not in ("clock", "_rng"):
+            assert vars(fast)[name] == value, name
