@@ -231,11 +231,11 @@ class RateController:
     ) -> None:
         """Learn from one classified answer; ``ticket`` is what :meth:`take` returned for it."""
         if not throttled:
-            accepted = self._accepted
-            accepted.append(now)
+            stamps = self._accepted
+            stamps.append(now)
             edge = now - _WINDOW
-            while accepted[0] <= edge:  # _prune, inline: this runs once per answer
-                accepted.popleft()
+            while stamps[0] <= edge:  # _prune, inline: this runs once per answer
+                stamps.popleft()
             return
         self._throttled += 1
         if retry_after is not None and retry_after > 0:
