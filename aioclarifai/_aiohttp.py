@@ -543,10 +543,10 @@ class AiohttpTransport:
         watched = None
         try:
             if deadline is not None:
-                if deadline <= time.monotonic():
-                    raise _total_exceeded(operation)
                 task = asyncio.current_task()
                 watched = sweep.watch(deadline, task)
+                if watched is None:
+                    raise _total_exceeded(operation)
             # One Timeout per client is the rule: remember its aiohttp twin.
             ct = self._unary_ct if timeout is self._unary_timeout else self._unary(timeout)
             if stream is not None:

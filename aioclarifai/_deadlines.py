@@ -71,14 +71,17 @@ class DeadlineSweep:
         self._loop = loop
         self._slices: dict[float, Slice] = {}  # by the time their timer fires
 
-    def watch(self, deadline: float, task: asyncio.Task[object]) -> Slice:
+    def watch(self, deadline: float, task: asyncio.Task[object]) -> Slice | None:
         """Cancel ``task`` once ``deadline`` (``time.monotonic()`` based) has passed.
 
         Return the slice to give to :meth:`unwatch` when the task is done with
         the guarded work (in a ``finally``), and to ask whether a
-        ``CancelledError`` came from it.
+        ``CancelledError`` came from it; None when ``deadline`` has passed
+        already (nothing is watched).
         """
         now = time.monotonic()
+        if deadline <= now:
+            return None
         width = SLICE if deadline - now < FAR else COARSE_SLICE
         end = math.ceil(deadline / width) * width  # exact: the widths are powers of two
         found = self._slices.get(end)

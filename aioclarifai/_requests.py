@@ -57,7 +57,7 @@ class _Plan:
     per tuple of values: a client sends the same few paths over and over.
     """
 
-    __slots__ = ("clear", "literals", "partial", "paths", "read", "scope", "template")
+    __slots__ = ("clear", "literals", "partial", "paths", "read", "scope", "single", "template")
 
     def __init__(self, template: PathTemplate, request_type: type) -> None:
         self.template = template
@@ -91,15 +91,25 @@ class _Plan:
             if path != expected:
                 break
             self.scope += 1
-        self.read = _reader(template.fields[self.scope :])
+        rest = template.fields[self.scope :]
+        #: The other fields: one (``single``) or more top-level names by one attrgetter,
+        #: else a function reading nested ones.
+        self.single = len(rest) == 1 and len(rest[0]) == 1
+        self.read = _reader(rest)
         #: Quoted path by its values (bounded: values that never repeat must not grow it).
         self.paths: dict[tuple[Any, ...], str] = {}
 
     def values(self, request: Any, user_id: str, app_id: str) -> tuple[Any, ...] | None:
         """The path's values, or None when one of them is empty."""
-        rest = self.read(request)
-        if not all(rest):
-            return None
+        if self.single:
+            value = self.read(request)
+            if not value:
+                return None
+            rest: tuple[Any, ...] = (value,)
+        else:
+            rest = self.read(request)
+            if not all(rest):
+                return None
         scope = self.scope
         if not scope:
             return rest
@@ -131,15 +141,10 @@ _SCOPE_FIELDS = (("user_app_id", "user_id"), ("user_app_id", "app_id"))
 _MAX_PATHS = 1024
 
 
-def _reader(fields: tuple[tuple[str, ...], ...]) -> Callable[[Any], tuple[Any, ...]]:
-    """A function reading ``fields`` of a request as a tuple (an unset message reads None)."""
-    if all(len(f) == 1 for f in fields):
-        if len(fields) == 1:
-            one = operator.attrgetter(fields[0][0])
-            return lambda request: (one(request),)
-        if fields:
-            return operator.attrgetter(*(f[0] for f in fields))
-        return lambda request: ()
+def _reader(fields: tuple[tuple[str, ...], ...]) -> Callable[[Any], Any]:
+    """A function reading ``fields`` of a request (an unset message reads None)."""
+    if fields and all(len(f) == 1 for f in fields):
+        return operator.attrgetter(*(f[0] for f in fields))  # one name: the value itself
     return lambda request: tuple(_get(request, f) for f in fields)
 
 

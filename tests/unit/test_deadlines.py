@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from aioclarifai._deadlines import SLICE, DeadlineSweep, Slice
+from aioclarifai._deadlines import COARSE_SLICE, SLICE, DeadlineSweep, Slice
 
 
 def _cancelling(task: asyncio.Task[object]) -> int:
@@ -20,6 +20,7 @@ async def _guarded(sweep: DeadlineSweep, deadline: float, work: float) -> str:
     task = asyncio.current_task()
     assert task is not None
     watched = sweep.watch(deadline, task)
+    assert watched is not None
     try:
         await asyncio.sleep(work)
         return "done"
@@ -101,8 +102,35 @@ async def test_close_cancels_the_pending_timers() -> None:
     task = asyncio.current_task()
     assert task is not None
     watched = sweep.watch(time.monotonic() + 60, task)
+    assert watched is not None
     sweep.unwatch(watched, task)
     assert sweep.pending == 1
     sweep.close()
     assert sweep.pending == 0
     assert watched.handle is not None and watched.handle.cancelled()
+
+
+async def test_a_deadline_already_passed_is_not_watched() -> None:
+    sweep = DeadlineSweep(asyncio.get_running_loop())
+    task = asyncio.current_task()
+    assert task is not None
+    assert sweep.watch(time.monotonic() - 0.001, task) is None
+    assert sweep.pending == 0 and sweep.watched == 0
+
+
+async def test_far_deadlines_share_coarser_slices() -> None:
+    sweep = DeadlineSweep(asyncio.get_running_loop())
+    task = asyncio.current_task()
+    assert task is not None
+    now = time.monotonic()
+    start = (int((now + 60) / COARSE_SLICE) + 1) * COARSE_SLICE  # a quarter-second boundary
+    for i in range(50):  # 50 deadlines spread over 0.2 s, a minute away: one timer
+        watched = sweep.watch(start + 0.001 + i * 0.004, task)
+        assert watched is not None
+        sweep.unwatch(watched, task)
+    assert sweep.pending == 1
+    near = sweep.watch(time.monotonic() + 1.0, task)  # under FAR: the fine slices
+    assert near is not None and near.handle is not None
+    assert near.handle.when() - asyncio.get_running_loop().time() < 1.0 + SLICE + 0.05
+    sweep.unwatch(near, task)
+    sweep.close()
