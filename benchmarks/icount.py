@@ -122,7 +122,7 @@ def bench_instructions(ctx: Ctx) -> None:
     small, large = (50, 250) if ctx.quick else (100, 600)
     per_op: dict[str, float] = {}
     for variant, (unit, floor) in VARIANTS.items():
-        scale = {"call": 1, "input": 8 * _ROUND // 100, "chunk": 100}[unit]
+        scale = {"call": 1, "input": 8 * _ROUND // 100, "chunk": 40}[unit]
         lo_ir, lo_ops = count_instructions(variant, small * scale, server.url, server.pat)
         hi_ir, hi_ops = count_instructions(variant, large * scale, server.url, server.pat)
         per_op[variant] = (hi_ir - lo_ir) / (hi_ops - lo_ops)
