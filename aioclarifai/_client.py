@@ -500,11 +500,11 @@ class Client(Operations):
         ``return_exceptions``, the exception of each failed input, usually a
         :class:`ClarifaiError`), in input order when ``ordered``, else as they
         complete. At most ``concurrency`` inputs are pulled ahead of the
-        results; ``inputs`` is never materialised. The default is every
-        request the batcher may keep in flight, full: ``max_batch_size x
-        max_concurrent_batches`` of the client's :class:`BatchConfig` (128 x
-        64 = 8,192), so the account's rate limit (15 requests/s by default),
-        not this, bounds a model answering in up to 4 s.
+        results; ``inputs`` is never materialised. The default is 32 full
+        requests in flight, fewer if the client's :class:`BatchConfig` allows
+        fewer: ``max_batch_size x min(max_concurrent_batches, 32)`` (128 x 32
+        = 4,096), so the account's rate limit (15 requests/s by default), not
+        this, bounds a model answering in 2 s.
         """
         return self._get_batcher().predict_many(
             model_id,

@@ -57,14 +57,13 @@ def default_concurrency() -> int:
     from ``BatchConfig`` now), so the raw pipeline it is compared with keeps
     as many inputs in flight whichever version runs.
     """
-    from aioclarifai import Client
-    from aioclarifai._batching import BatchConfig
+    from aioclarifai import Client, _batching
 
     default = inspect.signature(Client.predict_many).parameters["concurrency"].default
     if isinstance(default, int):
         return default
-    config = BatchConfig()
-    return config.max_batch_size * config.max_concurrent_batches
+    derived: int = _batching.default_concurrency(_batching.BatchConfig())
+    return derived
 
 
 @functools.cache

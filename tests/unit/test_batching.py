@@ -849,8 +849,9 @@ async def test_predict_many_default_concurrency_is_derived_from_the_config() -> 
     gate = Gate()
     batcher, _ = make(gate, max_batch_size=4, max_concurrent_batches=3, max_wait=0)
     assert default_concurrency(batcher.config) == 12
-    assert default_concurrency(BatchConfig()) == 128 * 64
-    assert default_concurrency(BatchConfig(enabled=False)) == 64
+    assert default_concurrency(BatchConfig()) == 128 * 32
+    assert default_concurrency(BatchConfig(max_batch_size=16)) == 16 * 32
+    assert default_concurrency(BatchConfig(enabled=False)) == 32
     pulled = 0
 
     def inputs() -> Iterator[types.Input]:
