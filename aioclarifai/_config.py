@@ -60,6 +60,9 @@ class Timeout:
 
     ``total``: a whole unary call — every attempt, the waits between them and
     any wait for a pooled connection; a retry that would not fit is not made.
+    It never fires early and at most 1/64 s late (1/4 s for a deadline five
+    seconds away or more): one timer per time slice serves every call of the
+    client, instead of a timer per request (see ``aioclarifai._deadlines``).
     ``connect``: opening a TCP/TLS connection. ``read``: the longest silence
     while waiting for or reading an answer (an idle timeout, not a deadline);
     off by default for unary calls, which ``total`` already bounds, because
