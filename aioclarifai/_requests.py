@@ -8,7 +8,7 @@ encoded, so nothing is decoded or normalised twice on the way.
 from __future__ import annotations
 
 import functools
-import operator
+import keyword
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
@@ -50,14 +50,13 @@ def _get(obj: Any, path: tuple[str, ...]) -> Any:
 
 
 class _Plan:
-    """A path template compiled for one request type: how to read and clear its fields.
+    """One path template compiled for one request type: how to clear its fields, its paths.
 
-    Path values are read by one ``attrgetter`` (plus the ``user_app_id`` parts,
-    which every scoped template starts with), and the quoted path is remembered
-    per tuple of values: a client sends the same few paths over and over.
+    The quoted path is remembered per tuple of values: a client sends the
+    same few paths over and over.
     """
 
-    __slots__ = ("clear", "literals", "partial", "paths", "read", "scope", "single", "template")
+    __slots__ = ("clear", "literals", "partial", "paths", "template")
 
     def __init__(self, template: PathTemplate, request_type: type) -> None:
         self.template = template
@@ -85,41 +84,8 @@ class _Plan:
         self.clear = clear
         #: Nested path fields cleared one by one, inside messages the path covers partly.
         self.partial = tuple(partial)
-        #: Leading ``user_app_id`` fields: 0, 1 (user_id) or 2 (user_id, app_id).
-        self.scope = 0
-        for path, expected in zip(template.fields, _SCOPE_FIELDS, strict=False):
-            if path != expected:
-                break
-            self.scope += 1
-        rest = template.fields[self.scope :]
-        #: The other fields: one (``single``) or more top-level names by one attrgetter,
-        #: else a function reading nested ones.
-        self.single = len(rest) == 1 and len(rest[0]) == 1
-        self.read = _reader(rest)
         #: Quoted path by its values (bounded: values that never repeat must not grow it).
         self.paths: dict[tuple[Any, ...], str] = {}
-
-    def values(self, request: Any, user_id: str, app_id: str) -> tuple[Any, ...] | None:
-        """The path's values, or None when one of them is empty."""
-        if self.single:
-            value = self.read(request)
-            if not value:
-                return None
-            rest: tuple[Any, ...] = (value,)
-        else:
-            rest = self.read(request)
-            if not all(rest):
-                return None
-        scope = self.scope
-        if not scope:
-            return rest
-        scoped = request.user_app_id
-        if scoped is not None:
-            user_id = scoped.user_id or user_id
-            app_id = scoped.app_id or app_id
-        if not user_id or (scope == 2 and not app_id):
-            return None
-        return (user_id, app_id, *rest) if scope == 2 else (user_id, *rest)
 
     def path(self, values: tuple[Any, ...]) -> str:
         """The percent-encoded path for ``values``."""
@@ -140,12 +106,75 @@ class _Plan:
 _SCOPE_FIELDS = (("user_app_id", "user_id"), ("user_app_id", "app_id"))
 _MAX_PATHS = 1024
 
+Choose = Callable[[Any, str, str], "tuple[int, tuple[Any, ...]] | None"]
+"""An endpoint's compiled router: ``(request, user_id, app_id)`` → (template index,
+path values) of the most specific template whose fields are all set, or None."""
 
-def _reader(fields: tuple[tuple[str, ...], ...]) -> Callable[[Any], Any]:
-    """A function reading ``fields`` of a request (an unset message reads None)."""
-    if fields and all(len(f) == 1 for f in fields):
-        return operator.attrgetter(*(f[0] for f in fields))  # one name: the value itself
-    return lambda request: tuple(_get(request, f) for f in fields)
+
+class _Route:
+    """An endpoint's templates: their plans, and one compiled function choosing among them."""
+
+    __slots__ = ("choose", "plans")
+
+    def __init__(self, endpoint: Endpoint[Any, Any]) -> None:
+        self.plans = tuple(_Plan(t, endpoint.request_type) for t in endpoint.templates)
+        self.choose = _compile_choose(endpoint.templates)
+
+
+def _scope(fields: tuple[tuple[str, ...], ...]) -> int:
+    """Leading ``user_app_id`` fields: 0, 1 (user_id) or 2 (user_id, app_id)."""
+    scope = 0
+    for path, expected in zip(fields, _SCOPE_FIELDS, strict=False):
+        if path != expected:
+            break
+        scope += 1
+    return scope
+
+
+def _choose_source(templates: tuple[PathTemplate, ...]) -> str:
+    """Python source of an endpoint's router (see :data:`Choose`).
+
+    Straight-line code with the endpoint's field names in it: one call reads
+    every path field once and tests the templates most specific first, where
+    a loop over templates would cost a few calls per template on every request.
+    """
+    lines = ["def choose(request, user_id, app_id):"]
+    if any(_scope(t.fields) for t in templates):
+        lines += [
+            "    scoped = request.user_app_id",
+            "    if scoped is not None:",
+            "        user_id = scoped.user_id or user_id",
+            "        app_id = scoped.app_id or app_id",
+        ]
+    names: dict[tuple[str, ...], str] = {}
+    tests: list[tuple[int, list[str]]] = []
+    for index, template in enumerate(templates):
+        scope = _scope(template.fields)
+        values = ["user_id", "app_id"][:scope]
+        for path in template.fields[scope:]:
+            if path not in names:
+                names[path] = name = f"v{len(names)}"
+                lines.append(f"    {name} = {_reading(path)}")
+            values.append(names[path])
+        tests.append((index, values))
+    for index, values in tests:
+        lines.append(f"    if {' and '.join(values) or 'True'}:")
+        lines.append(f"        return {index}, ({''.join(v + ', ' for v in values)})")
+    lines.append("    return None")
+    return "\n".join(lines) + "\n"
+
+
+def _reading(path: tuple[str, ...]) -> str:
+    """An expression reading ``path`` off ``request`` (an unset message reads None)."""
+    if len(path) == 1 and path[0].isidentifier() and not keyword.iskeyword(path[0]):
+        return f"request.{path[0]}"
+    return f"_get(request, {path!r})"
+
+
+def _compile_choose(templates: tuple[PathTemplate, ...]) -> Choose:
+    namespace: dict[str, Any] = {"_get": _get}
+    exec(_choose_source(templates), namespace)  # our own source: field names, checked
+    return namespace["choose"]  # type: ignore[no-any-return]
 
 
 def _field_struct_type(cls: type, name: str) -> type:
@@ -156,15 +185,14 @@ def _field_struct_type(cls: type, name: str) -> type:
     raise KeyError(name)
 
 
-_PLANS: dict[int, tuple[_Plan, ...]] = {}
+_ROUTES: dict[int, _Route] = {}
 
 
-def _plans(endpoint: Endpoint[Any, Any]) -> tuple[_Plan, ...]:
-    plans = _PLANS.get(id(endpoint))
-    if plans is None:
-        plans = tuple(_Plan(t, endpoint.request_type) for t in endpoint.templates)
-        _PLANS[id(endpoint)] = plans
-    return plans
+def _route(endpoint: Endpoint[Any, Any]) -> _Route:
+    route = _ROUTES.get(id(endpoint))
+    if route is None:
+        route = _ROUTES[id(endpoint)] = _Route(endpoint)
+    return route
 
 
 def _path_value(request: Any, path: tuple[str, ...], user_id: str, app_id: str) -> Any:
@@ -176,7 +204,7 @@ def _path_value(request: Any, path: tuple[str, ...], user_id: str, app_id: str) 
 
 def _missing_field(endpoint: Endpoint[Any, Any], request: Any, user_id: str, app_id: str) -> str:
     """A clear message naming the first empty field of the least specific template."""
-    for path in _plans(endpoint)[-1].template.fields:
+    for path in _route(endpoint).plans[-1].template.fields:
         if not _path_value(request, path, user_id, app_id):
             hint = (
                 " (pass app_id= to Client or set CLARIFAI_APP_ID)" if path[-1] == "app_id" else ""
@@ -225,12 +253,12 @@ def build_request(
             f"{endpoint.name} takes a {endpoint.request_type.__name__}, "
             f"not {type(request).__name__}"
         )
-    for plan in _PLANS.get(id(endpoint)) or _plans(endpoint):
-        values = plan.values(request, user_id, app_id)
-        if values is not None:
-            break
-    else:
+    route = _ROUTES.get(id(endpoint)) or _route(endpoint)
+    chosen = route.choose(request, user_id, app_id)
+    if chosen is None:
         raise ValueError(_missing_field(endpoint, request, user_id, app_id))
+    plan = route.plans[chosen[0]]
+    values = chosen[1]
     path = plan.paths.get(values) or plan.path(values)
     rest = _replace(request, **plan.clear)
     for nested in plan.partial:

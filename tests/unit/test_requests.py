@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 from urllib.parse import unquote
 
 import msgspec
@@ -213,7 +214,7 @@ def test_paths_are_remembered_per_values_and_the_memo_stays_bounded() -> None:
     for i in range(3 * _requests._MAX_PATHS):
         built = build_request(endpoint, types.GetModelRequest(model_id=f"m/{i}"), "me", "app")
         assert built.path_and_query == f"{PREFIX}/models/m%2F{i}"
-    plans = _requests._plans(endpoint)
+    plans = _requests._route(endpoint).plans
     assert all(len(plan.paths) <= _requests._MAX_PATHS for plan in plans)
     # The same values give the very same string (remembered, not rebuilt).
     first = build_request(endpoint, types.GetModelRequest(model_id="same"), "me", "app")
@@ -237,3 +238,47 @@ def test_remembered_paths_follow_the_client_defaults() -> None:
     )
     with pytest.raises(ValueError, match="app_id"):
         build_request(endpoint, req, "me", "")
+
+
+def _reference_route(endpoint: Any, request: Any) -> tuple[int, tuple[str, ...]] | None:
+    """The template choice, the slow obvious way: the first whose fields are all set."""
+    for index, template in enumerate(endpoint.templates):
+        values = []
+        for path in template.fields:
+            value: Any = request
+            for name in path:
+                value = getattr(value, name, None)
+                if value is None:
+                    break
+            if path[0] == "user_app_id" and not value:
+                value = "me" if path[1] == "user_id" else "app"
+            if not value:
+                break
+            values.append(value)
+        else:
+            return index, tuple(values)
+    return None
+
+
+def _with_fields(endpoint: Any, paths: set[tuple[str, ...]], value: str) -> Any:
+    """A request of ``endpoint`` whose fields at ``paths`` are set to ``value``."""
+    fields: dict[str, Any] = {}
+    for path in paths:
+        if len(path) == 1:
+            fields[path[0]] = value
+        else:
+            fields.setdefault(path[0], {})[path[1]] = value
+    return msgspec.convert(fields, endpoint.request_type)
+
+
+def test_every_endpoints_compiled_router_agrees_with_the_reference() -> None:
+    from aioclarifai import _requests
+
+    for name in ENDPOINTS:
+        endpoint = ENDPOINTS[name]
+        every = {path for t in endpoint.templates for path in t.fields}
+        route = _requests._route(endpoint)
+        # All set, none set, and each one field left out in turn.
+        for paths in [every, set(), *({p for p in every if p != gone} for gone in every)]:
+            request = _with_fields(endpoint, paths, "x/y")
+            assert route.choose(request, "me", "app") == _reference_route(endpoint, request), name
