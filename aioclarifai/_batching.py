@@ -187,6 +187,7 @@ class _Lane:
         "model",
         "model_id",
         "pending",
+        "registered",
         "runner_selector",
         "user_app_id",
         "version_id",
@@ -214,6 +215,7 @@ class _Lane:
         self.runner_selector = runner_selector
         self.pending: deque[_Batch] = deque()
         self.in_flight = 0
+        self.registered = False  # it is the batcher's lane of its key (in ``_lanes``)
 
     def request(self, inputs: list[types.Input]) -> types.PostModelOutputsRequest:
         """The PostModelOutputs request for ``inputs`` under this key."""
@@ -337,7 +339,7 @@ class Batcher:
         if self._queued >= self._max_queue or self._admission:
             return self._predict_admitted(lane, input)
         self._queued += 1  # the caller's queue slot (see _try_reserve)
-        return self._enqueue(self._lanes.setdefault(lane.key, lane), input, loop)
+        return self._enqueue(lane if lane.registered else self._join(lane), input, loop)
 
     def _bare_lane(self, model_id: str) -> _Lane:
         lane = self._lane(
@@ -351,9 +353,7 @@ class Batcher:
 
     async def _predict_admitted(self, lane: _Lane, input: types.Input) -> types.Output:
         await self._admit()
-        return await self._enqueue(
-            self._lanes.setdefault(lane.key, lane), input, asyncio.get_running_loop()
-        )
+        return await self._enqueue(self._join(lane), input, asyncio.get_running_loop())
 
     async def _predict_later(self, lane: _Lane, input: types.Input) -> types.Output:
         if self._closed:
@@ -364,9 +364,7 @@ class Batcher:
             return await self._predict_alone(lane, input)
         if not self._try_reserve():
             await self._admit()
-        return await self._enqueue(
-            self._lanes.setdefault(lane.key, lane), input, asyncio.get_running_loop()
-        )
+        return await self._enqueue(self._join(lane), input, asyncio.get_running_loop())
 
     async def _predict_alone(self, lane: _Lane, input: types.Input) -> types.Output:
         request = lane.request([input])
@@ -446,13 +444,11 @@ class Batcher:
         if self._queued >= self._max_queue or self._admission:
             return self._submit_admitted(lane, item)
         self._queued += 1  # the input's queue slot (see _try_reserve)
-        return self._enqueue(self._lanes.setdefault(lane.key, lane), item, loop)
+        return self._enqueue(lane if lane.registered else self._join(lane), item, loop)
 
     async def _submit_admitted(self, lane: _Lane, item: types.Input) -> Call:
         await self._admit()
-        return self._enqueue(
-            self._lanes.setdefault(lane.key, lane), item, asyncio.get_running_loop()
-        )
+        return self._enqueue(self._join(lane), item, asyncio.get_running_loop())
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -465,6 +461,8 @@ class Batcher:
     def _drop(self) -> None:
         """Forget everything unsent or in flight: it all belonged to a loop that has ended."""
         self._closed = True
+        for lane in self._lanes.values():
+            lane.registered = False
         self._lanes.clear()
         self._admission.clear()
         self._sending.clear()
@@ -567,6 +565,12 @@ class Batcher:
             runner_selector=runner_selector,
         )
 
+    def _join(self, lane: _Lane) -> _Lane:
+        """The lane callers of ``lane``'s key join: the registered one, else ``lane``."""
+        joined = self._lanes.setdefault(lane.key, lane)
+        joined.registered = True
+        return joined
+
     def _try_reserve(self) -> bool:
         """Reserve a queue slot if one is free and nobody waits before us (never awaits)."""
         if self._queued < self._max_queue and not self._admission:
@@ -658,8 +662,9 @@ class Batcher:
             task.add_done_callback(self._sent)
         if self._admission:
             self._admit_waiters()
-        if not pending and not lane.in_flight and self._lanes.get(lane.key) is lane:
+        if lane.registered and not pending and not lane.in_flight:
             del self._lanes[lane.key]
+            lane.registered = False
 
     def reap(self) -> None:
         """Cancel the requests whose callers have all gone (cancelled or withdrawn).
