@@ -908,3 +908,15 @@ async def test_a_queued_predict_adds_about_one_gc_tracked_object() -> None:
     assert len(await waiting) == 1024
     # One future each, gather's callback context each, and a few objects per request.
     assert tracked / len(inputs) < 2.5, tracked / len(inputs)
+
+
+async def test_idle_lanes_are_forgotten_and_rejoined() -> None:
+    batcher, stub = make(max_wait=0)
+    for _ in range(2):
+        outs = await asyncio.gather(*(batcher.predict("m", text_input(str(i))) for i in range(3)))
+        assert [text_of(o) for o in outs] == ["0", "1", "2"]
+        await settle()
+        assert batcher._lanes == {}  # nothing kept for a key nobody uses
+    many = [o async for o in batcher.predict_many("m", [text_input("a"), text_input("b")])]
+    assert len(many) == 2 and batcher._lanes == {}
+    assert stub.sizes() == [3, 3, 2]
