@@ -87,12 +87,17 @@ async def _ordered(
                 else:
                     raise exc
             if not exhausted and len(pending) < concurrency:
-                item = await pull() if awaited else pull()
-                if item is END:
-                    exhausted = True
-                else:
+                # A sync iterable never lets the loop run, so no result completes while
+                # it is read: fill up to ``concurrency`` before looking at results again.
+                while True:
+                    item = await pull() if awaited else pull()
+                    if item is END:
+                        exhausted = True
+                        break
                     submitted = submit(item)
                     pending.append(submitted if isinstance(submitted, Future) else await submitted)
+                    if awaited or len(pending) >= concurrency:
+                        break
                 continue
             if not pending:
                 return
