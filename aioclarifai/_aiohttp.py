@@ -543,7 +543,7 @@ class AiohttpTransport:
         watched = None
         try:
             if deadline is not None:
-                task = asyncio.current_task()
+                task = sweep.current_task()
                 watched = sweep.watch(deadline, task)
                 if watched is None:
                     raise _total_exceeded(operation)

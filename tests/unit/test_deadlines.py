@@ -134,3 +134,13 @@ async def test_far_deadlines_share_coarser_slices() -> None:
     assert near.handle.when() - asyncio.get_running_loop().time() < 1.0 + SLICE + 0.05
     sweep.unwatch(near, task)
     sweep.close()
+
+
+async def test_the_sweeps_task_getter_is_the_running_task() -> None:
+    sweep = DeadlineSweep(asyncio.get_running_loop())
+    assert sweep.current_task() is asyncio.current_task()
+
+    async def inner() -> bool:
+        return sweep.current_task() is asyncio.current_task()
+
+    assert await asyncio.create_task(inner())
