@@ -33,6 +33,16 @@ def core_for(transport: MockTransport, *, retries: int = 2, app_id: str = "app")
     return Core(settings, transport, Timeout(stream_idle=None), retry)
 
 
+def texts(batch: list[types.MultiOutputResponse]) -> list[str]:
+    """The ``data.text.raw`` of each streamed message of ``batch``."""
+    out = []
+    for chunk in batch:
+        data = chunk.outputs[0].data
+        assert data is not None and data.text is not None
+        out.append(data.text.raw)
+    return out
+
+
 def result_line(text: str, code: int = 10000) -> bytes:
     """One ``{"result": …}`` line of a generation carrying ``text``."""
     message = {"status": {"code": code}, "outputs": [{"data": {"text": {"raw": text}}}]}

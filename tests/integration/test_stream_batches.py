@@ -10,21 +10,13 @@ import pytest
 from aiohttp import web
 
 from aioclarifai import Client, StreamError, types
+from tests.helpers import texts
 from tests.helpers_loopback import StreamServer, assert_dropped, send_lines, slow_forever
 
 
 def line(text: str) -> bytes:
     message = {"status": {"code": 10000}, "outputs": [{"data": {"text": {"raw": text}}}]}
     return msgspec.json.encode({"result": message}) + b"\n"
-
-
-def texts(batch: list[types.MultiOutputResponse]) -> list[str]:
-    out = []
-    for chunk in batch:
-        data = chunk.outputs[0].data
-        assert data is not None and data.text is not None
-        out.append(data.text.raw)
-    return out
 
 
 def request() -> types.PostModelOutputsRequest:

@@ -20,18 +20,9 @@ from aioclarifai import (
 )
 from aioclarifai._text_stream import GenerateResponse, TextStream
 from aioclarifai.endpoints import GENERATE_MODEL_OUTPUTS
-from tests.helpers import PAT, Body, ScriptedStreams, result_line
+from tests.helpers import PAT, Body, ScriptedStreams, result_line, texts
 
 Stream = ResponseStream[types.MultiOutputResponse]
-
-
-def texts(batch: list[types.MultiOutputResponse]) -> list[str]:
-    out = []
-    for chunk in batch:
-        data = chunk.outputs[0].data
-        assert data is not None and data.text is not None
-        out.append(data.text.raw)
-    return out
 
 
 async def all_batches(stream: Stream) -> list[list[str]]:
