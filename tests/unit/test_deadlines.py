@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import sys
 import time
 
@@ -144,3 +145,21 @@ async def test_the_sweeps_task_getter_is_the_running_task() -> None:
         return sweep.current_task() is asyncio.current_task()
 
     assert await asyncio.create_task(inner())
+
+
+def test_under_uvloop_no_call_is_cut_before_its_deadline() -> None:
+    uvloop = pytest.importorskip("uvloop")
+
+    async def main() -> list[float]:
+        sweep = DeadlineSweep(asyncio.get_running_loop())
+        late: list[float] = []
+        for _ in range(20):
+            # On a slice boundary: the timer is due at the deadline itself.
+            deadline = math.ceil((time.monotonic() + 0.02) / SLICE) * SLICE
+            time.sleep(0.005)  # noqa: ASYNC251 - on purpose: the loop's clock reading goes stale
+            assert await _guarded(sweep, deadline, 10) == "expired"
+            late.append(time.monotonic() - deadline)
+        return late
+
+    late = uvloop.run(main())
+    assert min(late) >= 0.0  # never early, whatever the loop's clock
