@@ -306,15 +306,15 @@ class AiohttpTransport:
         # would look it up in a worker thread on every request.
         self._proxy, self._proxy_source = self._network.proxy_for(base_url)
 
-    def _open(self) -> tuple[aiohttp.ClientSession, ConnectionBudget]:
+    def _open(self) -> tuple[aiohttp.ClientSession, ConnectionBudget, DeadlineSweep]:
         session = self._session
-        if session is not None and self._budget is not None:
+        if session is not None and self._budget is not None and self._sweep is not None:
             if asyncio.get_running_loop() is not self._loop:
                 raise RuntimeError(
                     "this Client is bound to the event loop that first used it; "
                     "create one Client per event loop"
                 )
-            return session, self._budget
+            return session, self._budget, self._sweep
         if self.state is ClientState.CLOSED:
             raise RuntimeError(_LOOP_ENDED_MESSAGE if self._loop_ended else CLOSED_MESSAGE)
         loop = asyncio.get_running_loop()
@@ -350,11 +350,11 @@ class AiohttpTransport:
         session._retry_connection = False
         self._loop = loop
         self._budget = budget = ConnectionBudget(self._max_connections, loop)
-        self._sweep = DeadlineSweep(loop)
+        self._sweep = sweep = DeadlineSweep(loop)
         self.state = ClientState.OPEN
         # asyncio.run() ending with this pool open closes it in its own loop.
         self._loop_watch = LoopEndWatch(self._close_at_loop_end)
-        return session, budget
+        return session, budget, sweep
 
     async def _close_at_loop_end(self) -> None:
         if self.state is ClientState.OPEN:
@@ -523,18 +523,14 @@ class AiohttpTransport:
         as the body instead of ``body`` (which then only serves the logs).
         ``headers`` are added to this attempt's.
         """
-        session = self._session
-        budget = self._budget
-        sweep = self._sweep
+        session, budget, sweep = self._session, self._budget, self._sweep
         if (
             session is None
             or budget is None
             or sweep is None
             or asyncio.get_running_loop() is not self._loop
         ):
-            session, budget = self._open()
-            sweep = self._sweep
-            assert sweep is not None
+            session, budget, sweep = self._open()
         if deadline is None and timeout.total is not None:
             deadline = time.monotonic() + timeout.total
         if not budget.try_take():
@@ -593,7 +589,7 @@ class AiohttpTransport:
         headers: Mapping[str, str] | None = None,
     ) -> StreamingResponse:
         """Send a request and return once the answer's headers arrived (``headers`` added)."""
-        session, budget = self._open()
+        session, budget, _ = self._open()
         if not budget.try_take():
             await self._wait_for_slot(budget, timeout, None, operation)
         try:

@@ -297,11 +297,7 @@ class Core:
             return await self._run_traced(
                 endpoint, built, attempt, idempotent=idempotent, retry=retry, total=total
             )
-        # Our own limiter hands out tickets directly; any other gate goes through its protocol.
-        gate: RateGate | None = self.gate
-        limiter = gate if isinstance(gate, RateLimiter) else None
-        if limiter is not None:
-            gate = None
+        gate = self.gate
         ticket: float | None = None
         tracing = self.tracing
         name = endpoint.name
@@ -337,37 +333,22 @@ class Core:
                             if span is not None and tracing is not None:
                                 tracing.end(span, error=exc)
                             raise
-                if limiter is not None:
-                    ticket = limiter.grant_now()
-                    if ticket is None:
-                        ticket = await _wait_for_gate(limiter.grant, deadline, last)
-                elif gate is not None:
-                    await _wait_for_gate(gate.acquire, deadline, last)
+                if gate is not None:
+                    ticket = await _acquire(gate, deadline, last)
                 if watched or span is not None:
                     t0 = time.perf_counter()
                 try:
                     value, http_status = await attempt(deadline, headers)
                 except ClarifaiError as exc:
                     error = self.redact(exc)
-                    if limiter is not None:
-                        limiter.settle(
-                            is_throttled(error), getattr(error, "retry_after", None), ticket
-                        )
-                    elif gate is not None:
-                        gate.record(is_throttled(error), getattr(error, "retry_after", None))
+                    _settle(gate, ticket, error)
                 except BaseException as exc:
-                    if limiter is not None:
-                        limiter.settle(False, None, ticket)
-                    elif gate is not None:
-                        gate.record(False, None)
+                    _settle(gate, ticket, None)
                     if span is not None and tracing is not None:
                         tracing.end(span, error=exc)
                     raise
                 else:
-                    if limiter is not None:
-                        limiter.settle(False, None, ticket)
-                    elif gate is not None:
-                        gate.record(False, None)
+                    _settle(gate, ticket, None)
                     if watched or span is not None:
                         status = getattr(value, "status", None)
                         if status is None and isinstance(value, APIResponse):
@@ -513,18 +494,15 @@ class Core:
             value = interpret(endpoint, raw, self._secret_bytes)
         except ClarifaiError as exc:
             error = self.redact(exc)
-            if limiter is not None:
-                limiter.settle(is_throttled(error), getattr(error, "retry_after", None), ticket)
+            _settle(gate, ticket, error)
             return await self.run(
                 endpoint, built, self._unary_attempt(endpoint, built, stream),
                 idempotent=idempotent, retry=retry, total=total, failed=error, started=started,
             )  # fmt: skip
         except BaseException:
-            if limiter is not None:
-                limiter.settle(False, None, ticket)
+            _settle(gate, ticket, None)
             raise
-        if limiter is not None:
-            limiter.settle(False, None, ticket)
+        _settle(gate, ticket, None)
         return value
 
     def call_raw(
@@ -686,10 +664,21 @@ class Core:
             await _run_hook(self.on_response, event)
 
 
-async def _wait_for_gate(
-    wait: Callable[[], Awaitable[T]], deadline: float | None, last: ClarifaiError | None
-) -> T:
-    """``await wait()``; a retry (``deadline`` set) waits no longer than the call may last."""
+async def _acquire(
+    gate: RateGate, deadline: float | None, last: ClarifaiError | None
+) -> float | None:
+    """A slot of ``gate`` for one attempt: our limiter's ticket (any other gate: None).
+
+    A retry (``deadline`` set) waits no longer than the call may last, then
+    fails with the error it retries (``last``).
+    """
+    if isinstance(gate, RateLimiter):
+        ticket = gate.grant_now()
+        if ticket is not None:
+            return ticket
+        wait: Callable[[], Awaitable[float | None]] = gate.grant
+    else:
+        wait = gate.acquire
     if deadline is None:
         return await wait()
     import anyio  # only here: importing aioclarifai stays light
@@ -700,6 +689,22 @@ async def _wait_for_gate(
     except TimeoutError:
         assert last is not None  # a deadline is set by a retry only
         raise last from None
+
+
+def _settle(gate: RateGate | None, ticket: float | None, error: ClarifaiError | None) -> None:
+    """Tell ``gate`` how an attempt ended: throttled or not (``error`` None: not).
+
+    Our limiter gets the attempt's ticket back directly; any other gate is told
+    through its protocol (``record``).
+    """
+    if gate is None:
+        return
+    throttled = error is not None and is_throttled(error)
+    retry_after = getattr(error, "retry_after", None)
+    if isinstance(gate, RateLimiter):
+        gate.settle(throttled, retry_after, ticket)
+    else:
+        gate.record(throttled, retry_after)
 
 
 async def _run_hook(hook: Hook, event: Any) -> None:

@@ -196,21 +196,11 @@ class RateController:
     def try_take(self, now: float) -> float | None:
         """:meth:`wait_time` and, when it is 0, :meth:`take`: the grant's ticket, or None."""
         if self._w_max is None and self.limit is None and not self._slow_start:
-            # Unpaced (rate() is None), the usual state: _refill, wait_time and take in one.
+            # Unpaced (rate() is None), the usual state: what wait_time does then, inline.
             if now < self._paused_until:
                 return None
-            if self._started is None:
-                self._started = now
-            self._stamp = max(self._stamp, now)
-            self._tokens = 0.0  # refilled to 1, then taken
-            self._requests += 1
-            if self.adaptive:
-                sent = self._sent
-                sent.append(now)
-                edge = now - _WINDOW
-                while sent[0] <= edge:
-                    sent.popleft()
-            return now
+            self._refill(now, None)
+            return self.take(now)
         return self.take(now) if self.wait_time(now) <= 0.0 else None
 
     def take(self, now: float) -> float:
@@ -231,11 +221,8 @@ class RateController:
     ) -> None:
         """Learn from one classified answer; ``ticket`` is what :meth:`take` returned for it."""
         if not throttled:
-            stamps = self._accepted
-            stamps.append(now)
-            edge = now - _WINDOW
-            while stamps[0] <= edge:  # _prune, inline: this runs once per answer
-                stamps.popleft()
+            self._accepted.append(now)
+            _prune(self._accepted, now)
             return
         self._throttled += 1
         if retry_after is not None and retry_after > 0:
