@@ -502,7 +502,8 @@ class Core:
         except BaseException:
             _settle(gate, ticket, None)
             raise
-        _settle(gate, ticket, None)
+        if limiter is not None:  # _settle(gate, ticket, None), without its checks: the hot path
+            limiter.settle(False, None, ticket)
         return value
 
     def call_raw(
