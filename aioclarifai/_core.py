@@ -175,7 +175,7 @@ class Core:
         # Attempts that build their own header dict: hooks may add to it, tracing injects.
         self._attempt_headers = bool(self.extra_headers) or on_request is not None or tracing
         self._hooked = on_request is not None or on_response is not None
-        # Nothing to run around an attempt: unary calls take the short path (_first_attempt).
+        # Nothing to run around an attempt: unary calls take the short path (see call).
         self._plain = not self._attempt_headers and not self._hooked and tracing is None
         # Too short to be a real PAT: redacting it would garble every message.
         secret = settings.pat or settings.session_token
@@ -312,7 +312,7 @@ class Core:
         span: Span | None = None
         while True:
             if failed is not None:
-                # The caller made the first attempt itself (see _first_attempt).
+                # The caller made the first attempt itself (see call).
                 error, failed, watched = failed, None, False
             else:
                 watched = self._hooked or logger.isEnabledFor(_DEBUG)
@@ -405,7 +405,7 @@ class Core:
 
     # -- unary -------------------------------------------------------------------
 
-    def call(
+    async def call(
         self,
         endpoint: Endpoint[ReqT, RespT],
         request: ReqT,
@@ -413,71 +413,33 @@ class Core:
         *,
         idempotent: bool | None = None,
         retry: RetryConfig | None = None,
-    ) -> Awaitable[RespT]:
+    ) -> RespT:
         """Send ``request`` and return the typed response, retrying as allowed.
 
         ``timeout.total`` bounds the whole call. ``stream`` replaces the
         encoded body on the wire (see ``BodyStream``). ``idempotent`` and
         ``retry`` override the endpoint's rule and the client's retries for
         this call (an upload part is idempotent by its number).
-        """
-        built = self.prepare(endpoint, request)  # bad input fails here, before any I/O
-        idempotent = endpoint.idempotent if idempotent is None else idempotent
-        retry = self.retry if retry is None else retry
-        if self._plain:
-            return self._first_attempt(endpoint, built, stream, idempotent, retry)
-        return self.run(
-            endpoint, built, self._unary_attempt(endpoint, built, stream),
-            idempotent=idempotent, retry=retry, total=self.timeout.total,
-        )  # fmt: skip
 
-    def _unary_attempt(
-        self, endpoint: Endpoint[Any, RespT], built: BuiltRequest, stream: BodyStream | None
-    ) -> Attempt[RespT]:
-        """One attempt of a unary call, for :meth:`run`."""
-        send = self.transport.send
-        timeout = self.timeout
-        name = endpoint.name
-        secret = self._secret_bytes
-        method, path, body = built.method, built.path_and_query, built.body
-
-        async def once(
-            deadline: float | None, headers: Mapping[str, str] | None
-        ) -> tuple[RespT, int]:
-            if headers:
-                raw = await send(
-                    method, path, body, timeout, name, deadline=deadline, stream=stream,
-                    headers=headers,
-                )  # fmt: skip
-            else:
-                raw = await send(
-                    method, path, body, timeout, name, deadline=deadline, stream=stream
-                )
-            return interpret(endpoint, raw, secret), raw.status
-
-        return once
-
-    async def _first_attempt(
-        self,
-        endpoint: Endpoint[Any, T],
-        built: BuiltRequest,
-        stream: BodyStream | None,
-        idempotent: bool,
-        retry: RetryConfig,
-    ) -> T:
-        """:meth:`run` for a call without hooks, tracing or extra headers: attempt 1 inline.
-
-        The success path of such a call is a gate ticket, one exchange, its
-        decoding and the gate's record; anything else (a retry, a wait for the
-        gate, debug logging) is the policy's, which goes on from the first
+        A call without hooks, tracing or extra headers makes its first attempt
+        right here: a gate ticket, one exchange, its decoding and the gate's
+        record. Anything else (a retry, a wait for the gate, debug logging) is
+        the attempt policy's (:meth:`run`), which goes on from the first
         attempt's error.
         """
+        # What prepare() does, inline (the hot path): bad input fails here, before any I/O.
+        built = build_request(endpoint, request, self.settings.user_id, self.settings.app_id)
+        if self._extras:
+            built = self.add_extras(endpoint, built)
+        idempotent = endpoint.idempotent if idempotent is None else idempotent
+        retry = self.retry if retry is None else retry
         total = self.timeout.total
         gate = self.gate
         limiter = gate if isinstance(gate, RateLimiter) else None
         ticket = None
         if (
-            logger.isEnabledFor(_DEBUG)
+            not self._plain
+            or logger.isEnabledFor(_DEBUG)
             or (limiter is None and gate is not None)
             or (limiter is not None and (ticket := limiter.grant_now()) is None)
         ):
@@ -505,6 +467,32 @@ class Core:
         if limiter is not None:  # _settle(gate, ticket, None), without its checks: the hot path
             limiter.settle(False, None, ticket)
         return value
+
+    def _unary_attempt(
+        self, endpoint: Endpoint[Any, RespT], built: BuiltRequest, stream: BodyStream | None
+    ) -> Attempt[RespT]:
+        """One attempt of a unary call, for :meth:`run`."""
+        send = self.transport.send
+        timeout = self.timeout
+        name = endpoint.name
+        secret = self._secret_bytes
+        method, path, body = built.method, built.path_and_query, built.body
+
+        async def once(
+            deadline: float | None, headers: Mapping[str, str] | None
+        ) -> tuple[RespT, int]:
+            if headers:
+                raw = await send(
+                    method, path, body, timeout, name, deadline=deadline, stream=stream,
+                    headers=headers,
+                )  # fmt: skip
+            else:
+                raw = await send(
+                    method, path, body, timeout, name, deadline=deadline, stream=stream
+                )
+            return interpret(endpoint, raw, secret), raw.status
+
+        return once
 
     def call_raw(
         self,
@@ -751,7 +739,9 @@ def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = 
     malformed: Exception | None = None
     try:
         try:
-            response = _decode.decoder_for(endpoint.response_type).decode(raw.body)
+            typ = endpoint.response_type
+            decoder = _decode.cached.get(typ) or _decode.decoder_for(typ)
+            response: RespT | None = decoder.decode(raw.body)
         except msgspec.ValidationError:  # enum names, say: the slower, forgiving decode
             response = _decode.decode(endpoint.response_type, raw.body)
     except (msgspec.MsgspecError, ValueError, TypeError, RecursionError) as exc:

@@ -24,15 +24,16 @@ __all__ = ["decode", "decoder_for"]
 T = TypeVar("T")
 
 
-_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+#: The typed decoders made so far, by type (read directly on the hot path).
+cached: dict[type, msgspec.json.Decoder[Any]] = {}
 
 
 def decoder_for(cls: type[T]) -> msgspec.json.Decoder[T]:
     """The cached typed decoder of ``cls``."""
     # A plain dict rather than functools.cache, which would erase the type for mypy.
-    decoder = _decoders.get(cls)
+    decoder = cached.get(cls)
     if decoder is None:
-        decoder = _decoders[cls] = msgspec.json.Decoder(cls, strict=False)
+        decoder = cached[cls] = msgspec.json.Decoder(cls, strict=False)
     return decoder
 
 

@@ -53,6 +53,8 @@ import contextvars
 import math
 import random
 import time
+from array import array
+from bisect import bisect_right
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -60,6 +62,7 @@ from dataclasses import dataclass
 __all__ = ["RateController", "RateLimiter", "RateStats"]
 
 _WINDOW = 1.0  # seconds: Clarifai states its limit per second
+_PRUNE_EVERY = 255  # mask: the windows drop their old stamps every 256 grants
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,15 +133,20 @@ class RateController:
         self._rng = random.Random(seed)
         self._started: float | None = None  # first grant: the slow start counts from here
         self._slow_start = adaptive and self.limit is None
+        # No pacing in force (rate() is None): what try_take checks first, kept in step by
+        # rate() (the slow start ends) and record() (a throttle sets a ceiling).
+        self._unpaced = self.limit is None and not self._slow_start
         self._cut_at = -math.inf  # time of the last decrease
         self._w_max: float | None = None  # the ceiling learned at the last decrease
         self._k = 0.0
         self._tokens = max(1.0, start_burst) if self._slow_start else 1.0
         self._stamp = -math.inf
         self._paused_until = -math.inf
-        self._sent: deque[float] = deque()
-        self._accepted: deque[float] = deque()
-        self._refused: deque[float] = deque()
+        # Stamps in time order, as C doubles: a float object kept for a second per
+        # request would be freed cold (a cache miss or two on every call).
+        self._sent: array[float] = array("d")
+        self._accepted: array[float] = array("d")
+        self._refused: array[float] = array("d")
         self._requests = 0
         self._throttled = 0
         self._pauses = 0
@@ -169,6 +177,7 @@ class RateController:
             if rate < 1e4:
                 return rate
             self._slow_start = False  # effectively unlimited: stop pacing
+            self._unpaced = True
         return None
 
     def _refill(self, now: float, rate: float | None) -> None:
@@ -195,12 +204,16 @@ class RateController:
 
     def try_take(self, now: float) -> float | None:
         """:meth:`wait_time` and, when it is 0, :meth:`take`: the grant's ticket, or None."""
-        if self._w_max is None and self.limit is None and not self._slow_start:
-            # Unpaced (rate() is None), the usual state: what wait_time does then, inline.
+        if self._unpaced:
+            # The usual state, inline: no bucket to refill (rate() is None), a stamp to keep.
             if now < self._paused_until:
                 return None
-            self._refill(now, None)
-            return self.take(now)
+            self._requests += 1
+            if self.adaptive:
+                self._sent.append(now)
+                if not self._requests & _PRUNE_EVERY:
+                    self._prune_windows(now)
+            return now
         return self.take(now) if self.wait_time(now) <= 0.0 else None
 
     def take(self, now: float) -> float:
@@ -211,8 +224,15 @@ class RateController:
         self._requests += 1
         if self.adaptive:
             self._sent.append(now)
-            _prune(self._sent, now)
+            if not self._requests & _PRUNE_EVERY:
+                self._prune_windows(now)
         return now
+
+    def _prune_windows(self, now: float) -> None:
+        # The windows are pruned where they are read; on grants only often enough to stay
+        # small (each answer adds to _accepted, so both grow with the grants).
+        _prune(self._sent, now)
+        _prune(self._accepted, now)
 
     # -- answers ---------------------------------------------------------------------
 
@@ -221,8 +241,8 @@ class RateController:
     ) -> None:
         """Learn from one classified answer; ``ticket`` is what :meth:`take` returned for it."""
         if not throttled:
-            self._accepted.append(now)
-            _prune(self._accepted, now)
+            if self.adaptive:
+                self._accepted.append(now)  # pruned with _sent (see _prune_windows)
             return
         self._throttled += 1
         if retry_after is not None and retry_after > 0:
@@ -244,7 +264,7 @@ class RateController:
         # came back (a slow model), what was sent before this request, less what was
         # refused (what was sent after it met the same refusal).
         edge = ticket if ticket is not None else now
-        sent = sum(1 for t in self._sent if edge - _WINDOW < t <= edge)
+        sent = bisect_right(self._sent, edge) - bisect_right(self._sent, edge - _WINDOW)
         accepted = _count(self._accepted, now)
         took = accepted if accepted > 0 else sent - _count(self._refused, now)
         ceiling = max(self._min_rate, took if rate is None else min(rate, took))
@@ -254,6 +274,7 @@ class RateController:
         self._k = (ceiling * (1.0 - self._beta) / self._scale) ** (1.0 / 3.0)
         self._cut_at = now
         self._slow_start = False
+        self._unpaced = False
         self._tokens = min(self._tokens, 0.0)
 
     def stats(self) -> RateStats:
@@ -268,13 +289,14 @@ class RateController:
         )
 
 
-def _prune(stamps: deque[float], now: float) -> None:
-    edge = now - _WINDOW
-    while stamps and stamps[0] <= edge:
-        stamps.popleft()
+def _prune(stamps: array[float], now: float) -> None:
+    # The stamps are in time order: cut the ones a window old in one step.
+    cut = bisect_right(stamps, now - _WINDOW)
+    if cut:
+        del stamps[:cut]
 
 
-def _count(stamps: deque[float], now: float) -> float:
+def _count(stamps: array[float], now: float) -> float:
     _prune(stamps, now)
     return float(len(stamps))
 

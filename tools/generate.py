@@ -402,15 +402,21 @@ def render_operations(ops: list[Operation]) -> str:
             )
         doc += '"""\n'
         arg = f"self, request: t.{req} | None = None, /, **fields: Any"
-        build = f"t.{req}(**fields) if request is None else _merge(request, fields)"
+        # A request passed as is (the usual case) goes straight through.
+        build = (
+            f"        if request is None:\n            request = t.{req}(**fields)\n"
+            "        elif fields:\n            request = _merge(request, fields)\n"
+        )
         if op.streaming:
             out.append(f"    def {op.method_name}({arg}) -> ResponseStream[t.{resp}]:\n")
             out.append(doc)
-            out.append(f"        return self._stream(e.{op.method_name.upper()}, {build})\n\n")
+            out.append(build)
+            out.append(f"        return self._stream(e.{op.method_name.upper()}, request)\n\n")
         else:
             out.append(f"    async def {op.method_name}({arg}) -> t.{resp}:\n")
             out.append(doc)
-            out.append(f"        return await self._call(e.{op.method_name.upper()}, {build})\n\n")
+            out.append(build)
+            out.append(f"        return await self._call(e.{op.method_name.upper()}, request)\n\n")
     out.append(
         "    def _paginate(\n"
         "        self, method: Callable[..., Awaitable[Any]], request: Any, *,\n"
@@ -454,8 +460,6 @@ def render_operations(ops: list[Operation]) -> str:
         "\ndef _merge(request: _Req, fields: dict[str, Any]) -> _Req:\n"
         '    """Apply keyword fields over a request Struct '
         '(a copy; the original is untouched)."""\n'
-        "    if not fields:\n"
-        "        return request\n"
         "    import msgspec\n\n"
         "    return msgspec.structs.replace(request, **fields)  # type: ignore[type-var]\n"
     )

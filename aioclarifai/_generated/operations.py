@@ -101,178 +101,191 @@ class Operations:
         self, request: t.ListConceptRelationsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptRelationResponse:
         """``ListConceptRelations``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/relations``."""
-        return await self._call(
-            e.LIST_CONCEPT_RELATIONS,
-            t.ListConceptRelationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListConceptRelationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_CONCEPT_RELATIONS, request)
 
     async def post_concept_relations(
         self, request: t.PostConceptRelationsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptRelationResponse:
         """``PostConceptRelations``: POST ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/relations``."""
-        return await self._call(
-            e.POST_CONCEPT_RELATIONS,
-            t.PostConceptRelationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostConceptRelationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_CONCEPT_RELATIONS, request)
 
     async def delete_concept_relations(
         self, request: t.DeleteConceptRelationsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteConceptRelations``: DELETE ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/relations``."""
-        return await self._call(
-            e.DELETE_CONCEPT_RELATIONS,
-            t.DeleteConceptRelationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteConceptRelationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_CONCEPT_RELATIONS, request)
 
     async def get_concept_counts(
         self, request: t.GetConceptCountsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptCountResponse:
         """``GetConceptCounts``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/status``."""
-        return await self._call(
-            e.GET_CONCEPT_COUNTS,
-            t.GetConceptCountsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetConceptCountsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_CONCEPT_COUNTS, request)
 
     async def get_concept(
         self, request: t.GetConceptRequest | None = None, /, **fields: Any
     ) -> t.SingleConceptResponse:
         """``GetConcept``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}``."""
-        return await self._call(
-            e.GET_CONCEPT,
-            t.GetConceptRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetConceptRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_CONCEPT, request)
 
     async def list_concepts(
         self, request: t.ListConceptsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptResponse:
         """``ListConcepts``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts``."""
-        return await self._call(
-            e.LIST_CONCEPTS,
-            t.ListConceptsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListConceptsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_CONCEPTS, request)
 
     async def list_model_concepts(
         self, request: t.ListModelConceptsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptResponse:
         """``ListModelConcepts``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/concepts``."""
-        return await self._call(
-            e.LIST_MODEL_CONCEPTS,
-            t.ListModelConceptsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelConceptsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_CONCEPTS, request)
 
     async def post_concepts_searches(
         self, request: t.PostConceptsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptResponse:
         """``PostConceptsSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/concepts/searches``."""
-        return await self._call(
-            e.POST_CONCEPTS_SEARCHES,
-            t.PostConceptsSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostConceptsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_CONCEPTS_SEARCHES, request)
 
     async def post_concepts(
         self, request: t.PostConceptsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptResponse:
         """``PostConcepts``: POST ``/v2/users/{user_id}/apps/{app_id}/concepts``."""
-        return await self._call(
-            e.POST_CONCEPTS,
-            t.PostConceptsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostConceptsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_CONCEPTS, request)
 
     async def patch_concepts(
         self, request: t.PatchConceptsRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptResponse:
         """``PatchConcepts``: PATCH ``/v2/users/{user_id}/apps/{app_id}/concepts``."""
-        return await self._call(
-            e.PATCH_CONCEPTS,
-            t.PatchConceptsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchConceptsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_CONCEPTS, request)
 
     async def get_concept_language(
         self, request: t.GetConceptLanguageRequest | None = None, /, **fields: Any
     ) -> t.SingleConceptLanguageResponse:
         """``GetConceptLanguage``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/languages/{language}``."""
-        return await self._call(
-            e.GET_CONCEPT_LANGUAGE,
-            t.GetConceptLanguageRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetConceptLanguageRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_CONCEPT_LANGUAGE, request)
 
     async def list_concept_languages(
         self, request: t.ListConceptLanguagesRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptLanguageResponse:
         """``ListConceptLanguages``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/languages``."""
-        return await self._call(
-            e.LIST_CONCEPT_LANGUAGES,
-            t.ListConceptLanguagesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListConceptLanguagesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_CONCEPT_LANGUAGES, request)
 
     async def post_concept_languages(
         self, request: t.PostConceptLanguagesRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptLanguageResponse:
         """``PostConceptLanguages``: POST ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/languages``."""
-        return await self._call(
-            e.POST_CONCEPT_LANGUAGES,
-            t.PostConceptLanguagesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostConceptLanguagesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_CONCEPT_LANGUAGES, request)
 
     async def patch_concept_languages(
         self, request: t.PatchConceptLanguagesRequest | None = None, /, **fields: Any
     ) -> t.MultiConceptLanguageResponse:
         """``PatchConceptLanguages``: PATCH ``/v2/users/{user_id}/apps/{app_id}/concepts/{concept_id}/languages``."""
-        return await self._call(
-            e.PATCH_CONCEPT_LANGUAGES,
-            t.PatchConceptLanguagesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchConceptLanguagesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_CONCEPT_LANGUAGES, request)
 
     async def list_knowledge_graphs(
         self, request: t.ListKnowledgeGraphsRequest | None = None, /, **fields: Any
     ) -> t.MultiKnowledgeGraphResponse:
         """``ListKnowledgeGraphs``: GET ``/v2/users/{user_id}/apps/{app_id}/concepts/knowledge_graphs``."""
-        return await self._call(
-            e.LIST_KNOWLEDGE_GRAPHS,
-            t.ListKnowledgeGraphsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListKnowledgeGraphsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_KNOWLEDGE_GRAPHS, request)
 
     async def post_knowledge_graphs(
         self, request: t.PostKnowledgeGraphsRequest | None = None, /, **fields: Any
     ) -> t.MultiKnowledgeGraphResponse:
         """``PostKnowledgeGraphs``: POST ``/v2/users/{user_id}/apps/{app_id}/concepts/knowledge_graphs``."""
-        return await self._call(
-            e.POST_KNOWLEDGE_GRAPHS,
-            t.PostKnowledgeGraphsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostKnowledgeGraphsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_KNOWLEDGE_GRAPHS, request)
 
     async def get_annotation(
         self, request: t.GetAnnotationRequest | None = None, /, **fields: Any
     ) -> t.SingleAnnotationResponse:
         """``GetAnnotation``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/annotations/{annotation_id}``."""
-        return await self._call(
-            e.GET_ANNOTATION,
-            t.GetAnnotationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetAnnotationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_ANNOTATION, request)
 
     async def list_annotations(
         self, request: t.ListAnnotationsRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationResponse:
         """``ListAnnotations``: GET ``/v2/users/{user_id}/apps/{app_id}/annotations``."""
-        return await self._call(
-            e.LIST_ANNOTATIONS,
-            t.ListAnnotationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ANNOTATIONS, request)
 
     async def post_track_annotations_searches(
         self, request: t.PostTrackAnnotationsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationResponse:
         """``PostTrackAnnotationsSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/track_annotations/searches``."""
-        return await self._call(
-            e.POST_TRACK_ANNOTATIONS_SEARCHES,
-            t.PostTrackAnnotationsSearchesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostTrackAnnotationsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_TRACK_ANNOTATIONS_SEARCHES, request)
 
     def stream_annotations(
         self, request: t.StreamAnnotationsRequest | None = None, /, **fields: Any
@@ -281,10 +294,11 @@ class Operations:
 
         Returns a stream of typed chunks; use ``async with`` and ``async for``.
         """
-        return self._stream(
-            e.STREAM_ANNOTATIONS,
-            t.StreamAnnotationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.StreamAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return self._stream(e.STREAM_ANNOTATIONS, request)
 
     def stream_livestream_annotations(
         self, request: t.StreamLivestreamAnnotationsRequest | None = None, /, **fields: Any
@@ -293,248 +307,261 @@ class Operations:
 
         Returns a stream of typed chunks; use ``async with`` and ``async for``.
         """
-        return self._stream(
-            e.STREAM_LIVESTREAM_ANNOTATIONS,
-            t.StreamLivestreamAnnotationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.StreamLivestreamAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return self._stream(e.STREAM_LIVESTREAM_ANNOTATIONS, request)
 
     async def post_annotations(
         self, request: t.PostAnnotationsRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationResponse:
         """``PostAnnotations``: POST ``/v2/users/{user_id}/apps/{app_id}/annotations``."""
-        return await self._call(
-            e.POST_ANNOTATIONS,
-            t.PostAnnotationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_ANNOTATIONS, request)
 
     async def patch_annotations(
         self, request: t.PatchAnnotationsRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationResponse:
         """``PatchAnnotations``: PATCH ``/v2/users/{user_id}/apps/{app_id}/annotations``."""
-        return await self._call(
-            e.PATCH_ANNOTATIONS,
-            t.PatchAnnotationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_ANNOTATIONS, request)
 
     async def patch_annotations_status(
         self, request: t.PatchAnnotationsStatusRequest | None = None, /, **fields: Any
     ) -> t.PatchAnnotationsStatusResponse:
         """``PatchAnnotationsStatus``: PATCH ``/v2/users/{user_id}/apps/{app_id}/task/{task_id}/annotations/status``."""
-        return await self._call(
-            e.PATCH_ANNOTATIONS_STATUS,
-            t.PatchAnnotationsStatusRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAnnotationsStatusRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_ANNOTATIONS_STATUS, request)
 
     async def delete_annotation(
         self, request: t.DeleteAnnotationRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteAnnotation``: DELETE ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/annotations/{annotation_id}``."""
-        return await self._call(
-            e.DELETE_ANNOTATION,
-            t.DeleteAnnotationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteAnnotationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ANNOTATION, request)
 
     async def delete_annotations(
         self, request: t.DeleteAnnotationsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteAnnotations``: DELETE ``/v2/users/{user_id}/apps/{app_id}/inputs/annotations``."""
-        return await self._call(
-            e.DELETE_ANNOTATIONS,
-            t.DeleteAnnotationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteAnnotationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ANNOTATIONS, request)
 
     async def list_annotation_tracks(
         self, request: t.ListAnnotationTracksRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationTrackResponse:
         """``ListAnnotationTracks``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/annotation_tracks``."""
-        return await self._call(
-            e.LIST_ANNOTATION_TRACKS,
-            t.ListAnnotationTracksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAnnotationTracksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ANNOTATION_TRACKS, request)
 
     async def post_annotation_tracks(
         self, request: t.PostAnnotationTracksRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationTrackResponse:
         """``PostAnnotationTracks``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/annotation_tracks``."""
-        return await self._call(
-            e.POST_ANNOTATION_TRACKS,
-            t.PostAnnotationTracksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAnnotationTracksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_ANNOTATION_TRACKS, request)
 
     async def patch_annotation_tracks(
         self, request: t.PatchAnnotationTracksRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationTrackResponse:
         """``PatchAnnotationTracks``: PATCH ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/annotation_tracks``."""
-        return await self._call(
-            e.PATCH_ANNOTATION_TRACKS,
-            t.PatchAnnotationTracksRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAnnotationTracksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_ANNOTATION_TRACKS, request)
 
     async def delete_annotation_tracks(
         self, request: t.DeleteAnnotationTracksRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteAnnotationTracks``: DELETE ``/v2/users/{user_id}/apps/{app_id}/annotation_tracks``."""
-        return await self._call(
-            e.DELETE_ANNOTATION_TRACKS,
-            t.DeleteAnnotationTracksRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteAnnotationTracksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ANNOTATION_TRACKS, request)
 
     async def patch_annotations_searches(
         self, request: t.PatchAnnotationsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PatchAnnotationsSearches``: PATCH ``/v2/users/{user_id}/apps/{app_id}/annotations/searches``."""
-        return await self._call(
-            e.PATCH_ANNOTATIONS_SEARCHES,
-            t.PatchAnnotationsSearchesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAnnotationsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_ANNOTATIONS_SEARCHES, request)
 
     async def post_annotations_searches(
         self, request: t.PostAnnotationsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PostAnnotationsSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/annotations/searches``."""
-        return await self._call(
-            e.POST_ANNOTATIONS_SEARCHES,
-            t.PostAnnotationsSearchesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAnnotationsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_ANNOTATIONS_SEARCHES, request)
 
     async def list_annotation_workers(
         self, request: t.ListAnnotationWorkersRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkerResponse:
         """``ListAnnotationWorkers``: GET ``/v2/users/{user_id}/apps/{app_id}/annotations/workers``."""
-        return await self._call(
-            e.LIST_ANNOTATION_WORKERS,
-            t.ListAnnotationWorkersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAnnotationWorkersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ANNOTATION_WORKERS, request)
 
     async def get_input_count(
         self, request: t.GetInputCountRequest | None = None, /, **fields: Any
     ) -> t.SingleInputCountResponse:
         """``GetInputCount``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/status``."""
-        return await self._call(
-            e.GET_INPUT_COUNT,
-            t.GetInputCountRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetInputCountRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUT_COUNT, request)
 
     async def stream_inputs(
         self, request: t.StreamInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``StreamInputs``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/stream``."""
-        return await self._call(
-            e.STREAM_INPUTS,
-            t.StreamInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.StreamInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.STREAM_INPUTS, request)
 
     async def get_input_samples(
         self, request: t.GetInputSamplesRequest | None = None, /, **fields: Any
     ) -> t.MultiInputAnnotationResponse:
         """``GetInputSamples``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}/inputs/samples``."""
-        return await self._call(
-            e.GET_INPUT_SAMPLES,
-            t.GetInputSamplesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetInputSamplesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUT_SAMPLES, request)
 
     async def get_input(
         self, request: t.GetInputRequest | None = None, /, **fields: Any
     ) -> t.SingleInputResponse:
         """``GetInput``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}``."""
-        return await self._call(
-            e.GET_INPUT, t.GetInputRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetInputRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUT, request)
 
     async def get_input_video_manifest(
         self, request: t.GetVideoManifestRequest | None = None, /, **fields: Any
     ) -> t.GetVideoManifestResponse:
         """``GetInputVideoManifest``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}/video_manifest``."""
-        return await self._call(
-            e.GET_INPUT_VIDEO_MANIFEST,
-            t.GetVideoManifestRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetVideoManifestRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUT_VIDEO_MANIFEST, request)
 
     async def list_inputs(
         self, request: t.ListInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``ListInputs``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs``."""
-        return await self._call(
-            e.LIST_INPUTS,
-            t.ListInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_INPUTS, request)
 
     async def post_inputs(
         self, request: t.PostInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``PostInputs``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs``."""
-        return await self._call(
-            e.POST_INPUTS,
-            t.PostInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_INPUTS, request)
 
     async def patch_inputs(
         self, request: t.PatchInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``PatchInputs``: PATCH ``/v2/users/{user_id}/apps/{app_id}/inputs``."""
-        return await self._call(
-            e.PATCH_INPUTS,
-            t.PatchInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_INPUTS, request)
 
     async def delete_input(
         self, request: t.DeleteInputRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteInput``: DELETE ``/v2/users/{user_id}/apps/{app_id}/inputs/{input_id}``."""
-        return await self._call(
-            e.DELETE_INPUT,
-            t.DeleteInputRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteInputRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_INPUT, request)
 
     async def delete_inputs(
         self, request: t.DeleteInputsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteInputs``: DELETE ``/v2/users/{user_id}/apps/{app_id}/inputs``."""
-        return await self._call(
-            e.DELETE_INPUTS,
-            t.DeleteInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_INPUTS, request)
 
     async def patch_inputs_searches(
         self, request: t.PatchInputsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PatchInputsSearches``: PATCH ``/v2/users/{user_id}/apps/{app_id}/inputs/searches``."""
-        return await self._call(
-            e.PATCH_INPUTS_SEARCHES,
-            t.PatchInputsSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchInputsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_INPUTS_SEARCHES, request)
 
     async def post_inputs_searches(
         self, request: t.PostInputsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PostInputsSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs/searches``."""
-        return await self._call(
-            e.POST_INPUTS_SEARCHES,
-            t.PostInputsSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostInputsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_INPUTS_SEARCHES, request)
 
     async def post_model_outputs(
         self, request: t.PostModelOutputsRequest | None = None, /, **fields: Any
     ) -> t.MultiOutputResponse:
         """``PostModelOutputs``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/outputs``."""
-        return await self._call(
-            e.POST_MODEL_OUTPUTS,
-            t.PostModelOutputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelOutputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_OUTPUTS, request)
 
     def generate_model_outputs(
         self, request: t.PostModelOutputsRequest | None = None, /, **fields: Any
@@ -543,1431 +570,1531 @@ class Operations:
 
         Returns a stream of typed chunks; use ``async with`` and ``async for``.
         """
-        return self._stream(
-            e.GENERATE_MODEL_OUTPUTS,
-            t.PostModelOutputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelOutputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return self._stream(e.GENERATE_MODEL_OUTPUTS, request)
 
     async def list_datasets(
         self, request: t.ListDatasetsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetResponse:
         """``ListDatasets``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets``."""
-        return await self._call(
-            e.LIST_DATASETS,
-            t.ListDatasetsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListDatasetsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_DATASETS, request)
 
     async def get_dataset(
         self, request: t.GetDatasetRequest | None = None, /, **fields: Any
     ) -> t.SingleDatasetResponse:
         """``GetDataset``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}``."""
-        return await self._call(
-            e.GET_DATASET,
-            t.GetDatasetRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetDatasetRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_DATASET, request)
 
     async def post_datasets(
         self, request: t.PostDatasetsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetResponse:
         """``PostDatasets``: POST ``/v2/users/{user_id}/apps/{app_id}/datasets``."""
-        return await self._call(
-            e.POST_DATASETS,
-            t.PostDatasetsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostDatasetsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_DATASETS, request)
 
     async def patch_datasets(
         self, request: t.PatchDatasetsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetResponse:
         """``PatchDatasets``: PATCH ``/v2/users/{user_id}/apps/{app_id}/datasets``."""
-        return await self._call(
-            e.PATCH_DATASETS,
-            t.PatchDatasetsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchDatasetsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_DATASETS, request)
 
     async def delete_datasets(
         self, request: t.DeleteDatasetsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteDatasets``: DELETE ``/v2/users/{user_id}/apps/{app_id}/datasets``."""
-        return await self._call(
-            e.DELETE_DATASETS,
-            t.DeleteDatasetsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteDatasetsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_DATASETS, request)
 
     async def list_dataset_inputs(
         self, request: t.ListDatasetInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetInputResponse:
         """``ListDatasetInputs``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/inputs``."""
-        return await self._call(
-            e.LIST_DATASET_INPUTS,
-            t.ListDatasetInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListDatasetInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_DATASET_INPUTS, request)
 
     async def get_dataset_input(
         self, request: t.GetDatasetInputRequest | None = None, /, **fields: Any
     ) -> t.SingleDatasetInputResponse:
         """``GetDatasetInput``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/inputs/{input_id}``."""
-        return await self._call(
-            e.GET_DATASET_INPUT,
-            t.GetDatasetInputRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetDatasetInputRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_DATASET_INPUT, request)
 
     async def post_dataset_inputs(
         self, request: t.PostDatasetInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetInputResponse:
         """``PostDatasetInputs``: POST ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/inputs``."""
-        return await self._call(
-            e.POST_DATASET_INPUTS,
-            t.PostDatasetInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostDatasetInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_DATASET_INPUTS, request)
 
     async def delete_dataset_inputs(
         self, request: t.DeleteDatasetInputsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteDatasetInputs``: DELETE ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/inputs``."""
-        return await self._call(
-            e.DELETE_DATASET_INPUTS,
-            t.DeleteDatasetInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteDatasetInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_DATASET_INPUTS, request)
 
     async def list_dataset_versions(
         self, request: t.ListDatasetVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetVersionResponse:
         """``ListDatasetVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions``."""
-        return await self._call(
-            e.LIST_DATASET_VERSIONS,
-            t.ListDatasetVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListDatasetVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_DATASET_VERSIONS, request)
 
     async def get_dataset_version(
         self, request: t.GetDatasetVersionRequest | None = None, /, **fields: Any
     ) -> t.SingleDatasetVersionResponse:
         """``GetDatasetVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions/{dataset_version_id}``."""
-        return await self._call(
-            e.GET_DATASET_VERSION,
-            t.GetDatasetVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetDatasetVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_DATASET_VERSION, request)
 
     async def list_dataset_version_metrics_groups(
         self, request: t.ListDatasetVersionMetricsGroupsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetVersionMetricsGroupResponse:
         """``ListDatasetVersionMetricsGroups``: GET ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions/{dataset_version_id}/metrics``."""
-        return await self._call(
-            e.LIST_DATASET_VERSION_METRICS_GROUPS,
-            t.ListDatasetVersionMetricsGroupsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListDatasetVersionMetricsGroupsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_DATASET_VERSION_METRICS_GROUPS, request)
 
     async def post_dataset_versions(
         self, request: t.PostDatasetVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetVersionResponse:
         """``PostDatasetVersions``: POST ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions``."""
-        return await self._call(
-            e.POST_DATASET_VERSIONS,
-            t.PostDatasetVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostDatasetVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_DATASET_VERSIONS, request)
 
     async def patch_dataset_versions(
         self, request: t.PatchDatasetVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetVersionResponse:
         """``PatchDatasetVersions``: PATCH ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions``."""
-        return await self._call(
-            e.PATCH_DATASET_VERSIONS,
-            t.PatchDatasetVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchDatasetVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_DATASET_VERSIONS, request)
 
     async def delete_dataset_versions(
         self, request: t.DeleteDatasetVersionsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteDatasetVersions``: DELETE ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions``."""
-        return await self._call(
-            e.DELETE_DATASET_VERSIONS,
-            t.DeleteDatasetVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteDatasetVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_DATASET_VERSIONS, request)
 
     async def put_dataset_version_exports(
         self, request: t.PutDatasetVersionExportsRequest | None = None, /, **fields: Any
     ) -> t.MultiDatasetVersionExportResponse:
         """``PutDatasetVersionExports``: PUT ``/v2/users/{user_id}/apps/{app_id}/datasets/{dataset_id}/versions/{dataset_version_id}/exports``."""
-        return await self._call(
-            e.PUT_DATASET_VERSION_EXPORTS,
-            t.PutDatasetVersionExportsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PutDatasetVersionExportsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PUT_DATASET_VERSION_EXPORTS, request)
 
     async def get_model_type(
         self, request: t.GetModelTypeRequest | None = None, /, **fields: Any
     ) -> t.SingleModelTypeResponse:
         """``GetModelType``: GET ``/v2/users/{user_id}/apps/{app_id}/models/types/{model_type_id}``."""
-        return await self._call(
-            e.GET_MODEL_TYPE,
-            t.GetModelTypeRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelTypeRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_TYPE, request)
 
     async def list_open_source_licenses(
         self, request: t.ListOpenSourceLicensesRequest | None = None, /, **fields: Any
     ) -> t.ListOpenSourceLicensesResponse:
         """``ListOpenSourceLicenses``: GET ``/v2/open_source_licenses``."""
-        return await self._call(
-            e.LIST_OPEN_SOURCE_LICENSES,
-            t.ListOpenSourceLicensesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListOpenSourceLicensesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_OPEN_SOURCE_LICENSES, request)
 
     async def list_model_types(
         self, request: t.ListModelTypesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelTypeResponse:
         """``ListModelTypes``: GET ``/v2/users/{user_id}/apps/{app_id}/models/types``."""
-        return await self._call(
-            e.LIST_MODEL_TYPES,
-            t.ListModelTypesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelTypesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_TYPES, request)
 
     async def get_model(
         self, request: t.GetModelRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``GetModel``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}``."""
-        return await self._call(
-            e.GET_MODEL, t.GetModelRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetModelRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL, request)
 
     async def get_model_output_info(
         self, request: t.GetModelRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``GetModelOutputInfo``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/output_info``."""
-        return await self._call(
-            e.GET_MODEL_OUTPUT_INFO,
-            t.GetModelRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_OUTPUT_INFO, request)
 
     async def list_models(
         self, request: t.ListModelsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelResponse:
         """``ListModels``: GET ``/v2/users/{user_id}/apps/{app_id}/models``."""
-        return await self._call(
-            e.LIST_MODELS,
-            t.ListModelsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODELS, request)
 
     async def get_resource_counts(
         self, request: t.GetResourceCountsRequest | None = None, /, **fields: Any
     ) -> t.GetResourceCountsResponse:
         """``GetResourceCounts``: GET ``/v2/users/{user_id}/apps/{app_id}/resource_counts``."""
-        return await self._call(
-            e.GET_RESOURCE_COUNTS,
-            t.GetResourceCountsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetResourceCountsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_RESOURCE_COUNTS, request)
 
     async def post_models_searches(
         self, request: t.PostModelsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelResponse:
         """``PostModelsSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/models/searches``."""
-        return await self._call(
-            e.POST_MODELS_SEARCHES,
-            t.PostModelsSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODELS_SEARCHES, request)
 
     async def post_models(
         self, request: t.PostModelsRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``PostModels``: POST ``/v2/users/{user_id}/apps/{app_id}/models``."""
-        return await self._call(
-            e.POST_MODELS,
-            t.PostModelsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODELS, request)
 
     async def patch_models(
         self, request: t.PatchModelsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelResponse:
         """``PatchModels``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models``."""
-        return await self._call(
-            e.PATCH_MODELS,
-            t.PatchModelsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODELS, request)
 
     async def patch_model_ids(
         self, request: t.PatchModelIdsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelResponse:
         """``PatchModelIds``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/ids``."""
-        return await self._call(
-            e.PATCH_MODEL_IDS,
-            t.PatchModelIdsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelIdsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_IDS, request)
 
     async def delete_model(
         self, request: t.DeleteModelRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteModel``: DELETE ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}``."""
-        return await self._call(
-            e.DELETE_MODEL,
-            t.DeleteModelRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModelRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODEL, request)
 
     async def delete_models(
         self, request: t.DeleteModelsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteModels``: DELETE ``/v2/users/{user_id}/apps/{app_id}/models``."""
-        return await self._call(
-            e.DELETE_MODELS,
-            t.DeleteModelsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModelsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODELS, request)
 
     async def patch_model_check_consents(
         self, request: t.PatchModelCheckConsentsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelCheckConsentResponse:
         """``PatchModelCheckConsents``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/check_consents``."""
-        return await self._call(
-            e.PATCH_MODEL_CHECK_CONSENTS,
-            t.PatchModelCheckConsentsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelCheckConsentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_CHECK_CONSENTS, request)
 
     async def patch_model_toolkits(
         self, request: t.PatchModelToolkitsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelToolkitResponse:
         """``PatchModelToolkits``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/toolkits``."""
-        return await self._call(
-            e.PATCH_MODEL_TOOLKITS,
-            t.PatchModelToolkitsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelToolkitsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_TOOLKITS, request)
 
     async def patch_model_use_cases(
         self, request: t.PatchModelUseCasesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelUseCaseResponse:
         """``PatchModelUseCases``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/usecases``."""
-        return await self._call(
-            e.PATCH_MODEL_USE_CASES,
-            t.PatchModelUseCasesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelUseCasesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_USE_CASES, request)
 
     async def patch_model_languages(
         self, request: t.PatchModelLanguagesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelLanguageResponse:
         """``PatchModelLanguages``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/languages``."""
-        return await self._call(
-            e.PATCH_MODEL_LANGUAGES,
-            t.PatchModelLanguagesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelLanguagesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_LANGUAGES, request)
 
     async def list_model_inputs(
         self, request: t.ListModelInputsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``ListModelInputs``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/inputs``."""
-        return await self._call(
-            e.LIST_MODEL_INPUTS,
-            t.ListModelInputsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelInputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_INPUTS, request)
 
     async def get_model_version(
         self, request: t.GetModelVersionRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionResponse:
         """``GetModelVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}``."""
-        return await self._call(
-            e.GET_MODEL_VERSION,
-            t.GetModelVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_VERSION, request)
 
     async def list_model_versions(
         self, request: t.ListModelVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelVersionResponse:
         """``ListModelVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions``."""
-        return await self._call(
-            e.LIST_MODEL_VERSIONS,
-            t.ListModelVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_VERSIONS, request)
 
     async def post_workflow_versions_un_publish(
         self, request: t.PostWorkflowVersionsUnPublishRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostWorkflowVersionsUnPublish``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/unpublish``."""
-        return await self._call(
-            e.POST_WORKFLOW_VERSIONS_UN_PUBLISH,
-            t.PostWorkflowVersionsUnPublishRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowVersionsUnPublishRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOW_VERSIONS_UN_PUBLISH, request)
 
     async def post_workflow_versions_publish(
         self, request: t.PostWorkflowVersionsPublishRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostWorkflowVersionsPublish``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/publish``."""
-        return await self._call(
-            e.POST_WORKFLOW_VERSIONS_PUBLISH,
-            t.PostWorkflowVersionsPublishRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowVersionsPublishRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOW_VERSIONS_PUBLISH, request)
 
     async def post_model_versions_publish(
         self, request: t.PostModelVersionsPublishRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostModelVersionsPublish``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/publish``."""
-        return await self._call(
-            e.POST_MODEL_VERSIONS_PUBLISH,
-            t.PostModelVersionsPublishRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionsPublishRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSIONS_PUBLISH, request)
 
     async def post_model_versions_un_publish(
         self, request: t.PostModelVersionsUnPublishRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostModelVersionsUnPublish``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/unpublish``."""
-        return await self._call(
-            e.POST_MODEL_VERSIONS_UN_PUBLISH,
-            t.PostModelVersionsUnPublishRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionsUnPublishRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSIONS_UN_PUBLISH, request)
 
     async def post_model_versions(
         self, request: t.PostModelVersionsRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``PostModelVersions``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions``."""
-        return await self._call(
-            e.POST_MODEL_VERSIONS,
-            t.PostModelVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSIONS, request)
 
     async def patch_model_versions(
         self, request: t.PatchModelVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiModelVersionResponse:
         """``PatchModelVersions``: PATCH ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions``."""
-        return await self._call(
-            e.PATCH_MODEL_VERSIONS,
-            t.PatchModelVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModelVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODEL_VERSIONS, request)
 
     async def delete_model_version(
         self, request: t.DeleteModelVersionRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteModelVersion``: DELETE ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}``."""
-        return await self._call(
-            e.DELETE_MODEL_VERSION,
-            t.DeleteModelVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModelVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODEL_VERSION, request)
 
     async def post_model_migration(
         self, request: t.PostModelMigrationRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``PostModelMigration``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/migration``."""
-        return await self._call(
-            e.POST_MODEL_MIGRATION,
-            t.PostModelMigrationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelMigrationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_MIGRATION, request)
 
     async def delete_model_migration(
         self, request: t.DeleteModelMigrationRequest | None = None, /, **fields: Any
     ) -> t.SingleModelResponse:
         """``DeleteModelMigration``: DELETE ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/migration``."""
-        return await self._call(
-            e.DELETE_MODEL_MIGRATION,
-            t.DeleteModelMigrationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModelMigrationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODEL_MIGRATION, request)
 
     async def put_model_version_exports(
         self, request: t.PutModelVersionExportsRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionExportResponse:
         """``PutModelVersionExports``: PUT ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/exports``."""
-        return await self._call(
-            e.PUT_MODEL_VERSION_EXPORTS,
-            t.PutModelVersionExportsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PutModelVersionExportsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PUT_MODEL_VERSION_EXPORTS, request)
 
     async def get_model_version_export(
         self, request: t.GetModelVersionExportRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionExportResponse:
         """``GetModelVersionExport``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/exports``."""
-        return await self._call(
-            e.GET_MODEL_VERSION_EXPORT,
-            t.GetModelVersionExportRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelVersionExportRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_VERSION_EXPORT, request)
 
     async def get_model_version_metrics(
         self, request: t.GetModelVersionMetricsRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionResponse:
         """``GetModelVersionMetrics``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/metrics``."""
-        return await self._call(
-            e.GET_MODEL_VERSION_METRICS,
-            t.GetModelVersionMetricsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelVersionMetricsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_VERSION_METRICS, request)
 
     async def post_model_version_metrics(
         self, request: t.PostModelVersionMetricsRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionResponse:
         """``PostModelVersionMetrics``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{version_id}/metrics``."""
-        return await self._call(
-            e.POST_MODEL_VERSION_METRICS,
-            t.PostModelVersionMetricsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionMetricsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSION_METRICS, request)
 
     async def post_model_version_evaluations(
         self, request: t.PostModelVersionEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiEvalMetricsResponse:
         """``PostModelVersionEvaluations``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{model_version_id}/evaluations``."""
-        return await self._call(
-            e.POST_MODEL_VERSION_EVALUATIONS,
-            t.PostModelVersionEvaluationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSION_EVALUATIONS, request)
 
     async def list_model_version_evaluations(
         self, request: t.ListModelVersionEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiEvalMetricsResponse:
         """``ListModelVersionEvaluations``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{model_version_id}/evaluations``."""
-        return await self._call(
-            e.LIST_MODEL_VERSION_EVALUATIONS,
-            t.ListModelVersionEvaluationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelVersionEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_VERSION_EVALUATIONS, request)
 
     async def get_model_version_evaluation(
         self, request: t.GetModelVersionEvaluationRequest | None = None, /, **fields: Any
     ) -> t.SingleEvalMetricsResponse:
         """``GetModelVersionEvaluation``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{model_version_id}/evaluations/{evaluation_id}``."""
-        return await self._call(
-            e.GET_MODEL_VERSION_EVALUATION,
-            t.GetModelVersionEvaluationRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelVersionEvaluationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_VERSION_EVALUATION, request)
 
     async def post_evaluations(
         self, request: t.PostEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiEvalMetricsResponse:
         """``PostEvaluations``: POST ``/v2/users/{user_id}/apps/{app_id}/evaluations``."""
-        return await self._call(
-            e.POST_EVALUATIONS,
-            t.PostEvaluationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_EVALUATIONS, request)
 
     async def list_evaluations(
         self, request: t.ListEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiEvalMetricsResponse:
         """``ListEvaluations``: GET ``/v2/users/{user_id}/apps/{app_id}/evaluations``."""
-        return await self._call(
-            e.LIST_EVALUATIONS,
-            t.ListEvaluationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_EVALUATIONS, request)
 
     async def get_evaluation(
         self, request: t.GetEvaluationRequest | None = None, /, **fields: Any
     ) -> t.SingleEvalMetricsResponse:
         """``GetEvaluation``: GET ``/v2/users/{user_id}/apps/{app_id}/evaluations/{evaluation_id}``."""
-        return await self._call(
-            e.GET_EVALUATION,
-            t.GetEvaluationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetEvaluationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_EVALUATION, request)
 
     async def list_model_references(
         self, request: t.ListModelReferencesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelReferenceResponse:
         """``ListModelReferences``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/references``."""
-        return await self._call(
-            e.LIST_MODEL_REFERENCES,
-            t.ListModelReferencesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelReferencesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_REFERENCES, request)
 
     async def get_model_version_input_example(
         self, request: t.GetModelVersionInputExampleRequest | None = None, /, **fields: Any
     ) -> t.SingleModelVersionInputExampleResponse:
         """``GetModelVersionInputExample``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{model_version_id}/input_examples/{example_id}``."""
-        return await self._call(
-            e.GET_MODEL_VERSION_INPUT_EXAMPLE,
-            t.GetModelVersionInputExampleRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModelVersionInputExampleRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODEL_VERSION_INPUT_EXAMPLE, request)
 
     async def list_model_version_input_examples(
         self, request: t.ListModelVersionInputExamplesRequest | None = None, /, **fields: Any
     ) -> t.MultiModelVersionInputExampleResponse:
         """``ListModelVersionInputExamples``: GET ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/{model_version_id}/input_examples``."""
-        return await self._call(
-            e.LIST_MODEL_VERSION_INPUT_EXAMPLES,
-            t.ListModelVersionInputExamplesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModelVersionInputExamplesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODEL_VERSION_INPUT_EXAMPLES, request)
 
     async def get_workflow(
         self, request: t.GetWorkflowRequest | None = None, /, **fields: Any
     ) -> t.SingleWorkflowResponse:
         """``GetWorkflow``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}``."""
-        return await self._call(
-            e.GET_WORKFLOW,
-            t.GetWorkflowRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetWorkflowRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_WORKFLOW, request)
 
     async def list_workflows(
         self, request: t.ListWorkflowsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowResponse:
         """``ListWorkflows``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows``."""
-        return await self._call(
-            e.LIST_WORKFLOWS,
-            t.ListWorkflowsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListWorkflowsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_WORKFLOWS, request)
 
     async def post_workflows(
         self, request: t.PostWorkflowsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowResponse:
         """``PostWorkflows``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows``."""
-        return await self._call(
-            e.POST_WORKFLOWS,
-            t.PostWorkflowsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOWS, request)
 
     async def patch_workflows(
         self, request: t.PatchWorkflowsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowResponse:
         """``PatchWorkflows``: PATCH ``/v2/users/{user_id}/apps/{app_id}/workflows``."""
-        return await self._call(
-            e.PATCH_WORKFLOWS,
-            t.PatchWorkflowsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchWorkflowsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_WORKFLOWS, request)
 
     async def patch_workflow_ids(
         self, request: t.PatchWorkflowIdsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowResponse:
         """``PatchWorkflowIds``: PATCH ``/v2/users/{user_id}/apps/{app_id}/workflows/ids``."""
-        return await self._call(
-            e.PATCH_WORKFLOW_IDS,
-            t.PatchWorkflowIdsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchWorkflowIdsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_WORKFLOW_IDS, request)
 
     async def delete_workflow(
         self, request: t.DeleteWorkflowRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteWorkflow``: DELETE ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}``."""
-        return await self._call(
-            e.DELETE_WORKFLOW,
-            t.DeleteWorkflowRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteWorkflowRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_WORKFLOW, request)
 
     async def delete_workflows(
         self, request: t.DeleteWorkflowsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteWorkflows``: DELETE ``/v2/users/{user_id}/apps/{app_id}/workflows``."""
-        return await self._call(
-            e.DELETE_WORKFLOWS,
-            t.DeleteWorkflowsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteWorkflowsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_WORKFLOWS, request)
 
     async def post_workflow_results(
         self, request: t.PostWorkflowResultsRequest | None = None, /, **fields: Any
     ) -> t.PostWorkflowResultsResponse:
         """``PostWorkflowResults``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{version_id}/results``."""
-        return await self._call(
-            e.POST_WORKFLOW_RESULTS,
-            t.PostWorkflowResultsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowResultsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOW_RESULTS, request)
 
     async def list_workflow_versions(
         self, request: t.ListWorkflowVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowVersionResponse:
         """``ListWorkflowVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions``."""
-        return await self._call(
-            e.LIST_WORKFLOW_VERSIONS,
-            t.ListWorkflowVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListWorkflowVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_WORKFLOW_VERSIONS, request)
 
     async def get_workflow_version(
         self, request: t.GetWorkflowVersionRequest | None = None, /, **fields: Any
     ) -> t.SingleWorkflowVersionResponse:
         """``GetWorkflowVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}``."""
-        return await self._call(
-            e.GET_WORKFLOW_VERSION,
-            t.GetWorkflowVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetWorkflowVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_WORKFLOW_VERSION, request)
 
     async def delete_workflow_versions(
         self, request: t.DeleteWorkflowVersionsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteWorkflowVersions``: DELETE ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions``."""
-        return await self._call(
-            e.DELETE_WORKFLOW_VERSIONS,
-            t.DeleteWorkflowVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteWorkflowVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_WORKFLOW_VERSIONS, request)
 
     async def patch_workflow_versions(
         self, request: t.PatchWorkflowVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowVersionResponse:
         """``PatchWorkflowVersions``: PATCH ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions``."""
-        return await self._call(
-            e.PATCH_WORKFLOW_VERSIONS,
-            t.PatchWorkflowVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchWorkflowVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_WORKFLOW_VERSIONS, request)
 
     async def get_key(
         self, request: t.GetKeyRequest | None = None, /, **fields: Any
     ) -> t.SingleKeyResponse:
         """``GetKey``: GET ``/v2/users/{user_id}/keys/{key_id}``."""
-        return await self._call(
-            e.GET_KEY, t.GetKeyRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetKeyRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_KEY, request)
 
     async def list_keys(
         self, request: t.ListKeysRequest | None = None, /, **fields: Any
     ) -> t.MultiKeyResponse:
         """``ListKeys``: GET ``/v2/users/{user_id}/keys``."""
-        return await self._call(
-            e.LIST_KEYS, t.ListKeysRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.ListKeysRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_KEYS, request)
 
     async def list_app_keys(
         self, request: t.ListAppKeysRequest | None = None, /, **fields: Any
     ) -> t.MultiKeyResponse:
         """``ListAppKeys``: GET ``/v2/users/{user_id}/apps/{app_id}/keys``."""
-        return await self._call(
-            e.LIST_APP_KEYS,
-            t.ListAppKeysRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAppKeysRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_APP_KEYS, request)
 
     async def delete_key(
         self, request: t.DeleteKeyRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteKey``: DELETE ``/v2/users/{user_id}/keys/{key_id}``."""
-        return await self._call(
-            e.DELETE_KEY,
-            t.DeleteKeyRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteKeyRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_KEY, request)
 
     async def post_keys(
         self, request: t.PostKeysRequest | None = None, /, **fields: Any
     ) -> t.MultiKeyResponse:
         """``PostKeys``: POST ``/v2/users/{user_id}/keys``."""
-        return await self._call(
-            e.POST_KEYS, t.PostKeysRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.PostKeysRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_KEYS, request)
 
     async def patch_keys(
         self, request: t.PatchKeysRequest | None = None, /, **fields: Any
     ) -> t.MultiKeyResponse:
         """``PatchKeys``: PATCH ``/v2/users/{user_id}/keys``."""
-        return await self._call(
-            e.PATCH_KEYS,
-            t.PatchKeysRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchKeysRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_KEYS, request)
 
     async def my_scopes(
         self, request: t.MyScopesRequest | None = None, /, **fields: Any
     ) -> t.MultiScopeResponse:
         """``MyScopes``: GET ``/v2/users/{user_id}/apps/{app_id}/myscopes``."""
-        return await self._call(
-            e.MY_SCOPES, t.MyScopesRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.MyScopesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.MY_SCOPES, request)
 
     async def my_scopes_user(
         self, request: t.MyScopesUserRequest | None = None, /, **fields: Any
     ) -> t.MultiScopeUserResponse:
         """``MyScopesUser``: GET ``/v2/users/{user_id}/myscopes``."""
-        return await self._call(
-            e.MY_SCOPES_USER,
-            t.MyScopesUserRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.MyScopesUserRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.MY_SCOPES_USER, request)
 
     async def my_scopes_root(
         self, request: t.MyScopesRootRequest | None = None, /, **fields: Any
     ) -> t.MultiScopeRootResponse:
         """``MyScopesRoot``: GET ``/v2/myscopesroot``."""
-        return await self._call(
-            e.MY_SCOPES_ROOT,
-            t.MyScopesRootRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.MyScopesRootRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.MY_SCOPES_ROOT, request)
 
     async def list_scopes(
         self, request: t.ListScopesRequest | None = None, /, **fields: Any
     ) -> t.MultiScopeDepsResponse:
         """``ListScopes``: GET ``/v2/users/{user_id}/scopes``."""
-        return await self._call(
-            e.LIST_SCOPES,
-            t.ListScopesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListScopesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_SCOPES, request)
 
     async def get_app(
         self, request: t.GetAppRequest | None = None, /, **fields: Any
     ) -> t.SingleAppResponse:
         """``GetApp``: GET ``/v2/users/{user_id}/apps/{app_id}``."""
-        return await self._call(
-            e.GET_APP, t.GetAppRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetAppRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_APP, request)
 
     async def list_apps(
         self, request: t.ListAppsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``ListApps``: GET ``/v2/users/{user_id}/apps``."""
-        return await self._call(
-            e.LIST_APPS, t.ListAppsRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.ListAppsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_APPS, request)
 
     async def delete_app(
         self, request: t.DeleteAppRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteApp``: DELETE ``/v2/users/{user_id}/apps/{app_id}``."""
-        return await self._call(
-            e.DELETE_APP,
-            t.DeleteAppRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteAppRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_APP, request)
 
     async def post_apps(
         self, request: t.PostAppsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``PostApps``: POST ``/v2/users/{user_id}/apps``."""
-        return await self._call(
-            e.POST_APPS, t.PostAppsRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.PostAppsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_APPS, request)
 
     async def patch_apps(
         self, request: t.PatchAppsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``PatchApps``: PATCH ``/v2/users/{user_id}/apps``."""
-        return await self._call(
-            e.PATCH_APPS,
-            t.PatchAppsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAppsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_APPS, request)
 
     async def patch_apps_details(
         self, request: t.PatchAppsDetailsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``PatchAppsDetails``: PATCH ``/v2/users/{user_id}/apps/{app_id}/partial``."""
-        return await self._call(
-            e.PATCH_APPS_DETAILS,
-            t.PatchAppsDetailsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAppsDetailsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_APPS_DETAILS, request)
 
     async def patch_apps_ids(
         self, request: t.PatchAppsIdsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``PatchAppsIds``: PATCH ``/v2/users/{user_id}/apps/ids``."""
-        return await self._call(
-            e.PATCH_APPS_IDS,
-            t.PatchAppsIdsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAppsIdsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_APPS_IDS, request)
 
     async def patch_app(
         self, request: t.PatchAppRequest | None = None, /, **fields: Any
     ) -> t.SingleAppResponse:
         """``PatchApp``: PATCH ``/v2/users/{user_id}/apps/{app_id}``."""
-        return await self._call(
-            e.PATCH_APP, t.PatchAppRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.PatchAppRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_APP, request)
 
     async def post_apps_searches(
         self, request: t.PostAppsSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiAppResponse:
         """``PostAppsSearches``: POST ``/v2/users/{user_id}/apps/searches``."""
-        return await self._call(
-            e.POST_APPS_SEARCHES,
-            t.PostAppsSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAppsSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_APPS_SEARCHES, request)
 
     async def get_user(
         self, request: t.GetUserRequest | None = None, /, **fields: Any
     ) -> t.SingleUserResponse:
         """``GetUser``: GET ``/v2/users/{user_id}``."""
-        return await self._call(
-            e.GET_USER, t.GetUserRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetUserRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_USER, request)
 
     async def post_validate_password(
         self, request: t.PostValidatePasswordRequest | None = None, /, **fields: Any
     ) -> t.SinglePasswordValidationResponse:
         """``PostValidatePassword``: POST ``/v2/users/{user_id}/validate_password``."""
-        return await self._call(
-            e.POST_VALIDATE_PASSWORD,
-            t.PostValidatePasswordRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostValidatePasswordRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_VALIDATE_PASSWORD, request)
 
     async def get_search(
         self, request: t.GetSearchRequest | None = None, /, **fields: Any
     ) -> t.SingleSearchResponse:
         """``GetSearch``: GET ``/v2/users/{user_id}/apps/{app_id}/searches/{id}``."""
-        return await self._call(
-            e.GET_SEARCH,
-            t.GetSearchRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetSearchRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_SEARCH, request)
 
     async def list_searches(
         self, request: t.ListSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``ListSearches``: GET ``/v2/users/{user_id}/apps/{app_id}/searches``."""
-        return await self._call(
-            e.LIST_SEARCHES,
-            t.ListSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_SEARCHES, request)
 
     async def patch_searches(
         self, request: t.PatchSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PatchSearches``: PATCH ``/v2/users/{user_id}/apps/{app_id}/searches``."""
-        return await self._call(
-            e.PATCH_SEARCHES,
-            t.PatchSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_SEARCHES, request)
 
     async def post_searches(
         self, request: t.PostSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PostSearches``: POST ``/v2/users/{user_id}/apps/{app_id}/searches``."""
-        return await self._call(
-            e.POST_SEARCHES,
-            t.PostSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_SEARCHES, request)
 
     async def post_searches_by_id(
         self, request: t.PostSearchesByIDRequest | None = None, /, **fields: Any
     ) -> t.MultiSearchResponse:
         """``PostSearchesByID``: POST ``/v2/users/{user_id}/apps/{app_id}/searches/{id}``."""
-        return await self._call(
-            e.POST_SEARCHES_BY_ID,
-            t.PostSearchesByIDRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostSearchesByIDRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_SEARCHES_BY_ID, request)
 
     async def delete_search(
         self, request: t.DeleteSearchRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteSearch``: DELETE ``/v2/users/{user_id}/apps/{app_id}/searches/{id}``."""
-        return await self._call(
-            e.DELETE_SEARCH,
-            t.DeleteSearchRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteSearchRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_SEARCH, request)
 
     async def list_annotation_filters(
         self, request: t.ListAnnotationFiltersRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationFilterResponse:
         """``ListAnnotationFilters``: GET ``/v2/users/{user_id}/apps/{app_id}/annotation_filters``."""
-        return await self._call(
-            e.LIST_ANNOTATION_FILTERS,
-            t.ListAnnotationFiltersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAnnotationFiltersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ANNOTATION_FILTERS, request)
 
     async def get_annotation_filter(
         self, request: t.GetAnnotationFilterRequest | None = None, /, **fields: Any
     ) -> t.SingleAnnotationFilterResponse:
         """``GetAnnotationFilter``: GET ``/v2/users/{user_id}/apps/{app_id}/annotation_filters/{annotation_filter_id}``."""
-        return await self._call(
-            e.GET_ANNOTATION_FILTER,
-            t.GetAnnotationFilterRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetAnnotationFilterRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_ANNOTATION_FILTER, request)
 
     async def post_annotation_filters(
         self, request: t.PostAnnotationFiltersRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationFilterResponse:
         """``PostAnnotationFilters``: POST ``/v2/users/{user_id}/apps/{app_id}/annotation_filters``."""
-        return await self._call(
-            e.POST_ANNOTATION_FILTERS,
-            t.PostAnnotationFiltersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAnnotationFiltersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_ANNOTATION_FILTERS, request)
 
     async def patch_annotation_filters(
         self, request: t.PatchAnnotationFiltersRequest | None = None, /, **fields: Any
     ) -> t.MultiAnnotationFilterResponse:
         """``PatchAnnotationFilters``: PATCH ``/v2/users/{user_id}/apps/{app_id}/annotation_filters``."""
-        return await self._call(
-            e.PATCH_ANNOTATION_FILTERS,
-            t.PatchAnnotationFiltersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchAnnotationFiltersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_ANNOTATION_FILTERS, request)
 
     async def delete_annotation_filters(
         self, request: t.DeleteAnnotationFiltersRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteAnnotationFilters``: DELETE ``/v2/users/{user_id}/apps/{app_id}/annotation_filters``."""
-        return await self._call(
-            e.DELETE_ANNOTATION_FILTERS,
-            t.DeleteAnnotationFiltersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteAnnotationFiltersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ANNOTATION_FILTERS, request)
 
     async def list_status_codes(
         self, request: t.ListStatusCodesRequest | None = None, /, **fields: Any
     ) -> t.MultiStatusCodeResponse:
         """``ListStatusCodes``: GET ``/v2/status_codes``."""
-        return await self._call(
-            e.LIST_STATUS_CODES,
-            t.ListStatusCodesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListStatusCodesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_STATUS_CODES, request)
 
     async def get_status_code(
         self, request: t.GetStatusCodeRequest | None = None, /, **fields: Any
     ) -> t.SingleStatusCodeResponse:
         """``GetStatusCode``: GET ``/v2/status_codes/{status_code_id}``."""
-        return await self._call(
-            e.GET_STATUS_CODE,
-            t.GetStatusCodeRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetStatusCodeRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_STATUS_CODE, request)
 
     async def list_collaborators(
         self, request: t.ListCollaboratorsRequest | None = None, /, **fields: Any
     ) -> t.MultiCollaboratorsResponse:
         """``ListCollaborators``: GET ``/v2/users/{user_id}/apps/{app_id}/collaborators``."""
-        return await self._call(
-            e.LIST_COLLABORATORS,
-            t.ListCollaboratorsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListCollaboratorsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_COLLABORATORS, request)
 
     async def post_collaborators(
         self, request: t.PostCollaboratorsRequest | None = None, /, **fields: Any
     ) -> t.MultiCollaboratorsResponse:
         """``PostCollaborators``: POST ``/v2/users/{user_id}/apps/{app_id}/collaborators``."""
-        return await self._call(
-            e.POST_COLLABORATORS,
-            t.PostCollaboratorsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostCollaboratorsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_COLLABORATORS, request)
 
     async def patch_collaborators(
         self, request: t.PatchCollaboratorsRequest | None = None, /, **fields: Any
     ) -> t.MultiCollaboratorsResponse:
         """``PatchCollaborators``: PATCH ``/v2/users/{user_id}/apps/{app_id}/collaborators``."""
-        return await self._call(
-            e.PATCH_COLLABORATORS,
-            t.PatchCollaboratorsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchCollaboratorsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_COLLABORATORS, request)
 
     async def delete_collaborators(
         self, request: t.DeleteCollaboratorsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteCollaborators``: DELETE ``/v2/users/{user_id}/apps/{app_id}/collaborators``."""
-        return await self._call(
-            e.DELETE_COLLABORATORS,
-            t.DeleteCollaboratorsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteCollaboratorsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_COLLABORATORS, request)
 
     async def list_collaborations(
         self, request: t.ListCollaborationsRequest | None = None, /, **fields: Any
     ) -> t.MultiCollaborationsResponse:
         """``ListCollaborations``: GET ``/v2/users/{user_id}/collaborations``."""
-        return await self._call(
-            e.LIST_COLLABORATIONS,
-            t.ListCollaborationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListCollaborationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_COLLABORATIONS, request)
 
     async def post_app_duplications(
         self, request: t.PostAppDuplicationsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppDuplicationsResponse:
         """``PostAppDuplications``: POST ``/v2/users/{user_id}/apps/{app_id}/duplications``."""
-        return await self._call(
-            e.POST_APP_DUPLICATIONS,
-            t.PostAppDuplicationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAppDuplicationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_APP_DUPLICATIONS, request)
 
     async def list_app_duplications(
         self, request: t.ListAppDuplicationsRequest | None = None, /, **fields: Any
     ) -> t.MultiAppDuplicationsResponse:
         """``ListAppDuplications``: GET ``/v2/users/{user_id}/duplications``."""
-        return await self._call(
-            e.LIST_APP_DUPLICATIONS,
-            t.ListAppDuplicationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListAppDuplicationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_APP_DUPLICATIONS, request)
 
     async def get_app_duplication(
         self, request: t.GetAppDuplicationRequest | None = None, /, **fields: Any
     ) -> t.SingleAppDuplicationResponse:
         """``GetAppDuplication``: GET ``/v2/users/{user_id}/duplications/{app_duplication_id}``."""
-        return await self._call(
-            e.GET_APP_DUPLICATION,
-            t.GetAppDuplicationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetAppDuplicationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_APP_DUPLICATION, request)
 
     async def post_tasks(
         self, request: t.PostTasksRequest | None = None, /, **fields: Any
     ) -> t.MultiTaskResponse:
         """``PostTasks``: POST ``/v2/users/{user_id}/apps/{app_id}/tasks``."""
-        return await self._call(
-            e.POST_TASKS,
-            t.PostTasksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostTasksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_TASKS, request)
 
     async def get_task_annotation_count(
         self, request: t.GetTaskCountRequest | None = None, /, **fields: Any
     ) -> t.SingleTaskCountResponse:
         """``GetTaskAnnotationCount``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}/annotations/count``."""
-        return await self._call(
-            e.GET_TASK_ANNOTATION_COUNT,
-            t.GetTaskCountRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetTaskCountRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_TASK_ANNOTATION_COUNT, request)
 
     async def get_task_input_count(
         self, request: t.GetTaskCountRequest | None = None, /, **fields: Any
     ) -> t.SingleTaskCountResponse:
         """``GetTaskInputCount``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}/inputs/count``."""
-        return await self._call(
-            e.GET_TASK_INPUT_COUNT,
-            t.GetTaskCountRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetTaskCountRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_TASK_INPUT_COUNT, request)
 
     async def get_task(
         self, request: t.GetTaskRequest | None = None, /, **fields: Any
     ) -> t.SingleTaskResponse:
         """``GetTask``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}``."""
-        return await self._call(
-            e.GET_TASK, t.GetTaskRequest(**fields) if request is None else _merge(request, fields)
-        )
+        if request is None:
+            request = t.GetTaskRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_TASK, request)
 
     async def list_tasks(
         self, request: t.ListTasksRequest | None = None, /, **fields: Any
     ) -> t.MultiTaskResponse:
         """``ListTasks``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks``."""
-        return await self._call(
-            e.LIST_TASKS,
-            t.ListTasksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListTasksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_TASKS, request)
 
     async def patch_tasks(
         self, request: t.PatchTasksRequest | None = None, /, **fields: Any
     ) -> t.MultiTaskResponse:
         """``PatchTasks``: PATCH ``/v2/users/{user_id}/apps/{app_id}/tasks``."""
-        return await self._call(
-            e.PATCH_TASKS,
-            t.PatchTasksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchTasksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_TASKS, request)
 
     async def delete_tasks(
         self, request: t.DeleteTasksRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteTasks``: DELETE ``/v2/users/{user_id}/apps/{app_id}/tasks``."""
-        return await self._call(
-            e.DELETE_TASKS,
-            t.DeleteTasksRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteTasksRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_TASKS, request)
 
     async def post_label_orders(
         self, request: t.PostLabelOrdersRequest | None = None, /, **fields: Any
     ) -> t.MultiLabelOrderResponse:
         """``PostLabelOrders``: POST ``/v2/users/{user_id}/apps/{app_id}/label_orders``."""
-        return await self._call(
-            e.POST_LABEL_ORDERS,
-            t.PostLabelOrdersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostLabelOrdersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_LABEL_ORDERS, request)
 
     async def get_label_order(
         self, request: t.GetLabelOrderRequest | None = None, /, **fields: Any
     ) -> t.SingleLabelOrderResponse:
         """``GetLabelOrder``: GET ``/v2/users/{user_id}/apps/{app_id}/label_orders/{label_order_id}``."""
-        return await self._call(
-            e.GET_LABEL_ORDER,
-            t.GetLabelOrderRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetLabelOrderRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_LABEL_ORDER, request)
 
     async def list_label_orders(
         self, request: t.ListLabelOrdersRequest | None = None, /, **fields: Any
     ) -> t.MultiLabelOrderResponse:
         """``ListLabelOrders``: GET ``/v2/users/{user_id}/apps/{app_id}/label_orders``."""
-        return await self._call(
-            e.LIST_LABEL_ORDERS,
-            t.ListLabelOrdersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListLabelOrdersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_LABEL_ORDERS, request)
 
     async def patch_label_orders(
         self, request: t.PatchLabelOrdersRequest | None = None, /, **fields: Any
     ) -> t.MultiLabelOrderResponse:
         """``PatchLabelOrders``: PATCH ``/v2/users/{user_id}/apps/{app_id}/label_orders``."""
-        return await self._call(
-            e.PATCH_LABEL_ORDERS,
-            t.PatchLabelOrdersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchLabelOrdersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_LABEL_ORDERS, request)
 
     async def delete_label_orders(
         self, request: t.DeleteLabelOrdersRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteLabelOrders``: DELETE ``/v2/users/{user_id}/apps/{app_id}/label_orders``."""
-        return await self._call(
-            e.DELETE_LABEL_ORDERS,
-            t.DeleteLabelOrdersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteLabelOrdersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_LABEL_ORDERS, request)
 
     async def post_bulk_operations(
         self, request: t.PostBulkOperationsRequest | None = None, /, **fields: Any
     ) -> t.MultiBulkOperationsResponse:
         """``PostBulkOperations``: POST ``/v2/users/{user_id}/apps/{app_id}/bulk_operations``."""
-        return await self._call(
-            e.POST_BULK_OPERATIONS,
-            t.PostBulkOperationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostBulkOperationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_BULK_OPERATIONS, request)
 
     async def list_bulk_operations(
         self, request: t.ListBulkOperationsRequest | None = None, /, **fields: Any
     ) -> t.MultiBulkOperationsResponse:
         """``ListBulkOperations``: GET ``/v2/users/{user_id}/apps/{app_id}/bulk_operations``."""
-        return await self._call(
-            e.LIST_BULK_OPERATIONS,
-            t.ListBulkOperationsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListBulkOperationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_BULK_OPERATIONS, request)
 
     async def get_bulk_operation(
         self, request: t.GetBulkOperationRequest | None = None, /, **fields: Any
     ) -> t.SingleBulkOperationsResponse:
         """``GetBulkOperation``: GET ``/v2/users/{user_id}/apps/{app_id}/bulk_operations/{id}``."""
-        return await self._call(
-            e.GET_BULK_OPERATION,
-            t.GetBulkOperationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetBulkOperationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_BULK_OPERATION, request)
 
     async def cancel_bulk_operations(
         self, request: t.CancelBulkOperationRequest | None = None, /, **fields: Any
     ) -> t.MultiBulkOperationsResponse:
         """``CancelBulkOperations``: PATCH ``/v2/users/{user_id}/apps/{app_id}/bulk_operations``."""
-        return await self._call(
-            e.CANCEL_BULK_OPERATIONS,
-            t.CancelBulkOperationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.CancelBulkOperationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.CANCEL_BULK_OPERATIONS, request)
 
     async def delete_bulk_operations(
         self, request: t.DeleteBulkOperationRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteBulkOperations``: DELETE ``/v2/users/{user_id}/apps/{app_id}/bulk_operations``."""
-        return await self._call(
-            e.DELETE_BULK_OPERATIONS,
-            t.DeleteBulkOperationRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteBulkOperationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_BULK_OPERATIONS, request)
 
     async def list_next_task_assignments(
         self, request: t.ListNextTaskAssignmentsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputResponse:
         """``ListNextTaskAssignments``: GET ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}/assignments``."""
-        return await self._call(
-            e.LIST_NEXT_TASK_ASSIGNMENTS,
-            t.ListNextTaskAssignmentsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListNextTaskAssignmentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_NEXT_TASK_ASSIGNMENTS, request)
 
     async def put_task_assignments(
         self, request: t.PutTaskAssignmentsRequest | None = None, /, **fields: Any
     ) -> t.MultiTaskAssignmentResponse:
         """``PutTaskAssignments``: PUT ``/v2/users/{user_id}/apps/{app_id}/tasks/{task_id}/assignments``."""
-        return await self._call(
-            e.PUT_TASK_ASSIGNMENTS,
-            t.PutTaskAssignmentsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PutTaskAssignmentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PUT_TASK_ASSIGNMENTS, request)
 
     async def list_inputs_add_jobs(
         self, request: t.ListInputsAddJobsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputsAddJobResponse:
         """``ListInputsAddJobs``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/add``."""
-        return await self._call(
-            e.LIST_INPUTS_ADD_JOBS,
-            t.ListInputsAddJobsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListInputsAddJobsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_INPUTS_ADD_JOBS, request)
 
     async def get_inputs_add_job(
         self, request: t.GetInputsAddJobRequest | None = None, /, **fields: Any
     ) -> t.SingleInputsAddJobResponse:
         """``GetInputsAddJob``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/add/{id}``."""
-        return await self._call(
-            e.GET_INPUTS_ADD_JOB,
-            t.GetInputsAddJobRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetInputsAddJobRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUTS_ADD_JOB, request)
 
     async def cancel_inputs_add_job(
         self, request: t.CancelInputsAddJobRequest | None = None, /, **fields: Any
     ) -> t.SingleInputsAddJobResponse:
         """``CancelInputsAddJob``: PATCH ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/add/{id}``."""
-        return await self._call(
-            e.CANCEL_INPUTS_ADD_JOB,
-            t.CancelInputsAddJobRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.CancelInputsAddJobRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.CANCEL_INPUTS_ADD_JOB, request)
 
     async def post_uploads(
         self, request: t.PostUploadsRequest | None = None, /, **fields: Any
     ) -> t.MultiUploadResponse:
         """``PostUploads``: POST ``/v2/users/{user_id}/apps/{app_id}/uploads``."""
-        return await self._call(
-            e.POST_UPLOADS,
-            t.PostUploadsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostUploadsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_UPLOADS, request)
 
     async def put_upload_content_parts(
         self, request: t.PutUploadContentPartsRequest | None = None, /, **fields: Any
     ) -> t.SingleUploadResponse:
         """``PutUploadContentParts``: PUT ``/v2/users/{user_id}/apps/{app_id}/uploads/{upload_id}/content_parts``."""
-        return await self._call(
-            e.PUT_UPLOAD_CONTENT_PARTS,
-            t.PutUploadContentPartsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PutUploadContentPartsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PUT_UPLOAD_CONTENT_PARTS, request)
 
     async def get_upload(
         self, request: t.GetUploadRequest | None = None, /, **fields: Any
     ) -> t.SingleUploadResponse:
         """``GetUpload``: GET ``/v2/users/{user_id}/apps/{app_id}/uploads/{upload_id}``."""
-        return await self._call(
-            e.GET_UPLOAD,
-            t.GetUploadRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetUploadRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_UPLOAD, request)
 
     async def list_uploads(
         self, request: t.ListUploadsRequest | None = None, /, **fields: Any
     ) -> t.MultiUploadResponse:
         """``ListUploads``: GET ``/v2/users/{user_id}/apps/{app_id}/uploads``."""
-        return await self._call(
-            e.LIST_UPLOADS,
-            t.ListUploadsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListUploadsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_UPLOADS, request)
 
     async def delete_uploads(
         self, request: t.DeleteUploadsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteUploads``: DELETE ``/v2/users/{user_id}/apps/{app_id}/uploads``."""
-        return await self._call(
-            e.DELETE_UPLOADS,
-            t.DeleteUploadsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteUploadsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_UPLOADS, request)
 
     async def post_inputs_data_sources(
         self, request: t.PostInputsDataSourcesRequest | None = None, /, **fields: Any
     ) -> t.MultiInputsAddJobResponse:
         """``PostInputsDataSources``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs/data_sources``."""
-        return await self._call(
-            e.POST_INPUTS_DATA_SOURCES,
-            t.PostInputsDataSourcesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostInputsDataSourcesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_INPUTS_DATA_SOURCES, request)
 
     async def get_inputs_extraction_job(
         self, request: t.GetInputsExtractionJobRequest | None = None, /, **fields: Any
     ) -> t.SingleInputsExtractionJobResponse:
         """``GetInputsExtractionJob``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/extraction/{inputs_extraction_job_id}``."""
-        return await self._call(
-            e.GET_INPUTS_EXTRACTION_JOB,
-            t.GetInputsExtractionJobRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetInputsExtractionJobRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_INPUTS_EXTRACTION_JOB, request)
 
     async def list_inputs_extraction_jobs(
         self, request: t.ListInputsExtractionJobsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputsExtractionJobResponse:
         """``ListInputsExtractionJobs``: GET ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/extraction``."""
-        return await self._call(
-            e.LIST_INPUTS_EXTRACTION_JOBS,
-            t.ListInputsExtractionJobsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListInputsExtractionJobsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_INPUTS_EXTRACTION_JOBS, request)
 
     async def cancel_inputs_extraction_jobs(
         self, request: t.CancelInputsExtractionJobsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputsExtractionJobResponse:
         """``CancelInputsExtractionJobs``: PATCH ``/v2/users/{user_id}/apps/{app_id}/inputs/jobs/extraction``."""
-        return await self._call(
-            e.CANCEL_INPUTS_EXTRACTION_JOBS,
-            t.CancelInputsExtractionJobsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.CancelInputsExtractionJobsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.CANCEL_INPUTS_EXTRACTION_JOBS, request)
 
     async def post_inputs_uploads(
         self, request: t.PostInputsUploadsRequest | None = None, /, **fields: Any
     ) -> t.MultiInputsAddJobResponse:
         """``PostInputsUploads``: POST ``/v2/users/{user_id}/apps/{app_id}/inputs/uploads``."""
-        return await self._call(
-            e.POST_INPUTS_UPLOADS,
-            t.PostInputsUploadsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostInputsUploadsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_INPUTS_UPLOADS, request)
 
     async def list_pipeline_version_runs(
         self, request: t.ListPipelineVersionRunsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionRunResponse:
         """``ListPipelineVersionRuns``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs``."""
-        return await self._call(
-            e.LIST_PIPELINE_VERSION_RUNS,
-            t.ListPipelineVersionRunsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineVersionRunsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_VERSION_RUNS, request)
 
     async def get_runner(
         self, request: t.GetRunnerRequest | None = None, /, **fields: Any
     ) -> t.SingleRunnerResponse:
         """``GetRunner``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners/{runner_id}``."""
-        return await self._call(
-            e.GET_RUNNER,
-            t.GetRunnerRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetRunnerRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_RUNNER, request)
 
     async def list_runners(
         self, request: t.ListRunnersRequest | None = None, /, **fields: Any
     ) -> t.MultiRunnerResponse:
         """``ListRunners``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners``."""
-        return await self._call(
-            e.LIST_RUNNERS,
-            t.ListRunnersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListRunnersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_RUNNERS, request)
 
     async def post_runners(
         self, request: t.PostRunnersRequest | None = None, /, **fields: Any
     ) -> t.MultiRunnerResponse:
         """``PostRunners``: POST ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners``."""
-        return await self._call(
-            e.POST_RUNNERS,
-            t.PostRunnersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostRunnersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_RUNNERS, request)
 
     async def patch_runners(
         self, request: t.PatchRunnersRequest | None = None, /, **fields: Any
     ) -> t.MultiRunnerResponse:
         """``PatchRunners``: POST ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners``."""
-        return await self._call(
-            e.PATCH_RUNNERS,
-            t.PatchRunnersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchRunnersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_RUNNERS, request)
 
     async def delete_runners(
         self, request: t.DeleteRunnersRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteRunners``: DELETE ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners``."""
-        return await self._call(
-            e.DELETE_RUNNERS,
-            t.DeleteRunnersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteRunnersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_RUNNERS, request)
 
     async def list_runner_items(
         self, request: t.ListRunnerItemsRequest | None = None, /, **fields: Any
     ) -> t.MultiRunnerItemResponse:
         """``ListRunnerItems``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners/{runner_id}/items``."""
-        return await self._call(
-            e.LIST_RUNNER_ITEMS,
-            t.ListRunnerItemsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListRunnerItemsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_RUNNER_ITEMS, request)
 
     async def post_runner_item_outputs(
         self, request: t.PostRunnerItemOutputsRequest | None = None, /, **fields: Any
     ) -> t.MultiRunnerItemOutputResponse:
         """``PostRunnerItemOutputs``: POST ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/runners/{runner_id}/items/{runner_item_id}/outputs``."""
-        return await self._call(
-            e.POST_RUNNER_ITEM_OUTPUTS,
-            t.PostRunnerItemOutputsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostRunnerItemOutputsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_RUNNER_ITEM_OUTPUTS, request)
 
     async def post_model_versions_training_time_estimate(
         self,
@@ -1976,223 +2103,241 @@ class Operations:
         **fields: Any,
     ) -> t.MultiTrainingTimeEstimateResponse:
         """``PostModelVersionsTrainingTimeEstimate``: POST ``/v2/users/{user_id}/apps/{app_id}/models/{model_id}/versions/time_estimate``."""
-        return await self._call(
-            e.POST_MODEL_VERSIONS_TRAINING_TIME_ESTIMATE,
-            t.PostModelVersionsTrainingTimeEstimateRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModelVersionsTrainingTimeEstimateRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODEL_VERSIONS_TRAINING_TIME_ESTIMATE, request)
 
     async def list_cloud_providers(
         self, request: t.ListCloudProvidersRequest | None = None, /, **fields: Any
     ) -> t.MultiCloudProviderResponse:
         """``ListCloudProviders``: GET ``/v2/cloud_providers``."""
-        return await self._call(
-            e.LIST_CLOUD_PROVIDERS,
-            t.ListCloudProvidersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListCloudProvidersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_CLOUD_PROVIDERS, request)
 
     async def list_cloud_regions(
         self, request: t.ListCloudRegionsRequest | None = None, /, **fields: Any
     ) -> t.MultiCloudRegionResponse:
         """``ListCloudRegions``: GET ``/v2/cloud_providers/{cloud_provider.id}/regions``."""
-        return await self._call(
-            e.LIST_CLOUD_REGIONS,
-            t.ListCloudRegionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListCloudRegionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_CLOUD_REGIONS, request)
 
     async def list_instance_types(
         self, request: t.ListInstanceTypesRequest | None = None, /, **fields: Any
     ) -> t.MultiInstanceTypeResponse:
         """``ListInstanceTypes``: GET ``/v2/cloud_providers/{cloud_provider.id}/regions/{region}/instance_types``."""
-        return await self._call(
-            e.LIST_INSTANCE_TYPES,
-            t.ListInstanceTypesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListInstanceTypesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_INSTANCE_TYPES, request)
 
     async def get_compute_cluster(
         self, request: t.GetComputeClusterRequest | None = None, /, **fields: Any
     ) -> t.SingleComputeClusterResponse:
         """``GetComputeCluster``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}``."""
-        return await self._call(
-            e.GET_COMPUTE_CLUSTER,
-            t.GetComputeClusterRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetComputeClusterRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_COMPUTE_CLUSTER, request)
 
     async def list_compute_clusters(
         self, request: t.ListComputeClustersRequest | None = None, /, **fields: Any
     ) -> t.MultiComputeClusterResponse:
         """``ListComputeClusters``: GET ``/v2/users/{user_id}/compute_clusters``."""
-        return await self._call(
-            e.LIST_COMPUTE_CLUSTERS,
-            t.ListComputeClustersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListComputeClustersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_COMPUTE_CLUSTERS, request)
 
     async def post_compute_clusters(
         self, request: t.PostComputeClustersRequest | None = None, /, **fields: Any
     ) -> t.MultiComputeClusterResponse:
         """``PostComputeClusters``: POST ``/v2/users/{user_id}/compute_clusters``."""
-        return await self._call(
-            e.POST_COMPUTE_CLUSTERS,
-            t.PostComputeClustersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostComputeClustersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_COMPUTE_CLUSTERS, request)
 
     async def delete_compute_clusters(
         self, request: t.DeleteComputeClustersRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteComputeClusters``: DELETE ``/v2/users/{user_id}/compute_clusters``."""
-        return await self._call(
-            e.DELETE_COMPUTE_CLUSTERS,
-            t.DeleteComputeClustersRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteComputeClustersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_COMPUTE_CLUSTERS, request)
 
     async def patch_compute_clusters(
         self, request: t.PatchComputeClustersRequest | None = None, /, **fields: Any
     ) -> t.MultiComputeClusterResponse:
         """``PatchComputeClusters``: PATCH ``/v2/users/{user_id}/compute_clusters``."""
-        return await self._call(
-            e.PATCH_COMPUTE_CLUSTERS,
-            t.PatchComputeClustersRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchComputeClustersRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_COMPUTE_CLUSTERS, request)
 
     async def get_nodepool(
         self, request: t.GetNodepoolRequest | None = None, /, **fields: Any
     ) -> t.SingleNodepoolResponse:
         """``GetNodepool``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}``."""
-        return await self._call(
-            e.GET_NODEPOOL,
-            t.GetNodepoolRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetNodepoolRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_NODEPOOL, request)
 
     async def list_nodepools(
         self, request: t.ListNodepoolsRequest | None = None, /, **fields: Any
     ) -> t.MultiNodepoolResponse:
         """``ListNodepools``: GET ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools``."""
-        return await self._call(
-            e.LIST_NODEPOOLS,
-            t.ListNodepoolsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListNodepoolsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_NODEPOOLS, request)
 
     async def post_nodepools(
         self, request: t.PostNodepoolsRequest | None = None, /, **fields: Any
     ) -> t.MultiNodepoolResponse:
         """``PostNodepools``: POST ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools``."""
-        return await self._call(
-            e.POST_NODEPOOLS,
-            t.PostNodepoolsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostNodepoolsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_NODEPOOLS, request)
 
     async def patch_nodepools(
         self, request: t.PatchNodepoolsRequest | None = None, /, **fields: Any
     ) -> t.MultiNodepoolResponse:
         """``PatchNodepools``: PATCH ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools``."""
-        return await self._call(
-            e.PATCH_NODEPOOLS,
-            t.PatchNodepoolsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchNodepoolsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_NODEPOOLS, request)
 
     async def delete_nodepools(
         self, request: t.DeleteNodepoolsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteNodepools``: DELETE ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools``."""
-        return await self._call(
-            e.DELETE_NODEPOOLS,
-            t.DeleteNodepoolsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteNodepoolsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_NODEPOOLS, request)
 
     async def post_nodepool_status(
         self, request: t.PostNodepoolStatusRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostNodepoolStatus``: POST ``/v2/users/{user_id}/compute_clusters/{compute_cluster_id}/nodepools/{nodepool_id}/status``."""
-        return await self._call(
-            e.POST_NODEPOOL_STATUS,
-            t.PostNodepoolStatusRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostNodepoolStatusRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_NODEPOOL_STATUS, request)
 
     async def get_deployment(
         self, request: t.GetDeploymentRequest | None = None, /, **fields: Any
     ) -> t.SingleDeploymentResponse:
         """``GetDeployment``: GET ``/v2/users/{user_id}/deployments/{deployment_id}``."""
-        return await self._call(
-            e.GET_DEPLOYMENT,
-            t.GetDeploymentRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetDeploymentRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_DEPLOYMENT, request)
 
     async def list_deployments(
         self, request: t.ListDeploymentsRequest | None = None, /, **fields: Any
     ) -> t.MultiDeploymentResponse:
         """``ListDeployments``: GET ``/v2/users/{user_id}/deployments``."""
-        return await self._call(
-            e.LIST_DEPLOYMENTS,
-            t.ListDeploymentsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListDeploymentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_DEPLOYMENTS, request)
 
     async def post_deployments(
         self, request: t.PostDeploymentsRequest | None = None, /, **fields: Any
     ) -> t.MultiDeploymentResponse:
         """``PostDeployments``: POST ``/v2/users/{user_id}/deployments``."""
-        return await self._call(
-            e.POST_DEPLOYMENTS,
-            t.PostDeploymentsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostDeploymentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_DEPLOYMENTS, request)
 
     async def patch_deployments(
         self, request: t.PatchDeploymentsRequest | None = None, /, **fields: Any
     ) -> t.MultiDeploymentResponse:
         """``PatchDeployments``: PATCH ``/v2/users/{user_id}/deployments``."""
-        return await self._call(
-            e.PATCH_DEPLOYMENTS,
-            t.PatchDeploymentsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchDeploymentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_DEPLOYMENTS, request)
 
     async def delete_deployments(
         self, request: t.DeleteDeploymentsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteDeployments``: DELETE ``/v2/users/{user_id}/deployments``."""
-        return await self._call(
-            e.DELETE_DEPLOYMENTS,
-            t.DeleteDeploymentsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteDeploymentsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_DEPLOYMENTS, request)
 
     async def post_audit_log_searches(
         self, request: t.PostAuditLogSearchesRequest | None = None, /, **fields: Any
     ) -> t.MultiAuditLogEntryResponse:
         """``PostAuditLogSearches``: POST ``/v2/users/{user_id}/audit_log/searches``."""
-        return await self._call(
-            e.POST_AUDIT_LOG_SEARCHES,
-            t.PostAuditLogSearchesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostAuditLogSearchesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_AUDIT_LOG_SEARCHES, request)
 
     async def list_workflow_evaluation_templates(
         self, request: t.ListWorkflowEvaluationTemplatesRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowEvaluationTemplateResponse:
         """``ListWorkflowEvaluationTemplates``: GET ``/v2/workflow-version-evaluation-templates``."""
-        return await self._call(
-            e.LIST_WORKFLOW_EVALUATION_TEMPLATES,
-            t.ListWorkflowEvaluationTemplatesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListWorkflowEvaluationTemplatesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_WORKFLOW_EVALUATION_TEMPLATES, request)
 
     async def post_log_entries(
         self, request: t.PostLogEntriesRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostLogEntries``: POST ``/v2/log_entries``."""
-        return await self._call(
-            e.POST_LOG_ENTRIES,
-            t.PostLogEntriesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostLogEntriesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_LOG_ENTRIES, request)
 
     async def list_log_entries(
         self, request: t.ListLogEntriesRequest | None = None, /, **fields: Any
     ) -> t.MultiLogEntryResponse:
         """``ListLogEntries``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs/{pipeline_version_run_id}/{log_type}/logs``."""
-        return await self._call(
-            e.LIST_LOG_ENTRIES,
-            t.ListLogEntriesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListLogEntriesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_LOG_ENTRIES, request)
 
     def stream_log_entries(
         self, request: t.StreamLogEntriesRequest | None = None, /, **fields: Any
@@ -2201,589 +2346,601 @@ class Operations:
 
         Returns a stream of typed chunks; use ``async with`` and ``async for``.
         """
-        return self._stream(
-            e.STREAM_LOG_ENTRIES,
-            t.StreamLogEntriesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.StreamLogEntriesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return self._stream(e.STREAM_LOG_ENTRIES, request)
 
     async def post_compute_plane_metrics(
         self, request: t.PostComputePlaneMetricsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostComputePlaneMetrics``: POST ``/v2/compute_plane_metrics``."""
-        return await self._call(
-            e.POST_COMPUTE_PLANE_METRICS,
-            t.PostComputePlaneMetricsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostComputePlaneMetricsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_COMPUTE_PLANE_METRICS, request)
 
     async def post_runner_replica_task_metrics(
         self, request: t.PostRunnerReplicaTaskMetricsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostRunnerReplicaTaskMetrics``: POST ``/v2/users/{user_id}/apps/{app_id}/runner_replica_task_metrics``."""
-        return await self._call(
-            e.POST_RUNNER_REPLICA_TASK_METRICS,
-            t.PostRunnerReplicaTaskMetricsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostRunnerReplicaTaskMetricsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_RUNNER_REPLICA_TASK_METRICS, request)
 
     async def post_workflow_version_evaluations(
         self, request: t.PostWorkflowVersionEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowVersionEvaluationResponse:
         """``PostWorkflowVersionEvaluations``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations``."""
-        return await self._call(
-            e.POST_WORKFLOW_VERSION_EVALUATIONS,
-            t.PostWorkflowVersionEvaluationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowVersionEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOW_VERSION_EVALUATIONS, request)
 
     async def get_workflow_version_evaluation(
         self, request: t.GetWorkflowVersionEvaluationRequest | None = None, /, **fields: Any
     ) -> t.SingleWorkflowVersionEvaluationResponse:
         """``GetWorkflowVersionEvaluation``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations/{workflow_version_evaluation_id}``."""
-        return await self._call(
-            e.GET_WORKFLOW_VERSION_EVALUATION,
-            t.GetWorkflowVersionEvaluationRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetWorkflowVersionEvaluationRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_WORKFLOW_VERSION_EVALUATION, request)
 
     async def list_workflow_version_evaluations(
         self, request: t.ListWorkflowVersionEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowVersionEvaluationResponse:
         """``ListWorkflowVersionEvaluations``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations``."""
-        return await self._call(
-            e.LIST_WORKFLOW_VERSION_EVALUATIONS,
-            t.ListWorkflowVersionEvaluationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListWorkflowVersionEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_WORKFLOW_VERSION_EVALUATIONS, request)
 
     async def patch_workflow_version_evaluations(
         self, request: t.PatchWorkflowVersionEvaluationsRequest | None = None, /, **fields: Any
     ) -> t.MultiWorkflowVersionEvaluationResponse:
         """``PatchWorkflowVersionEvaluations``: PATCH ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations``."""
-        return await self._call(
-            e.PATCH_WORKFLOW_VERSION_EVALUATIONS,
-            t.PatchWorkflowVersionEvaluationsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchWorkflowVersionEvaluationsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_WORKFLOW_VERSION_EVALUATIONS, request)
 
     async def list_workflow_version_evaluation_data(
         self, request: t.ListWorkflowVersionEvaluationDataRequest | None = None, /, **fields: Any
     ) -> t.MultiListWorkflowVersionEvaluationDataResponse:
         """``ListWorkflowVersionEvaluationData``: GET ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations/{workflow_version_evaluation_id}/data``."""
-        return await self._call(
-            e.LIST_WORKFLOW_VERSION_EVALUATION_DATA,
-            t.ListWorkflowVersionEvaluationDataRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListWorkflowVersionEvaluationDataRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_WORKFLOW_VERSION_EVALUATION_DATA, request)
 
     async def post_workflow_version_evaluation_data(
         self, request: t.PostWorkflowVersionEvaluationDataRequest | None = None, /, **fields: Any
     ) -> t.MultiListWorkflowVersionEvaluationDataResponse:
         """``PostWorkflowVersionEvaluationData``: POST ``/v2/users/{user_id}/apps/{app_id}/workflows/{workflow_id}/versions/{workflow_version_id}/evaluations/{workflow_version_evaluation_id}/data``."""
-        return await self._call(
-            e.POST_WORKFLOW_VERSION_EVALUATION_DATA,
-            t.PostWorkflowVersionEvaluationDataRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostWorkflowVersionEvaluationDataRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_WORKFLOW_VERSION_EVALUATION_DATA, request)
 
     async def post_pipelines(
         self, request: t.PostPipelinesRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineResponse:
         """``PostPipelines``: POST ``/v2/users/{user_id}/apps/{app_id}/pipelines``."""
-        return await self._call(
-            e.POST_PIPELINES,
-            t.PostPipelinesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostPipelinesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_PIPELINES, request)
 
     async def get_pipeline(
         self, request: t.GetPipelineRequest | None = None, /, **fields: Any
     ) -> t.SinglePipelineResponse:
         """``GetPipeline``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}``."""
-        return await self._call(
-            e.GET_PIPELINE,
-            t.GetPipelineRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetPipelineRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_PIPELINE, request)
 
     async def list_pipelines(
         self, request: t.ListPipelinesRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineResponse:
         """``ListPipelines``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines``."""
-        return await self._call(
-            e.LIST_PIPELINES,
-            t.ListPipelinesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelinesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINES, request)
 
     async def patch_pipelines(
         self, request: t.PatchPipelinesRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineResponse:
         """``PatchPipelines``: PATCH ``/v2/users/{user_id}/apps/{app_id}/pipelines``."""
-        return await self._call(
-            e.PATCH_PIPELINES,
-            t.PatchPipelinesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchPipelinesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_PIPELINES, request)
 
     async def delete_pipelines(
         self, request: t.DeletePipelinesRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeletePipelines``: DELETE ``/v2/users/{user_id}/apps/{app_id}/pipelines``."""
-        return await self._call(
-            e.DELETE_PIPELINES,
-            t.DeletePipelinesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeletePipelinesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_PIPELINES, request)
 
     async def get_pipeline_version(
         self, request: t.GetPipelineVersionRequest | None = None, /, **fields: Any
     ) -> t.SinglePipelineVersionResponse:
         """``GetPipelineVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}``."""
-        return await self._call(
-            e.GET_PIPELINE_VERSION,
-            t.GetPipelineVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetPipelineVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_PIPELINE_VERSION, request)
 
     async def list_pipeline_versions(
         self, request: t.ListPipelineVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionResponse:
         """``ListPipelineVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions``."""
-        return await self._call(
-            e.LIST_PIPELINE_VERSIONS,
-            t.ListPipelineVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_VERSIONS, request)
 
     async def patch_pipeline_versions(
         self, request: t.PatchPipelineVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionResponse:
         """``PatchPipelineVersions``: PATCH ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions``."""
-        return await self._call(
-            e.PATCH_PIPELINE_VERSIONS,
-            t.PatchPipelineVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchPipelineVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_PIPELINE_VERSIONS, request)
 
     async def delete_pipeline_versions(
         self, request: t.DeletePipelineVersionsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeletePipelineVersions``: DELETE ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions``."""
-        return await self._call(
-            e.DELETE_PIPELINE_VERSIONS,
-            t.DeletePipelineVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeletePipelineVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_PIPELINE_VERSIONS, request)
 
     async def get_pipeline_version_run(
         self, request: t.GetPipelineVersionRunRequest | None = None, /, **fields: Any
     ) -> t.SinglePipelineVersionRunResponse:
         """``GetPipelineVersionRun``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs/{pipeline_version_run_id}``."""
-        return await self._call(
-            e.GET_PIPELINE_VERSION_RUN,
-            t.GetPipelineVersionRunRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetPipelineVersionRunRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_PIPELINE_VERSION_RUN, request)
 
     async def post_pipeline_version_runs(
         self, request: t.PostPipelineVersionRunsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionRunResponse:
         """``PostPipelineVersionRuns``: POST ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs``."""
-        return await self._call(
-            e.POST_PIPELINE_VERSION_RUNS,
-            t.PostPipelineVersionRunsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostPipelineVersionRunsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_PIPELINE_VERSION_RUNS, request)
 
     async def patch_pipeline_version_runs(
         self, request: t.PatchPipelineVersionRunsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionRunResponse:
         """``PatchPipelineVersionRuns``: PATCH ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs``."""
-        return await self._call(
-            e.PATCH_PIPELINE_VERSION_RUNS,
-            t.PatchPipelineVersionRunsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchPipelineVersionRunsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_PIPELINE_VERSION_RUNS, request)
 
     async def list_pipeline_version_run_status_logs(
         self, request: t.ListPipelineVersionRunStatusLogsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineVersionRunStatusLogResponse:
         """``ListPipelineVersionRunStatusLogs``: GET ``/v2/users/{user_id}/apps/{app_id}/pipelines/{pipeline_id}/versions/{pipeline_version_id}/runs/{pipeline_version_run_id}/status_logs``."""
-        return await self._call(
-            e.LIST_PIPELINE_VERSION_RUN_STATUS_LOGS,
-            t.ListPipelineVersionRunStatusLogsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineVersionRunStatusLogsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_VERSION_RUN_STATUS_LOGS, request)
 
     async def post_pipeline_steps(
         self, request: t.PostPipelineStepsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineStepResponse:
         """``PostPipelineSteps``: POST ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps``."""
-        return await self._call(
-            e.POST_PIPELINE_STEPS,
-            t.PostPipelineStepsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostPipelineStepsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_PIPELINE_STEPS, request)
 
     async def get_pipeline_step(
         self, request: t.GetPipelineStepRequest | None = None, /, **fields: Any
     ) -> t.SinglePipelineStepResponse:
         """``GetPipelineStep``: GET ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps/{pipeline_step_id}``."""
-        return await self._call(
-            e.GET_PIPELINE_STEP,
-            t.GetPipelineStepRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetPipelineStepRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_PIPELINE_STEP, request)
 
     async def list_pipeline_steps(
         self, request: t.ListPipelineStepsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineStepResponse:
         """``ListPipelineSteps``: GET ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps``."""
-        return await self._call(
-            e.LIST_PIPELINE_STEPS,
-            t.ListPipelineStepsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineStepsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_STEPS, request)
 
     async def list_pipeline_step_versions(
         self, request: t.ListPipelineStepVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineStepVersionResponse:
         """``ListPipelineStepVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps/{pipeline_step_id}/versions``."""
-        return await self._call(
-            e.LIST_PIPELINE_STEP_VERSIONS,
-            t.ListPipelineStepVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineStepVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_STEP_VERSIONS, request)
 
     async def get_pipeline_step_version(
         self, request: t.GetPipelineStepVersionRequest | None = None, /, **fields: Any
     ) -> t.SinglePipelineStepVersionResponse:
         """``GetPipelineStepVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps/{pipeline_step_id}/versions/{pipeline_step_version_id}``."""
-        return await self._call(
-            e.GET_PIPELINE_STEP_VERSION,
-            t.GetPipelineStepVersionRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetPipelineStepVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_PIPELINE_STEP_VERSION, request)
 
     async def delete_pipeline_steps(
         self, request: t.DeletePipelineStepsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeletePipelineSteps``: DELETE ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps``."""
-        return await self._call(
-            e.DELETE_PIPELINE_STEPS,
-            t.DeletePipelineStepsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeletePipelineStepsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_PIPELINE_STEPS, request)
 
     async def delete_pipeline_step_versions(
         self, request: t.DeletePipelineStepVersionsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeletePipelineStepVersions``: DELETE ``/v2/users/{user_id}/apps/{app_id}/pipeline_steps/{pipeline_step_id}/versions``."""
-        return await self._call(
-            e.DELETE_PIPELINE_STEP_VERSIONS,
-            t.DeletePipelineStepVersionsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeletePipelineStepVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_PIPELINE_STEP_VERSIONS, request)
 
     async def list_pipeline_templates(
         self, request: t.ListPipelineTemplatesRequest | None = None, /, **fields: Any
     ) -> t.MultiPipelineTemplateResponse:
         """``ListPipelineTemplates``: GET ``/v2/pipeline_templates``."""
-        return await self._call(
-            e.LIST_PIPELINE_TEMPLATES,
-            t.ListPipelineTemplatesRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListPipelineTemplatesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_PIPELINE_TEMPLATES, request)
 
     async def post_pipeline_version_run_from_template(
         self, request: t.PostPipelineVersionRunFromTemplateRequest | None = None, /, **fields: Any
     ) -> t.PostPipelineVersionRunFromTemplateResponse:
         """``PostPipelineVersionRunFromTemplate``: POST ``/v2/users/{user_id}/apps/{app_id}/pipeline_templates/{pipeline_template_name}/pipeline_version_runs``."""
-        return await self._call(
-            e.POST_PIPELINE_VERSION_RUN_FROM_TEMPLATE,
-            t.PostPipelineVersionRunFromTemplateRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostPipelineVersionRunFromTemplateRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_PIPELINE_VERSION_RUN_FROM_TEMPLATE, request)
 
     async def post_artifacts(
         self, request: t.PostArtifactsRequest | None = None, /, **fields: Any
     ) -> t.MultiArtifactResponse:
         """``PostArtifacts``: POST ``/v2/users/{user_id}/apps/{app_id}/artifacts``."""
-        return await self._call(
-            e.POST_ARTIFACTS,
-            t.PostArtifactsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostArtifactsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_ARTIFACTS, request)
 
     async def get_artifact(
         self, request: t.GetArtifactRequest | None = None, /, **fields: Any
     ) -> t.SingleArtifactResponse:
         """``GetArtifact``: GET ``/v2/users/{user_id}/apps/{app_id}/artifacts/{artifact_id}``."""
-        return await self._call(
-            e.GET_ARTIFACT,
-            t.GetArtifactRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetArtifactRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_ARTIFACT, request)
 
     async def list_artifacts(
         self, request: t.ListArtifactsRequest | None = None, /, **fields: Any
     ) -> t.MultiArtifactResponse:
         """``ListArtifacts``: GET ``/v2/users/{user_id}/apps/{app_id}/artifacts``."""
-        return await self._call(
-            e.LIST_ARTIFACTS,
-            t.ListArtifactsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListArtifactsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ARTIFACTS, request)
 
     async def delete_artifact(
         self, request: t.DeleteArtifactRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteArtifact``: DELETE ``/v2/users/{user_id}/apps/{app_id}/artifacts``."""
-        return await self._call(
-            e.DELETE_ARTIFACT,
-            t.DeleteArtifactRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteArtifactRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ARTIFACT, request)
 
     async def list_artifact_versions(
         self, request: t.ListArtifactVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiArtifactVersionResponse:
         """``ListArtifactVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/artifacts/{artifact_id}/versions``."""
-        return await self._call(
-            e.LIST_ARTIFACT_VERSIONS,
-            t.ListArtifactVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListArtifactVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_ARTIFACT_VERSIONS, request)
 
     async def get_artifact_version(
         self, request: t.GetArtifactVersionRequest | None = None, /, **fields: Any
     ) -> t.SingleArtifactVersionResponse:
         """``GetArtifactVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/artifacts/{artifact_id}/versions/{artifact_version_id}``."""
-        return await self._call(
-            e.GET_ARTIFACT_VERSION,
-            t.GetArtifactVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetArtifactVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_ARTIFACT_VERSION, request)
 
     async def delete_artifact_version(
         self, request: t.DeleteArtifactVersionRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteArtifactVersion``: DELETE ``/v2/users/{user_id}/apps/{app_id}/artifacts/{artifact_id}/versions``."""
-        return await self._call(
-            e.DELETE_ARTIFACT_VERSION,
-            t.DeleteArtifactVersionRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteArtifactVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_ARTIFACT_VERSION, request)
 
     async def get_secret(
         self, request: t.GetSecretRequest | None = None, /, **fields: Any
     ) -> t.SingleSecretResponse:
         """``GetSecret``: GET ``/v2/users/{user_id}/secrets/{id}``."""
-        return await self._call(
-            e.GET_SECRET,
-            t.GetSecretRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetSecretRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_SECRET, request)
 
     async def list_secrets(
         self, request: t.ListSecretsRequest | None = None, /, **fields: Any
     ) -> t.MultiSecretResponse:
         """``ListSecrets``: GET ``/v2/users/{user_id}/secrets``."""
-        return await self._call(
-            e.LIST_SECRETS,
-            t.ListSecretsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListSecretsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_SECRETS, request)
 
     async def post_secrets(
         self, request: t.PostSecretsRequest | None = None, /, **fields: Any
     ) -> t.MultiSecretResponse:
         """``PostSecrets``: POST ``/v2/users/{user_id}/secrets``."""
-        return await self._call(
-            e.POST_SECRETS,
-            t.PostSecretsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostSecretsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_SECRETS, request)
 
     async def patch_secrets(
         self, request: t.PatchSecretsRequest | None = None, /, **fields: Any
     ) -> t.MultiSecretResponse:
         """``PatchSecrets``: PATCH ``/v2/users/{user_id}/secrets``."""
-        return await self._call(
-            e.PATCH_SECRETS,
-            t.PatchSecretsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchSecretsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_SECRETS, request)
 
     async def delete_secrets(
         self, request: t.DeleteSecretsRequest | None = None, /, **fields: Any
     ) -> t.MultiSecretResponse:
         """``DeleteSecrets``: DELETE ``/v2/users/{user_id}/secrets``."""
-        return await self._call(
-            e.DELETE_SECRETS,
-            t.DeleteSecretsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteSecretsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_SECRETS, request)
 
     async def post_metrics_query(
         self, request: t.PostMetricsQueryRequest | None = None, /, **fields: Any
     ) -> t.MetricsQueryResponse:
         """``PostMetricsQuery``: POST ``/v2/users/{user_id}/metrics``."""
-        return await self._call(
-            e.POST_METRICS_QUERY,
-            t.PostMetricsQueryRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostMetricsQueryRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_METRICS_QUERY, request)
 
     async def list_metric_labels(
         self, request: t.ListMetricLabelsRequest | None = None, /, **fields: Any
     ) -> t.MultiMetricLabelsResponse:
         """``ListMetricLabels``: GET ``/v2/users/{user_id}/metrics/labels``."""
-        return await self._call(
-            e.LIST_METRIC_LABELS,
-            t.ListMetricLabelsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListMetricLabelsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_METRIC_LABELS, request)
 
     async def delete_modules(
         self, request: t.DeleteModulesRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteModules``: DELETE ``/v2/users/{user_id}/apps/{app_id}/modules``."""
-        return await self._call(
-            e.DELETE_MODULES,
-            t.DeleteModulesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModulesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODULES, request)
 
     async def list_modules(
         self, request: t.ListModulesRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleResponse:
         """``ListModules``: GET ``/v2/users/{user_id}/apps/{app_id}/modules``."""
-        return await self._call(
-            e.LIST_MODULES,
-            t.ListModulesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModulesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODULES, request)
 
     async def patch_modules(
         self, request: t.PatchModulesRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleResponse:
         """``PatchModules``: PATCH ``/v2/users/{user_id}/apps/{app_id}/modules``."""
-        return await self._call(
-            e.PATCH_MODULES,
-            t.PatchModulesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModulesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODULES, request)
 
     async def post_modules(
         self, request: t.PostModulesRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleResponse:
         """``PostModules``: POST ``/v2/users/{user_id}/apps/{app_id}/modules``."""
-        return await self._call(
-            e.POST_MODULES,
-            t.PostModulesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModulesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODULES, request)
 
     async def get_module(
         self, request: t.GetModuleRequest | None = None, /, **fields: Any
     ) -> t.SingleModuleResponse:
         """``GetModule``: GET ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}``."""
-        return await self._call(
-            e.GET_MODULE,
-            t.GetModuleRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModuleRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODULE, request)
 
     async def delete_module_versions(
         self, request: t.DeleteModuleVersionsRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``DeleteModuleVersions``: DELETE ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions``."""
-        return await self._call(
-            e.DELETE_MODULE_VERSIONS,
-            t.DeleteModuleVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.DeleteModuleVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.DELETE_MODULE_VERSIONS, request)
 
     async def list_module_versions(
         self, request: t.ListModuleVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleVersionResponse:
         """``ListModuleVersions``: GET ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions``."""
-        return await self._call(
-            e.LIST_MODULE_VERSIONS,
-            t.ListModuleVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListModuleVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_MODULE_VERSIONS, request)
 
     async def patch_module_versions(
         self, request: t.PatchModuleVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleVersionResponse:
         """``PatchModuleVersions``: PATCH ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions``."""
-        return await self._call(
-            e.PATCH_MODULE_VERSIONS,
-            t.PatchModuleVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PatchModuleVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.PATCH_MODULE_VERSIONS, request)
 
     async def post_module_versions(
         self, request: t.PostModuleVersionsRequest | None = None, /, **fields: Any
     ) -> t.MultiModuleVersionResponse:
         """``PostModuleVersions``: POST ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions``."""
-        return await self._call(
-            e.POST_MODULE_VERSIONS,
-            t.PostModuleVersionsRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostModuleVersionsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_MODULE_VERSIONS, request)
 
     async def get_module_version(
         self, request: t.GetModuleVersionRequest | None = None, /, **fields: Any
     ) -> t.SingleModuleVersionResponse:
         """``GetModuleVersion``: GET ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions/{module_version_id}``."""
-        return await self._call(
-            e.GET_MODULE_VERSION,
-            t.GetModuleVersionRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModuleVersionRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODULE_VERSION, request)
 
     async def get_module_version_usage_count(
         self, request: t.GetModuleVersionUsageCountRequest | None = None, /, **fields: Any
     ) -> t.SingleModuleVersionUsageCountResponse:
         """``GetModuleVersionUsageCount``: GET ``/v2/users/{user_id}/apps/{app_id}/modules/{module_id}/versions/{module_version_id}/usage_count``."""
-        return await self._call(
-            e.GET_MODULE_VERSION_USAGE_COUNT,
-            t.GetModuleVersionUsageCountRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.GetModuleVersionUsageCountRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.GET_MODULE_VERSION_USAGE_COUNT, request)
 
     async def post_stat_values(
         self, request: t.PostStatValuesRequest | None = None, /, **fields: Any
     ) -> t.MultiStatValueResponse:
         """``PostStatValues``: POST ``/v2/users/{user_id}/apps/{app_id}/stats/values``."""
-        return await self._call(
-            e.POST_STAT_VALUES,
-            t.PostStatValuesRequest(**fields) if request is None else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostStatValuesRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_STAT_VALUES, request)
 
     async def post_stat_values_aggregate(
         self, request: t.PostStatValuesAggregateRequest | None = None, /, **fields: Any
     ) -> t.MultiStatValueAggregateResponse:
         """``PostStatValuesAggregate``: POST ``/v2/users/{user_id}/apps/{app_id}/stats/values/aggregate``."""
-        return await self._call(
-            e.POST_STAT_VALUES_AGGREGATE,
-            t.PostStatValuesAggregateRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostStatValuesAggregateRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_STAT_VALUES_AGGREGATE, request)
 
     async def list_trending_metrics_views(
         self, request: t.ListTrendingMetricsViewsRequest | None = None, /, **fields: Any
     ) -> t.MultiTrendingMetricsViewResponse:
         """``ListTrendingMetricsViews``: GET ``/v2/users/{user_id}/apps/{app_id}/trending_metrics/views/{view_type}``."""
-        return await self._call(
-            e.LIST_TRENDING_METRICS_VIEWS,
-            t.ListTrendingMetricsViewsRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.ListTrendingMetricsViewsRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.LIST_TRENDING_METRICS_VIEWS, request)
 
     async def post_trending_metrics_view(
         self, request: t.PostTrendingMetricsViewRequest | None = None, /, **fields: Any
     ) -> t.BaseResponse:
         """``PostTrendingMetricsView``: POST ``/v2/users/{user_id}/apps/{app_id}/trending_metrics/views/{view_type}/{object_id}``."""
-        return await self._call(
-            e.POST_TRENDING_METRICS_VIEW,
-            t.PostTrendingMetricsViewRequest(**fields)
-            if request is None
-            else _merge(request, fields),
-        )
+        if request is None:
+            request = t.PostTrendingMetricsViewRequest(**fields)
+        elif fields:
+            request = _merge(request, fields)
+        return await self._call(e.POST_TRENDING_METRICS_VIEW, request)
 
     def _paginate(
         self,
@@ -3585,8 +3742,6 @@ class Operations:
 
 def _merge(request: _Req, fields: dict[str, Any]) -> _Req:
     """Apply keyword fields over a request Struct (a copy; the original is untouched)."""
-    if not fields:
-        return request
     import msgspec
 
     return msgspec.structs.replace(request, **fields)  # type: ignore[type-var]

@@ -247,6 +247,29 @@ def test_try_take_is_wait_time_then_take(adaptive: bool) -> None:
             fast.record(now, True, None, expected)
             slow.record(now, True, None, expected)
     assert vars(fast).keys() == vars(slow).keys()
+    # An unpaced controller never reads its bucket, so the short path does not keep it;
+    # the throttle above repaces the adaptive one, which then agrees in every field.
+    unread = () if adaptive else ("_started", "_tokens", "_stamp")
     for name, value in vars(slow).items():
-        if name not in ("clock", "_rng"):
+        if name not in ("clock", "_rng", *unread):
             assert vars(fast)[name] == value, name
+    assert fast.stats() == slow.stats()
+
+
+def test_the_windows_stay_about_a_second_long_when_nothing_reads_them() -> None:
+    # Unpaced grants and accepted answers only append; the windows must still shed
+    # what is a second old, or a long job's controller grows without bound.
+    ctl = RateController()
+    rate = 2000  # grants per second of fake time
+    for i in range(100_000):  # 50 s
+        now = i / rate
+        ticket = ctl.try_take(now)  # None now and then in the slow start
+        if ticket is not None:
+            ctl.record(now, False, None, ticket)
+    assert ctl.rate(now) is None  # the slow start is long over: unpaced throughout
+    for window in (ctl._sent, ctl._accepted):
+        assert rate <= len(window) <= rate + 256
+        assert window[0] > now - 1.0 - 256 / rate
+    # What a throttle reads is exactly the last second, however lazily it was pruned.
+    ctl.record(now, True, None, now)
+    assert ctl.stats().ceiling == pytest.approx(rate, abs=1)
