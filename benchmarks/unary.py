@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -31,6 +32,10 @@ __all__ = [
 
 _JSON = {"Content-Type": "application/json"}
 CONCURRENCY = 32
+
+
+#: How long each variant runs before its measured rounds (see :func:`interleave`).
+WARM_SECONDS = 1.0
 
 
 @dataclass
@@ -265,9 +270,18 @@ async def make_variant(name: str, url: str, pat: str, model_id: str) -> Variant:
 async def interleave(
     variants: Sequence[Variant], n: int, rounds: int, concurrency: int = CONCURRENCY
 ) -> dict[str, list[Sample]]:
-    """Warm every variant up, then run ``rounds`` rounds of ``n`` calls each, interleaved."""
+    """Warm every variant up, then run ``rounds`` rounds of ``n`` calls each, interleaved.
+
+    Warm means steady state: each variant runs for at least :data:`WARM_SECONDS`
+    first, past the rate controller's slow start (it paces a new client's first
+    0.7 s), as a client in a running service would be.
+    """
     for v in variants:
-        await v.run(max(concurrency * 2, int(n * v.scale) // 10), concurrency)
+        started = time.perf_counter()
+        while True:
+            await v.run(max(concurrency * 2, int(n * v.scale) // 10), concurrency)
+            if time.perf_counter() - started >= WARM_SECONDS:
+                break
     samples: dict[str, list[Sample]] = {v.name: [] for v in variants}
     for r in range(rounds):
         # Rotate the order so no variant always runs right after another.
