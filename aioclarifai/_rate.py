@@ -100,6 +100,13 @@ class RateController:
         seed: seeds the jitter of pauses (None: random).
     """
 
+    __slots__ = (
+        "_accepted", "_beta", "_cut_at", "_doubling", "_k", "_min_rate", "_paused_until",
+        "_pauses", "_refused", "_requests", "_rng", "_scale", "_sent", "_slow_start",
+        "_stamp", "_start_rate", "_started", "_throttled", "_tokens", "_unpaced", "_w_max",
+        "adaptive", "clock", "limit",
+    )  # fmt: skip
+
     def __init__(
         self,
         rate_limit: float | None = None,
@@ -315,6 +322,8 @@ class RateLimiter:
     the answer is classified: the grant's ticket travels in a context
     variable, so the controller knows when that request was sent.
     """
+
+    __slots__ = ("_timer", "_waiters", "controller")
 
     def __init__(self, controller: RateController | None = None) -> None:
         self.controller = controller if controller is not None else RateController()
