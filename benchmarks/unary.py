@@ -268,19 +268,23 @@ async def make_variant(name: str, url: str, pat: str, model_id: str) -> Variant:
 
 
 async def interleave(
-    variants: Sequence[Variant], n: int, rounds: int, concurrency: int = CONCURRENCY
+    variants: Sequence[Variant],
+    n: int,
+    rounds: int,
+    concurrency: int = CONCURRENCY,
+    warm: float = WARM_SECONDS,
 ) -> dict[str, list[Sample]]:
     """Warm every variant up, then run ``rounds`` rounds of ``n`` calls each, interleaved.
 
-    Warm means steady state: each variant runs for at least :data:`WARM_SECONDS`
-    first, past the rate controller's slow start (it paces a new client's first
-    0.7 s), as a client in a running service would be.
+    Warm means steady state: each variant runs for at least ``warm`` seconds
+    first (default :data:`WARM_SECONDS`), past the rate controller's slow start
+    (it paces a new client's first 0.7 s), as a client in a running service would be.
     """
     for v in variants:
         started = time.perf_counter()
         while True:
             await v.run(max(concurrency * 2, int(n * v.scale) // 10), concurrency)
-            if time.perf_counter() - started >= WARM_SECONDS:
+            if time.perf_counter() - started >= warm:
                 break
     samples: dict[str, list[Sample]] = {v.name: [] for v in variants}
     for r in range(rounds):
