@@ -212,15 +212,9 @@ class RateController:
     def try_take(self, now: float) -> float | None:
         """:meth:`wait_time` and, when it is 0, :meth:`take`: the grant's ticket, or None."""
         if self._unpaced:
-            # The usual state, inline: no bucket to refill (rate() is None), a stamp to keep.
-            if now < self._paused_until:
-                return None
-            self._requests += 1
-            if self.adaptive:
-                self._sent.append(now)
-                if not self._requests & _PRUNE_EVERY:
-                    self._prune_windows(now)
-            return now
+            # The usual state: no bucket to refill (rate() is None; take's count of
+            # tokens goes unread until a throttle refills it), only a pause to respect.
+            return None if now < self._paused_until else self.take(now)
         return self.take(now) if self.wait_time(now) <= 0.0 else None
 
     def take(self, now: float) -> float:

@@ -248,7 +248,7 @@ def test_try_take_is_wait_time_then_take(adaptive: bool) -> None:
             slow.record(now, True, None, expected)
     # An unpaced controller never reads its bucket, so the short path does not keep it;
     # the throttle above repaces the adaptive one, which then agrees in every field.
-    unread = () if adaptive else ("_started", "_tokens", "_stamp")
+    unread = () if adaptive else ("_tokens", "_stamp")
     for name in RateController.__slots__:
         if name not in ("clock", "_rng", *unread):
             assert getattr(fast, name) == getattr(slow, name), name
