@@ -13,13 +13,15 @@ import asyncio
 import contextlib
 import inspect
 import json
+import random
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager, suppress
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -330,6 +332,17 @@ def _result_line(text: str) -> bytes:
     return json.dumps({"result": message}).encode() + b"\n"
 
 
+def serve_cut(server: StreamServer, body: bytes, *, cuts: int, seed: int) -> None:
+    """Make ``server`` send ``body`` in ``cuts + 1`` writes cut at seeded random places."""
+    at = sorted(random.Random(seed).sample(range(1, len(body)), cuts))
+    pieces = [body[a:b] for a, b in zip([0, *at], [*at, len(body)], strict=True)]
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return await send_lines(request, pieces)
+
+    server.handler = handler
+
+
 def slow_forever(delay: float = 0.02) -> StreamHandler:
     async def handler(request: web.Request) -> web.StreamResponse:
         return await send_lines(request, [_result_line("tok")], delay=delay, forever=True)
@@ -342,3 +355,16 @@ async def assert_dropped(server: StreamServer, client: Client) -> None:
     await asyncio.wait_for(server.disconnected.wait(), 10)
     assert client.connections_in_use == 0
     assert client.idle_connections == 0  # half-read: dropped, never pooled
+
+
+async def assert_cancel_drops(
+    read: Callable[[asyncio.Event], Coroutine[Any, Any, None]], server: StreamServer, client: Client
+) -> None:
+    """Cancel ``read`` once it set its event (it is reading): a cancellation, the stream dropped."""
+    reading = asyncio.Event()
+    task = asyncio.create_task(read(reading))
+    await asyncio.wait_for(reading.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await assert_dropped(server, client)

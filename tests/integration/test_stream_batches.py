@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
 
 import msgspec
 import pytest
@@ -11,7 +10,14 @@ from aiohttp import web
 
 from aioclarifai import Client, StreamError, types
 from tests.helpers import texts
-from tests.helpers_loopback import StreamServer, assert_dropped, send_lines, slow_forever
+from tests.helpers_loopback import (
+    StreamServer,
+    assert_cancel_drops,
+    assert_dropped,
+    send_lines,
+    serve_cut,
+    slow_forever,
+)
 
 
 def line(text: str) -> bytes:
@@ -29,14 +35,7 @@ async def test_every_chunk_arrives_once_in_order_and_the_connection_is_pooled(
 ) -> None:
     words = [f"token-{i}" for i in range(3000)]
     body = b"".join(line(w) for w in words)
-    rng = random.Random(19)
-    cuts = sorted(rng.sample(range(1, len(body)), 200))
-    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await send_lines(request, pieces)
-
-    server.handler = handler
+    serve_cut(server, body, cuts=200, seed=19)
     async with client.generate_model_outputs(request()) as stream:
         batches = [texts(batch) async for batch in stream.batches()]
     assert all(batches)
@@ -80,18 +79,12 @@ async def test_cancelling_a_batches_reader_drops_the_connection(
     server: StreamServer, client: Client
 ) -> None:
     server.handler = slow_forever(0.005)
-    started = asyncio.Event()
 
-    async def read() -> None:
+    async def read(reading: asyncio.Event) -> None:
         async for _ in client.generate_model_outputs(request()).batches():
-            started.set()
+            reading.set()
 
-    task = asyncio.create_task(read())
-    await asyncio.wait_for(started.wait(), 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await assert_dropped(server, client)
+    await assert_cancel_drops(read, server, client)
 
 
 async def test_aclose_from_another_task_ends_a_blocked_batches_loop(

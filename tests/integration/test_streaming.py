@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import random
 from typing import Any
 
 import msgspec
@@ -22,7 +21,14 @@ from aioclarifai import (
     Timeout,
     types,
 )
-from tests.helpers_loopback import StreamServer, assert_dropped, send_lines, slow_forever
+from tests.helpers_loopback import (
+    StreamServer,
+    assert_cancel_drops,
+    assert_dropped,
+    send_lines,
+    serve_cut,
+    slow_forever,
+)
 
 
 def message(text: str, code: int = 10000) -> dict[str, Any]:
@@ -91,14 +97,7 @@ async def test_long_lines_crlf_blank_lines_and_no_final_newline(
             line("last").rstrip(),  # no newline after it
         ]
     )
-    rng = random.Random(6)
-    cuts = sorted(rng.sample(range(1, len(body)), 40))
-    pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
-
-    async def handler(request: web.Request) -> web.StreamResponse:
-        return await send_lines(request, pieces)
-
-    server.handler = handler
+    serve_cut(server, body, cuts=40, seed=6)
     assert await read_all(client.generate_model_outputs(request())) == [
         "a",
         big,
@@ -226,35 +225,23 @@ async def test_consumer_exception_drops_the_connection(
 
 async def test_cancellation_mid_stream(server: StreamServer, client: Client) -> None:
     server.handler = slow_forever()
-    got_one = asyncio.Event()
 
-    async def consume() -> None:
+    async def consume(got_one: asyncio.Event) -> None:
         async with client.generate_model_outputs(request()) as stream:
             async for _ in stream:
                 got_one.set()
 
-    task = asyncio.create_task(consume())
-    await got_one.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await assert_dropped(server, client)
+    await assert_cancel_drops(consume, server, client)
 
 
 async def test_cancellation_of_a_plain_async_for(server: StreamServer, client: Client) -> None:
     server.handler = slow_forever()
-    got_one = asyncio.Event()
 
-    async def consume() -> None:
+    async def consume(got_one: asyncio.Event) -> None:
         async for _ in client.generate_model_outputs(request()):
             got_one.set()
 
-    task = asyncio.create_task(consume())
-    await got_one.wait()
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    await assert_dropped(server, client)
+    await assert_cancel_drops(consume, server, client)
 
 
 async def test_aclose_from_another_task_ends_the_reader(

@@ -25,6 +25,19 @@ def text_input(text: str, id: str = "") -> types.Input:
     return types.Input(id=id, data=types.Data(text=types.Text(raw=text)))
 
 
+class CountingSource:
+    """``n`` text inputs ("0", "1", …) that count how many were pulled."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.pulled = 0
+
+    def __iter__(self) -> Iterator[types.Input]:
+        for i in range(self.n):
+            self.pulled += 1
+            yield text_input(str(i))
+
+
 def text_of(item: types.Input | types.Output | None) -> str:
     assert item is not None and item.data is not None and item.data.text is not None
     return item.data.text.raw
@@ -701,22 +714,16 @@ async def test_predict_many_accepts_async_iterables() -> None:
 
 async def test_predict_many_pulls_lazily_with_bounded_lookahead() -> None:
     batcher, stub = make(max_batch_size=4)
-    pulled = 0
-
-    def source() -> Iterator[types.Input]:
-        nonlocal pulled
-        for i in range(1000):
-            pulled += 1
-            yield text_input(str(i))
+    source = CountingSource(1000)
 
     consumed = 0
-    async for r in batcher.predict_many("m", source(), concurrency=10):
+    async for r in batcher.predict_many("m", iter(source), concurrency=10):
         assert isinstance(r, types.Output)
         consumed += 1
-        assert pulled - consumed <= 10
+        assert source.pulled - consumed <= 10
         if consumed == 50:
             break
-    assert pulled <= 60
+    assert source.pulled <= 60
     await asyncio.sleep(0.02)  # past max_wait: withdrawn callers' batch is dropped
     # Leaving early withdraws what was pulled ahead: no result is left pending.
     assert batcher.queued == 0 and batcher.requests_in_flight == 0
@@ -725,18 +732,12 @@ async def test_predict_many_pulls_lazily_with_bounded_lookahead() -> None:
 
 async def test_predict_many_unordered_bounded_lookahead() -> None:
     batcher, _ = make(max_batch_size=4)
-    pulled = 0
-
-    def source() -> Iterator[types.Input]:
-        nonlocal pulled
-        for i in range(200):
-            pulled += 1
-            yield text_input(str(i))
+    source = CountingSource(200)
 
     consumed = 0
-    async for _ in batcher.predict_many("m", source(), concurrency=10, ordered=False):
+    async for _ in batcher.predict_many("m", iter(source), concurrency=10, ordered=False):
         consumed += 1
-        assert pulled - consumed <= 10
+        assert source.pulled - consumed <= 10
     assert consumed == 200
 
 
@@ -852,22 +853,16 @@ async def test_predict_many_default_concurrency_is_derived_from_the_config() -> 
     assert default_concurrency(BatchConfig()) == 128 * 32
     assert default_concurrency(BatchConfig(max_batch_size=16)) == 16 * 32
     assert default_concurrency(BatchConfig(enabled=False)) == 32
-    pulled = 0
+    source = CountingSource(100)
 
-    def inputs() -> Iterator[types.Input]:
-        nonlocal pulled
-        for i in range(100):
-            pulled += 1
-            yield text_input(str(i))
-
-    outs = batcher.predict_many("m", inputs())
+    outs = batcher.predict_many("m", iter(source))
     first = asyncio.ensure_future(anext(outs))
     await settle()
-    assert pulled == 12 and gate.arrived == 3  # 3 full requests of 4 in flight, no more
+    assert source.pulled == 12 and gate.arrived == 3  # 3 full requests of 4 in flight, no more
     gate.opened.set()
     assert text_of(cast(types.Output, await first)) == "0"
     rest = [o async for o in outs]
-    assert len(rest) == 99 and pulled == 100
+    assert len(rest) == 99 and source.pulled == 100
 
 
 def test_payload_size_counts_every_inline_payload_and_nothing_else() -> None:
