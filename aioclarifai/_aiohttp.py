@@ -548,15 +548,13 @@ class AiohttpTransport:
             if stream is not None:
                 data: Any = stream.chunks()
                 sent: Mapping[str, str] | None = stream.headers
-            elif body is not None and len(body) <= _LARGE_BODY:  # _payload(body), inline
-                data, sent = body, _JSON_HEADERS
             else:
                 data, sent = _payload(body)
             if headers:
                 sent = {**sent, **headers} if sent else headers
             async with session.request(
                 method,
-                self._urls.get(path_and_query) or self.url(path_and_query),
+                self.url(path_and_query),
                 data=data,
                 headers=sent,
                 timeout=ct,

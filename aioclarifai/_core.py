@@ -739,9 +739,7 @@ def interpret(endpoint: Endpoint[Any, RespT], raw: RawResponse, secret: bytes = 
     malformed: Exception | None = None
     try:
         try:
-            typ = endpoint.response_type
-            decoder = _decode.cached.get(typ) or _decode.decoder_for(typ)
-            response: RespT | None = decoder.decode(raw.body)
+            response = _decode.decoder_for(endpoint.response_type).decode(raw.body)
         except msgspec.ValidationError:  # enum names, say: the slower, forgiving decode
             response = _decode.decode(endpoint.response_type, raw.body)
     except (msgspec.MsgspecError, ValueError, TypeError, RecursionError) as exc:

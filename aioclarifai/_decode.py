@@ -24,16 +24,15 @@ __all__ = ["decode", "decoder_for"]
 T = TypeVar("T")
 
 
-#: The typed decoders made so far, by type (read directly on the hot path).
-cached: dict[type, msgspec.json.Decoder[Any]] = {}
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 
 
 def decoder_for(cls: type[T]) -> msgspec.json.Decoder[T]:
     """The cached typed decoder of ``cls``."""
     # A plain dict rather than functools.cache, which would erase the type for mypy.
-    decoder = cached.get(cls)
+    decoder = _decoders.get(cls)
     if decoder is None:
-        decoder = cached[cls] = msgspec.json.Decoder(cls, strict=False)
+        decoder = _decoders[cls] = msgspec.json.Decoder(cls, strict=False)
     return decoder
 
 

@@ -103,7 +103,7 @@ class RateController:
     __slots__ = (
         "_accepted", "_beta", "_cut_at", "_doubling", "_k", "_min_rate", "_paused_until",
         "_pauses", "_refused", "_requests", "_rng", "_scale", "_sent", "_slow_start",
-        "_stamp", "_start_rate", "_started", "_throttled", "_tokens", "_unpaced", "_w_max",
+        "_stamp", "_start_rate", "_started", "_throttled", "_tokens", "_w_max",
         "adaptive", "clock", "limit",
     )  # fmt: skip
 
@@ -140,9 +140,6 @@ class RateController:
         self._rng = random.Random(seed)
         self._started: float | None = None  # first grant: the slow start counts from here
         self._slow_start = adaptive and self.limit is None
-        # No pacing in force (rate() is None): what try_take checks first, kept in step by
-        # rate() (the slow start ends) and record() (a throttle sets a ceiling).
-        self._unpaced = self.limit is None and not self._slow_start
         self._cut_at = -math.inf  # time of the last decrease
         self._w_max: float | None = None  # the ceiling learned at the last decrease
         self._k = 0.0
@@ -184,7 +181,6 @@ class RateController:
             if rate < 1e4:
                 return rate
             self._slow_start = False  # effectively unlimited: stop pacing
-            self._unpaced = True
         return None
 
     def _refill(self, now: float, rate: float | None) -> None:
@@ -211,9 +207,9 @@ class RateController:
 
     def try_take(self, now: float) -> float | None:
         """:meth:`wait_time` and, when it is 0, :meth:`take`: the grant's ticket, or None."""
-        if self._unpaced:
-            # The usual state: no bucket to refill (rate() is None; take's count of
-            # tokens goes unread until a throttle refills it), only a pause to respect.
+        if self._w_max is None and self.limit is None and not self._slow_start:
+            # Unpaced (rate() is None), the usual state: no bucket to refill (take's count
+            # of tokens goes unread until a throttle refills it), only a pause to respect.
             return None if now < self._paused_until else self.take(now)
         return self.take(now) if self.wait_time(now) <= 0.0 else None
 
@@ -275,7 +271,6 @@ class RateController:
         self._k = (ceiling * (1.0 - self._beta) / self._scale) ** (1.0 / 3.0)
         self._cut_at = now
         self._slow_start = False
-        self._unpaced = False
         self._tokens = min(self._tokens, 0.0)
 
     def stats(self) -> RateStats:
