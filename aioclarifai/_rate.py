@@ -30,11 +30,17 @@ changes that matter for an account limit measured per second:
   throttle of a request granted before the last decrease is ignored.
 - **A short slow start.** Before the first throttle the rate is not off: a
   first burst of ``start_burst`` requests (15, Clarifai's default account
-  limit) goes at once, then the rate starts at ``start_rate`` and doubles
-  every ``doubling`` seconds until it is effectively unlimited (about 0.7 s
-  in). A batch job opens with dozens of concurrent requests; spreading those
-  beyond an account's burst over some milliseconds lets the first throttling
-  answer return before the whole burst has been refused.
+  limit) goes at once, however slowly it is used; the request after it waits
+  ``1 / start_rate`` (about 7 ms, longer than a refusal takes to come back
+  from a nearby server), and from there the rate doubles every ``doubling``
+  (5 ms) until it is effectively unlimited, some 30 ms later. A batch job
+  opens with dozens of concurrent requests: on an account at the default
+  limit the first refusal is back before more than one or two others went
+  out; on one with room to spare the pause costs the client's first burst a
+  few milliseconds, once (a ramp measured in tenths of a second would cost a
+  cold job more than its whole first round of requests takes). Over a long
+  round trip more of the opening requests are refused, once, and the
+  controller learns the limit from them as from any throttle.
 
 ``Retry-After`` pauses every caller at once (the end jittered by up to 10%)
 and the bucket restarts empty, so requests resume one by one at the current
@@ -114,8 +120,8 @@ class RateController:
         adaptive: bool = True,
         clock: Callable[[], float] = time.monotonic,
         start_burst: float = 15.0,
-        start_rate: float = 100.0,
-        doubling: float = 0.1,
+        start_rate: float = 150.0,
+        doubling: float = 0.005,
         beta: float = 0.85,
         scale: float = 0.4,
         min_rate: float = 0.5,
@@ -138,7 +144,7 @@ class RateController:
         self._scale = scale
         self._min_rate = min(min_rate, self.limit) if self.limit else min_rate
         self._rng = random.Random(seed)
-        self._started: float | None = None  # first grant: the slow start counts from here
+        self._started: float | None = None  # the first burst ran out: the ramp counts from here
         self._slow_start = adaptive and self.limit is None
         self._cut_at = -math.inf  # time of the last decrease
         self._w_max: float | None = None  # the ceiling learned at the last decrease
@@ -186,8 +192,8 @@ class RateController:
     def _refill(self, now: float, rate: float | None) -> None:
         if rate is None:
             self._tokens = 1.0
-        elif self._stamp == -math.inf:
-            pass  # the first grant: the initial burst stands
+        elif self._stamp == -math.inf or (self._slow_start and self._started is None):
+            pass  # the first grant; in the slow start, the first burst stands until used up
         elif now > self._stamp:
             burst = max(1.0, rate * 0.02)  # at most 20 ms worth at once: smooth
             self._tokens = min(max(burst, self._tokens), self._tokens + (now - self._stamp) * rate)
@@ -215,9 +221,9 @@ class RateController:
 
     def take(self, now: float) -> float:
         """Take a token at ``now`` (after :meth:`wait_time` said 0); returns the grant's ticket."""
-        if self._started is None:
-            self._started = now
         self._tokens -= 1.0
+        if self._started is None and self._tokens < 1.0:
+            self._started = now
         self._requests += 1
         if self.adaptive:
             self._sent.append(now)

@@ -173,11 +173,11 @@ async def batched_samples(
     raw`` posts the same inputs as ``n / 128`` concurrent raw requests. ``cold``
     rounds use a client (or session) made for the round: no open connections,
     no warmed caches; ``warm`` rounds reuse one that already ran. A fresh
-    client's rate controller paces requests beyond its first burst of 15 for
-    its first ~0.7 s (the slow start, see ``aioclarifai._rate``), which raw
-    does not do: ``coalesced cold, no rate control`` (``adaptive_rate=False``)
-    is the batcher's own cold cost. ``unbatched`` (warm, c=64) is the batcher
-    switched off.
+    client's rate controller paces the requests right after its first burst
+    of 15 for some milliseconds (the slow start, see ``aioclarifai._rate``),
+    which raw does not do: ``coalesced cold, no rate control``
+    (``adaptive_rate=False``) is the batcher's own cold cost. ``unbatched``
+    (warm, c=64) is the batcher switched off.
     """
     from aioclarifai import Client
     from aioclarifai._batching import BatchConfig

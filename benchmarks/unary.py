@@ -277,8 +277,8 @@ async def interleave(
     """Warm every variant up, then run ``rounds`` rounds of ``n`` calls each, interleaved.
 
     Warm means steady state: each variant runs for at least ``warm`` seconds
-    first (default :data:`WARM_SECONDS`), past the rate controller's slow start
-    (it paces a new client's first 0.7 s), as a client in a running service would be.
+    first (default :data:`WARM_SECONDS`), long past the rate controller's slow start
+    (some milliseconds after its first burst of 15), as a client in a running service is.
     """
     for v in variants:
         started = time.perf_counter()

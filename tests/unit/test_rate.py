@@ -190,9 +190,21 @@ def test_slow_start_paces_the_first_burst_then_stops() -> None:
     for _ in range(15):  # Clarifai's default account limit goes at once
         assert ctl.wait_time(0.0) == 0.0
         ctl.take(0.0)
-    assert ctl.wait_time(0.0) > 0  # then 100 req/s at first
-    assert ctl.rate(0.1) == pytest.approx(200.0)
-    assert ctl.rate(2.0) is None  # doubled past any limit within a second
+    assert ctl.wait_time(0.0) == pytest.approx(1 / 150)  # then 150 req/s at first
+    assert ctl.rate(0.005) == pytest.approx(300.0)  # doubling every 5 ms
+    assert ctl.rate(0.05) is None  # past any account's limit within some milliseconds
+
+
+def test_the_slow_start_ramp_begins_where_the_first_burst_ran_out() -> None:
+    # A client that used its burst over minutes still paces the request after it:
+    # the ramp is what protects an account whose limit is not known yet.
+    ctl = RateController()
+    for i in range(15):
+        now = 10.0 * i
+        assert ctl.wait_time(now) == 0.0
+        ctl.take(now)
+    assert ctl.rate(140.0) == pytest.approx(150.0)
+    assert ctl.wait_time(140.0) > 0
 
 
 def test_bad_arguments() -> None:
