@@ -646,23 +646,36 @@ async def _read_capped(
         resp.close()
         raise ResponseTooLargeError("body", max_body, operation=operation, seen=declared)
     content = resp.content
+    if content.is_eof():
+        # The usual small answer arrived whole with its headers: take it without awaiting.
+        data = content.read_nowait()
+        _check_caps(resp, operation, len(data), max_body, max_inflated)
+        return data
     chunks: list[bytes] = []
     size = 0
     while chunk := await content.readany():
         chunks.append(chunk)
         size += len(chunk)
-        what, limit = (
-            ("decompressed body", max_inflated)
-            if size > max_inflated
-            else ("body", max_body)
-            if content.total_raw_bytes > max_body
-            else ("", 0)
-        )
-        if what:
+        try:
+            _check_caps(resp, operation, size, max_body, max_inflated)
+        except ResponseTooLargeError:
             chunks.clear()  # free it before the error travels up
-            resp.close()  # half read: never pooled
-            raise ResponseTooLargeError(what, limit, operation=operation, seen=size)
+            raise
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _check_caps(
+    resp: aiohttp.ClientResponse, operation: str, size: int, max_body: int, max_inflated: int
+) -> None:
+    """Raise :class:`ResponseTooLargeError` (closing ``resp``) once ``size`` read passes a cap."""
+    if size > max_inflated:
+        what, limit = "decompressed body", max_inflated
+    elif resp.content.total_raw_bytes > max_body:
+        what, limit = "body", max_body
+    else:
+        return
+    resp.close()  # half read: never pooled
+    raise ResponseTooLargeError(what, limit, operation=operation, seen=size)
 
 
 def _payload(body: bytes | None) -> tuple[Any, Mapping[str, str] | None]:

@@ -108,6 +108,35 @@ async def test_item3_body_cap(declared: bool) -> None:
     assert info.value.what == "body" and len(server.requests) == 1
 
 
+@pytest.mark.parametrize("cap", ["max_body_bytes", "max_decompressed_bytes"])
+async def test_item3_caps_hold_for_a_small_answer_that_arrives_whole(cap: str) -> None:
+    # A few kB in one write: read without awaiting (the answer is complete with its
+    # headers), and still measured against the caps.
+    body = b'{"status":{"code":10000},"x":"' + b"a" * 4000 + b'"}'
+    data = gzip.compress(body) if cap == "max_decompressed_bytes" else body
+    head = (
+        f"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {len(data)}\r\n\r\n"
+        if cap == "max_decompressed_bytes"
+        else "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    wire = head + (data if cap == "max_decompressed_bytes" else _chunk(data) + b"0\r\n\r\n")
+
+    async def handle(request: Request, writer: asyncio.StreamWriter) -> bool:
+        writer.write(wire)
+        await writer.drain()
+        return True
+
+    async with Hostile(handle) as server, _client(server, **{cap: 1024}) as client:
+        with pytest.raises(ResponseTooLargeError) as info:
+            await client.list_workflows()
+        assert client.connections_in_use == 0
+        assert info.value.limit == 1024 and f"at least {len(body):,} bytes" in str(info.value)
+    async with Hostile(handle) as server, _client(server, **{cap: len(body)}) as client:
+        answer_at_the_cap = await client.list_workflows()  # at the cap: fine
+        assert answer_at_the_cap.status is not None and answer_at_the_cap.status.code == 10000
+    assert info.value.what == ("body" if cap == "max_body_bytes" else "decompressed body")
+
+
 async def test_item3_gzip_bomb_unary_and_stream() -> None:
     bomb = gzip.compress(b'{"status":{"code":10000}}' + b" " * (64 * MIB), 9)
     line_bomb = gzip.compress(PREFIX + b"0" * (64 * MIB), 9)
