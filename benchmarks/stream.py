@@ -59,8 +59,11 @@ async def _generate_stream(client: Any, model_id: str) -> int:
     return count
 
 
-async def _raw_stream(session: Any, url: str) -> int:
-    """The floor: aiohttp body chunks, split on newlines, each line decoded untyped."""
+async def _raw_stream(session: Any, url: str, progress: Callable[[int], None] | None = None) -> int:
+    """The floor: aiohttp body chunks, split on newlines, each line decoded untyped.
+
+    ``progress`` is told the running count after each network read.
+    """
     decode = msgspec.json.decode
     count = 0
     tail = b""
@@ -72,6 +75,8 @@ async def _raw_stream(session: Any, url: str) -> int:
                 if line:
                     decode(line)
                     count += 1
+            if progress is not None:
+                progress(count)
     if tail.strip():
         decode(tail)
         count += 1
@@ -182,8 +187,16 @@ def bench_stream(ctx: Ctx) -> None:
 # -- many concurrent streams (run in a fresh child process) -----------------------------
 
 
-async def many_streams(*, url: str, pat: str, streams: int, chunks: int) -> dict[str, Any]:
-    """Run ``streams`` concurrent typed streams of ``chunks`` chunks; sample RSS meanwhile."""
+async def many_streams(
+    *, url: str, pat: str, streams: int, chunks: int, raw: bool = False
+) -> dict[str, Any]:
+    """Run ``streams`` concurrent typed streams of ``chunks`` chunks; sample RSS meanwhile.
+
+    ``raw``: the same streams through plain aiohttp (one session, a connection
+    per stream) split into lines and decoded untyped, the floor to compare with.
+    """
+    import aiohttp
+
     from aioclarifai import Client
 
     model_id = f"gen-{chunks}"
@@ -204,11 +217,35 @@ async def many_streams(*, url: str, pat: str, streams: int, chunks: int) -> dict
             async for _ in stream:
                 received += 1
 
+    async def one_raw(session: Any) -> None:
+        nonlocal received
+        counted = 0
+
+        def progress(count: int) -> None:
+            nonlocal received, counted
+            received += count - counted
+            counted = count
+
+        progress(await _raw_stream(session, _generate_url(url, model_id), progress))
+
     start_rss = rss_mb()
-    async with Client(pat, base_url=url, app_id="app", max_connections=streams) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        if raw:
+            session = await stack.enter_async_context(
+                aiohttp.ClientSession(
+                    headers={"Authorization": f"Key {pat}"},
+                    connector=aiohttp.TCPConnector(limit=streams),
+                )
+            )
+            runs = [one_raw(session) for _ in range(streams)]
+        else:
+            client = await stack.enter_async_context(
+                Client(pat, base_url=url, app_id="app", max_connections=streams)
+            )
+            runs = [one(client) for _ in range(streams)]
         task = asyncio.create_task(sampler())
         t0 = time.perf_counter()
-        await asyncio.gather(*(one(client) for _ in range(streams)))
+        await asyncio.gather(*runs)
         wall = time.perf_counter() - t0
         done.set()
         await task
@@ -232,23 +269,29 @@ async def many_streams(*, url: str, pat: str, streams: int, chunks: int) -> dict
 
 
 def bench_many_streams(ctx: Ctx) -> None:
-    """1,000 concurrent streams x 1,000 chunks (quick: 100 x 100); RSS over time."""
+    """1,000 concurrent streams x 1,000 chunks (quick: 100 x 100); RSS over time, vs raw aiohttp."""
     require("aioclarifai._streaming", "ResponseStream")
     server = ctx.server("canned")
     streams, chunks = (100, 100) if ctx.quick else (1000, 1000)
-    r = run_child(
-        "many_streams", {"url": server.url, "pat": server.pat, "streams": streams, "chunks": chunks}
-    )
-    if r["chunks"] != r["expected"]:
-        raise RuntimeError(f"only {r['chunks']:,} of {r['expected']:,} chunks arrived")
-    q = r["rss_quartiles"]
-    growth = q[3] - q[0]
-    ctx.line(
-        "streams",
-        f"{streams:,}{X}{chunks:,} concurrent",
-        f"{fmt_int(r['chunks'] / r['wall']):>9} chunks/s, all complete in {r['wall']:.1f} s",
-        f"RSS at 25/50/75/100%: {' / '.join(f'{x:.0f}' for x in q)} MB "
-        f"({growth:+.1f} MB 25%→100%: {'flat' if growth < 0.1 * q[0] + 5 else 'GROWING'}); "
-        f"peak {r['peak_rss']:.0f} MB, at start {r['start_rss']:.0f} MB",
-        "canned, fresh client process",
-    )
+    params = {"url": server.url, "pat": server.pat, "streams": streams, "chunks": chunks}
+    raw_peak = 0.0
+    for raw in (True, False):
+        r = run_child("many_streams", {**params, "raw": raw})
+        if r["chunks"] != r["expected"]:
+            raise RuntimeError(f"only {r['chunks']:,} of {r['expected']:,} chunks arrived")
+        q = r["rss_quartiles"]
+        growth = q[3] - q[0]
+        peak = f"peak {r['peak_rss']:.0f} MB"
+        if raw:
+            raw_peak = r["peak_rss"]
+        else:
+            peak += f" ({r['peak_rss'] / raw_peak:.2f}{X} raw)"
+        ctx.line(
+            "streams",
+            f"{streams:,}{X}{chunks:,} concurrent" + (", raw aiohttp+msgspec" if raw else ""),
+            f"{fmt_int(r['chunks'] / r['wall']):>9} chunks/s, all complete in {r['wall']:.1f} s",
+            f"RSS at 25/50/75/100%: {' / '.join(f'{x:.0f}' for x in q)} MB "
+            f"({growth:+.1f} MB 25%→100%: {'flat' if growth < 0.1 * q[0] + 5 else 'GROWING'}); "
+            f"{peak}, at start {r['start_rss']:.0f} MB",
+            "canned, fresh client process",
+        )

@@ -58,6 +58,18 @@ async def test_stream_variants_count_every_chunk(canned: tuple[str, CannedState]
     }
 
 
+@pytest.mark.parametrize("raw", [True, False])
+async def test_many_streams_counts_every_chunk_as_it_arrives(
+    canned: tuple[str, CannedState], raw: bool
+) -> None:
+    url, _ = canned
+    r = await asyncio.wait_for(
+        stream.many_streams(url=url, pat=BENCH_PAT, streams=8, chunks=300, raw=raw), 20
+    )
+    assert r["chunks"] == r["expected"] == 8 * 300
+    assert len(r["rss_quartiles"]) == 4 and r["peak_rss"] > 0
+
+
 async def test_batched_predicts_coalesce(canned: tuple[str, CannedState]) -> None:
     require("aioclarifai._batching", "Batcher")
     url, state = canned
