@@ -649,7 +649,8 @@ async def _read_capped(
     if content.is_eof():
         # The usual small answer arrived whole with its headers: take it without awaiting.
         data = content.read_nowait()
-        _check_caps(resp, operation, len(data), max_body, max_inflated)
+        if len(data) > max_inflated or content.total_raw_bytes > max_body:
+            _check_caps(resp, operation, len(data), max_body, max_inflated)
         return data
     chunks: list[bytes] = []
     size = 0
