@@ -28,6 +28,14 @@ changes that matter for an account limit measured per second:
   first throttle came back are throttled too; reacting to each would divide
   the rate again and again. Each grant carries a ticket (its time), and a
   throttle of a request granted before the last decrease is ignored.
+- **Only a share of throttles is a limit.** Beyond an account's limit the
+  bucket refuses everything over it, a large share of the requests at once;
+  throttles under 2% of what was sent in the last second (one now and then
+  among thousands of accepted answers: a proxy's, one busy server's) are
+  retried like any other but do not lower the rate. Botocore's mode decreases
+  on each: at one in a thousand, a client sending 10,000 requests/s would be
+  brought down to a few hundred. (A slow client, with few requests a second,
+  cannot tell the two apart and decreases.)
 - **A short slow start.** Before the first throttle the rate is not off: a
   first burst of ``start_burst`` requests (15, Clarifai's default account
   limit) goes at once, however slowly it is used; the request after it waits
@@ -69,6 +77,13 @@ __all__ = ["RateController", "RateLimiter", "RateStats"]
 
 _WINDOW = 1.0  # seconds: Clarifai states its limit per second
 _PRUNE_EVERY = 255  # mask: the windows drop their old stamps every 256 grants
+#: Throttles under this share of the requests sent in the last second do not lower
+#: the rate. Over an account's limit the bucket refuses everything beyond it, a
+#: large share at once; a refusal now and then among thousands of accepted answers
+#: (a proxy's, one busy server's) says nothing about the limit, and decreasing on
+#: each would bring a fast client down to a few hundred requests/s at one in a
+#: thousand (each is still retried like any throttle).
+_RARE = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +276,8 @@ class RateController:
         if not self.adaptive:
             return
         self._refused.append(now)
+        if _count(self._refused, now) < _RARE * _count(self._sent, now):
+            return  # rare among many accepted answers: not the account's limit (see _RARE)
         rate = self.rate(now)
         self._refill(now, rate)
         # What the account took in the last second: the answers it accepted; before any

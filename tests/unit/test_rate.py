@@ -132,6 +132,32 @@ def test_retry_after_answers_pause_and_still_converge() -> None:
     assert ctl.stats().pauses >= 1
 
 
+@pytest.mark.parametrize("every", [1000, 200])
+def test_rare_throttles_among_many_accepted_answers_do_not_lower_the_rate(every: int) -> None:
+    # One refusal in every 1,000 (or 200) requests at 5,000 req/s: a proxy's, not the
+    # account's limit. Each used to cut the rate again, down to a few hundred req/s.
+    ctl = RateController()
+    for i in range(100_000):  # 20 s of fake time
+        now = i / 5000
+        ticket = ctl.try_take(now)
+        if ticket is not None:
+            ctl.record(now, i % every == every - 1, None, ticket)
+    stats = ctl.stats()
+    assert stats.throttled >= 100_000 // every - 1
+    assert stats.ceiling is None and stats.rate is None  # never paced
+
+
+def test_a_share_of_throttles_lowers_the_rate() -> None:
+    ctl = RateController()
+    for i in range(10_000):  # 1 s at 5,000 req/s, then 1 s with one in 20 refused
+        now = i / 5000
+        ticket = ctl.try_take(now)
+        if ticket is not None:
+            ctl.record(now, i >= 5_000 and i % 20 == 0, None, ticket)
+    stats = ctl.stats()
+    assert stats.ceiling is not None and stats.rate is not None and stats.rate < 5000
+
+
 def test_a_given_limit_is_never_exceeded() -> None:
     run, ctl = simulate(15.0, total=200, rate_limit=10.0)
     assert run.throttled == 0
@@ -255,9 +281,10 @@ def test_try_take_is_wait_time_then_take(adaptive: bool) -> None:
         wait = slow.wait_time(now)
         expected = slow.take(now) if wait <= 0.0 else None
         assert fast.try_take(now) == expected
-        if i == 2000:  # a throttle: the learned ceiling paces both again
-            fast.record(now, True, None, expected)
-            slow.record(now, True, None, expected)
+        if i == 2000:  # throttles (3% of the last second): the learned ceiling paces both
+            for _ in range(30):
+                fast.record(now, True, None, expected)
+                slow.record(now, True, None, expected)
     # An unpaced controller never reads its bucket, so the short path does not keep it;
     # the throttle above repaces the adaptive one, which then agrees in every field.
     unread = () if adaptive else ("_tokens", "_stamp")
@@ -281,6 +308,10 @@ def test_the_windows_stay_about_a_second_long_when_nothing_reads_them() -> None:
     for window in (ctl._sent, ctl._accepted):
         assert rate <= len(window) <= rate + 256
         assert window[0] > now - 1.0 - 256 / rate
-    # What a throttle reads is exactly the last second, however lazily it was pruned.
+    # What a throttle reads is exactly the last second, however lazily it was pruned:
+    # the 40th refusal (2% of the 2,000 sent) lowers the rate to what was accepted.
+    for _ in range(39):
+        ctl.record(now, True, None, now)
+    assert ctl.stats().ceiling is None
     ctl.record(now, True, None, now)
     assert ctl.stats().ceiling == pytest.approx(rate, abs=1)
